@@ -1,0 +1,74 @@
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+#include "linux/prim.h"
+
+int ms__dirty_init(ms__dirty_set *d, size_t npages)
+{
+	memset(d, 0, sizeof *d);
+	d->npages = npages;
+	size_t pg = ms_page_size();
+	/* Reserved, lazily backed memory: a 64 GiB view needs 2 MiB of bits
+	 * and 128 MiB of list in the worst case, but only the touched part is
+	 * ever backed. */
+	d->bits_bytes = ((npages + 63) / 64 * 8 + pg - 1) / pg * pg;
+	d->list_bytes = (npages * sizeof(size_t) + pg - 1) / pg * pg;
+	if (d->bits_bytes == 0)
+		d->bits_bytes = pg;
+	if (d->list_bytes == 0)
+		d->list_bytes = pg;
+	void *bits, *list;
+	int err = ms__map(NULL, d->bits_bytes, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0, &bits);
+	if (err)
+		return err;
+	err = ms__map(NULL, d->list_bytes, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0, &list);
+	if (err) {
+		ms__unmap(bits, d->bits_bytes);
+		return err;
+	}
+	d->bits = bits;
+	d->list = list;
+	return 0;
+}
+
+void ms__dirty_fini(ms__dirty_set *d)
+{
+	if (d->bits)
+		ms__unmap((void *)d->bits, d->bits_bytes);
+	if (d->list)
+		ms__unmap(d->list, d->list_bytes);
+	d->bits = NULL;
+	d->list = NULL;
+}
+
+void ms__dirty_add_run(ms__dirty_set *d, size_t first, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		ms__dirty_add(d, first + i);
+}
+
+static int cmp_size(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	return (x > y) - (x < y);
+}
+
+void ms__dirty_sort(ms__dirty_set *d)
+{
+	size_t n = atomic_load(&d->n);
+	if (n > 1)
+		qsort(d->list, n, sizeof(size_t), cmp_size);
+}
+
+void ms__dirty_clear(ms__dirty_set *d)
+{
+	size_t n = atomic_load(&d->n);
+	for (size_t i = 0; i < n; i++)
+		atomic_store_explicit(&d->bits[d->list[i] >> 6], 0, memory_order_relaxed);
+	atomic_store(&d->n, 0);
+}

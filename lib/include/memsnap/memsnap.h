@@ -1,0 +1,289 @@
+/*
+ * memsnap: memory snapshots and copy-on-write views that reset in
+ * O(dirty pages).
+ *
+ * A snapshot (ms_snapshot) is an immutable-by-default block of memory held by
+ * a memfd or a file. A view (ms_view) maps a snapshot into the address space:
+ *
+ *   - a copy-on-write view (MS_VIEW_COW) keeps its writes private; any
+ *     number of them can exist, in any threads;
+ *   - a shared view (MS_VIEW_SHARED) writes straight into the snapshot and
+ *     excludes every other view of it while it exists.
+ *
+ * A copy-on-write view tracks the pages written since it was created or last
+ * restored (see ms_tracker), so ms_view_restore() and
+ * ms_view_take_snapshot() cost what was written, not the size of the view.
+ *
+ * Conventions: every int return is 0 (or a count) on success and a negative
+ * errno on failure; ms_strerror() describes every value. Constructors hand
+ * their object out through the last parameter and leave *out untouched on
+ * failure. Destructors and unref accept NULL. Nothing aborts or prints on bad
+ * input.
+ *
+ * Thread-safety: snapshots may be shared between threads (ref/unref are
+ * atomic; views of one snapshot may be created and freed concurrently). A
+ * single view is used by one thread at a time for calls into memsnap; any
+ * thread may store through its data pointer between such calls.
+ */
+#ifndef MEMSNAP_MEMSNAP_H
+#define MEMSNAP_MEMSNAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(MS_BUILDING_LIBRARY) && defined(__GNUC__)
+#define MS_API __attribute__((visibility("default")))
+#else
+#define MS_API
+#endif
+
+#define MS_VERSION_MAJOR 0
+#define MS_VERSION_MINOR 2
+#define MS_VERSION_PATCH 0
+#define MS_VERSION_STRING "0.2.0"
+
+/* Errors outside the errno space. Negative like errno values; the range
+ * [MS_ERR_BASE - 999, MS_ERR_BASE] is reserved for memsnap, and within it
+ * [MS_ERR_UC_BASE - 99, MS_ERR_UC_BASE] holds Unicorn's uc_err values
+ * (MS_ERR_UC_BASE - uc_err). */
+#define MS_ERR_BASE (-10000)
+#define MS_ERR_CORRUPT (MS_ERR_BASE - 1)   /* a file's checksum or structure is wrong */
+#define MS_ERR_FORMAT (MS_ERR_BASE - 2)    /* not a memsnap file, or an unknown version */
+#define MS_ERR_MISMATCH (MS_ERR_BASE - 3)  /* a file belongs to another base/arch/engine */
+#define MS_ERR_UC_BASE (MS_ERR_BASE - 100) /* Unicorn uc_err e is MS_ERR_UC_BASE - e */
+
+typedef struct ms_snapshot ms_snapshot;
+typedef struct ms_view ms_view;
+
+typedef enum ms_view_mode { MS_VIEW_COW, MS_VIEW_SHARED } ms_view_mode;
+
+enum {
+	MS_ACCESS_NONE = 0,
+	MS_ACCESS_READ = 1,
+	MS_ACCESS_WRITE = 2,
+	MS_ACCESS_EXEC = 4,
+};
+
+/* How a copy-on-write view finds the pages written since its last restore.
+ * MS_TRACKER_AUTO picks the best one the kernel offers (docs/tracking.md).
+ * The environment variable MEMSNAP_TRACKER (auto, uffd-async, uffd-sync,
+ * mprotect, none) overrides MS_TRACKER_AUTO for views created after it is
+ * read. */
+typedef enum ms_tracker {
+	MS_TRACKER_AUTO = 0,
+	/* userfaultfd write-protect, asynchronous mode, read with PAGEMAP_SCAN.
+	 * Sees every writer, the kernel included. Restore scans the page
+	 * tables of the view: ~0.3 ms per GiB plus O(dirty). */
+	MS_TRACKER_UFFD_ASYNC,
+	/* userfaultfd write-protect, synchronous mode, faults logged by a
+	 * SIGBUS handler. Purely O(dirty) restore; ~4 us per first write to a
+	 * page. The kernel's own writes into the view (read(2), ...) fail with
+	 * EFAULT unless announced with ms_view_prepare_write(). */
+	MS_TRACKER_UFFD_SYNC,
+	/* mprotect + SIGSEGV handler. O(dirty) restore, ~10 us per first write,
+	 * one mapping split per dirty run; kernel writes fail with EFAULT unless
+	 * announced with ms_view_prepare_write(). */
+	MS_TRACKER_MPROTECT,
+	/* No tracking: restore remaps the whole view (cost follows the pages
+	 * touched since the last restore) and take_snapshot copies it. */
+	MS_TRACKER_NONE,
+	MS_TRACKER_COUNT_
+} ms_tracker;
+
+/* ---- General ---------------------------------------------------------- */
+
+/* The system page size in bytes. O(1). */
+MS_API size_t ms_page_size(void);
+
+/* A static, human-readable description of any value returned by memsnap
+ * (0, a negative errno, or an MS_ERR_* value). Never NULL. */
+MS_API const char *ms_strerror(int err);
+
+/* The library version as "MAJOR.MINOR.PATCH". */
+MS_API const char *ms_version(void);
+
+/* ---- Snapshots -------------------------------------------------------- */
+
+/* A snapshot of `size` zero bytes (rounded up to the page size) in an
+ * anonymous close-on-exec memfd. Costs no memory until pages are written.
+ * O(1). Errors: -ENOMEM, -EMFILE, -EOVERFLOW (size too large), -EINVAL
+ * (out is NULL). */
+MS_API int ms_snapshot_zeroed(size_t size, ms_snapshot **out);
+
+/* A snapshot holding a copy of `len` bytes at `buf` (rounded up to the page
+ * size with zeros). O(len). `buf` may be NULL only when len is 0.
+ * Errors: as ms_snapshot_zeroed, -EINVAL. */
+MS_API int ms_snapshot_from_buffer(const void *buf, size_t len, ms_snapshot **out);
+
+/* A snapshot backed by the regular file open at `fd`. The descriptor is
+ * duplicated (the caller keeps its own). The file is mapped, not copied:
+ * views are ready in O(1) and read pages lazily. If the descriptor is
+ * read-only, copy-on-write views still work and shared views fail with
+ * -EACCES. The size is the file's size rounded up to the page size.
+ * Errors: -EBADF, -EISDIR, -EINVAL (not a regular file), -ENOMEM, -EMFILE. */
+MS_API int ms_snapshot_from_fd(int fd, ms_snapshot **out);
+
+/* ms_snapshot_from_fd on `path`, opened read-write where permitted, else
+ * read-only. Errors: as open(2) (-ENOENT, -EACCES, ...), -EISDIR, -EINVAL. */
+MS_API int ms_snapshot_from_file(const char *path, ms_snapshot **out);
+
+/* An independent copy of `snap` in a new memfd: later writes to either never
+ * show in the other. A chained snapshot is flattened. O(size). */
+MS_API int ms_snapshot_clone(ms_snapshot *snap, ms_snapshot **out);
+
+/* A plain (unchained) snapshot with the content of `snap`. For a snapshot
+ * that is not chained this returns a new reference to `snap` itself (O(1));
+ * otherwise O(size). */
+MS_API int ms_snapshot_flatten(ms_snapshot *snap, ms_snapshot **out);
+
+/* The size in bytes (a multiple of the page size). 0 for NULL. */
+MS_API size_t ms_snapshot_size(const ms_snapshot *snap);
+
+/* How many snapshots this one is stacked on (0 for a plain snapshot). */
+MS_API size_t ms_snapshot_depth(const ms_snapshot *snap);
+
+/* Bytes of memory that belong to this snapshot alone (the pages it stores
+ * itself; for a plain memfd snapshot, the pages written so far). */
+MS_API size_t ms_snapshot_own_bytes(const ms_snapshot *snap);
+
+/* Take a reference (atomic). Returns `snap`. NULL-safe. */
+MS_API ms_snapshot *ms_snapshot_ref(ms_snapshot *snap);
+
+/* Drop a reference (atomic); the last one frees the snapshot. Views hold
+ * their own reference. NULL-safe. */
+MS_API void ms_snapshot_unref(ms_snapshot *snap);
+
+/* Copy `len` bytes at `offset` of the snapshot's content into `dst`.
+ * O(len). Errors: -EINVAL (range outside the snapshot). */
+MS_API int ms_snapshot_read(ms_snapshot *snap, size_t offset, void *dst, size_t len);
+
+/* ---- Views ------------------------------------------------------------ */
+
+/* Map a view of `snap`. A CoW view uses the tracker given by
+ * MEMSNAP_TRACKER or MS_TRACKER_AUTO. O(1) for plain snapshots; for a
+ * chained snapshot O(pages that differ from its plain base).
+ * Errors: -EBUSY (a shared view exists, or a shared view was asked while any
+ * view exists), -EACCES (shared view of a read-only file), -EROFS (shared
+ * view of a snapshot other snapshots are stacked on, which must never
+ * change), -EINVAL, -ENOMEM. */
+MS_API int ms_view_new(ms_snapshot *snap, ms_view_mode mode, ms_view **out);
+
+/* As ms_view_new with an explicit tracker for a CoW view (ignored for shared
+ * views). Errors: also -EOPNOTSUPP when the kernel lacks that tracker (the
+ * message names what is missing). */
+MS_API int ms_view_new_tracked(ms_snapshot *snap, ms_view_mode mode, ms_tracker tracker,
+			       ms_view **out);
+
+/* Unmap the view and drop its snapshot reference. NULL-safe. */
+MS_API void ms_view_free(ms_view *view);
+
+/* The view's memory: size bytes, read/write unless ms_view_protect changed
+ * that. Never NULL, also for a zero-sized view. The address never changes. */
+MS_API void *ms_view_data(const ms_view *view);
+MS_API size_t ms_view_size(const ms_view *view);
+MS_API ms_view_mode ms_view_mode_of(const ms_view *view);
+
+/* The snapshot the view currently restores to (borrowed reference). */
+MS_API ms_snapshot *ms_view_snapshot(const ms_view *view);
+
+/* The tracker in use, and its name ("uffd-async", ...). */
+MS_API ms_tracker ms_view_tracker(const ms_view *view);
+MS_API const char *ms_tracker_name(ms_tracker tracker);
+
+/* Whether this process can use `tracker` (0) or why not (negative errno).
+ * MS_TRACKER_AUTO resolves to the tracker views would get. */
+MS_API int ms_tracker_probe(ms_tracker tracker);
+MS_API ms_tracker ms_tracker_resolve(ms_tracker tracker);
+
+/* Make a CoW view equal its snapshot again, keeping its address, and reset
+ * every protection to read/write. O(dirty pages) with a tracker (plus ~0.3
+ * ms/GiB page-table scan for uffd-async); with MS_TRACKER_NONE O(pages
+ * touched). On a shared view: a no-op returning 0. The caller must not write
+ * to the view concurrently. After a failure the view may be partly restored;
+ * calling restore again completes it. */
+MS_API int ms_view_restore(ms_view *view);
+
+/* Make a CoW view equal `snap` and make `snap` its snapshot from now on.
+ * `snap` must have the same size. O(dirty pages + pages that differ between
+ * the view's snapshot and `snap`) when both belong to one family (stacked on
+ * the same plain snapshot); O(size) otherwise. Errors: -EINVAL (other size,
+ * shared view), -ENOMEM. */
+MS_API int ms_view_restore_to(ms_view *view, ms_snapshot *snap);
+
+/* A snapshot of the view's current content that later writes to the view
+ * never change. Unwritten CoW view: a new reference to its own snapshot,
+ * O(1). Tracked CoW view: a snapshot stacked on the view's snapshot that
+ * stores only the pages written since the last restore, O(dirty pages).
+ * Otherwise O(size) copy. */
+MS_API int ms_view_take_snapshot(ms_view *view, ms_snapshot **out);
+
+/* ms_view_take_snapshot, then make the new snapshot the view's own (so the
+ * next restore returns here and dirty tracking starts afresh). O(dirty). */
+MS_API int ms_view_checkpoint(ms_view *view, ms_snapshot **out);
+
+/* Set the access of [offset, offset+len): both page-aligned, len > 0, inside
+ * the view, else -EINVAL. WRITE implies READ; NONE blocks all access; EXEC as
+ * asked. O(len / page size). Restore resets protections to read/write. */
+MS_API int ms_view_protect(ms_view *view, size_t offset, size_t len, unsigned access);
+
+/* ---- Dirty tracking ---------------------------------------------------- */
+
+/* Tell the view that [offset, offset+len) has been (or is about to be)
+ * written by a writer its tracker may not see. Any alignment; rounded out to
+ * pages. Such pages are restored like any other dirty page. O(pages).
+ * Errors: -EINVAL (outside the view). A no-op on shared views. */
+MS_API int ms_view_note_written(ms_view *view, size_t offset, size_t len);
+
+/* Announce a write that a tracker in synchronous mode would otherwise refuse
+ * (the kernel writing through read(2), for instance): marks the range dirty
+ * and makes it writable now. Call before the write. O(pages). */
+MS_API int ms_view_prepare_write(ms_view *view, size_t offset, size_t len);
+
+/* A run of dirty pages: byte offset and length in the view. */
+typedef struct ms_range {
+	size_t offset;
+	size_t len;
+} ms_range;
+
+/* Fill `ranges` (capacity `cap`) with the runs of pages written since the
+ * last restore, sorted by offset, adjacent pages merged. Returns the total
+ * number of runs (which may exceed cap; then only cap were written).
+ * O(dirty pages). */
+MS_API long ms_view_dirty_ranges(ms_view *view, ms_range *ranges, size_t cap);
+
+/* The number of pages written since the last restore. O(dirty) worst case. */
+MS_API long ms_view_dirty_count(ms_view *view);
+
+typedef struct ms_view_stats {
+	uint64_t restores;          /* restores done */
+	uint64_t pages_restored;    /* pages copied back, over all restores */
+	uint64_t last_restore_pages;
+	uint64_t last_restore_ns;   /* wall time of the last restore */
+	uint64_t total_restore_ns;
+	uint64_t snapshots_taken;
+} ms_view_stats;
+
+/* Copy the view's statistics into *stats. O(1). */
+MS_API int ms_view_get_stats(const ms_view *view, ms_view_stats *stats);
+
+/* Compare the view with its snapshot page by page. Writes up to `cap`
+ * offsets of mismatching pages that are NOT known dirty (a writer the
+ * tracker missed) to `missed`, and returns how many such pages there are.
+ * O(size). */
+MS_API long ms_view_verify(ms_view *view, size_t *missed, size_t cap);
+
+/* ---- Files ------------------------------------------------------------- */
+
+/* Write the content of `snap` to `path` atomically (temporary file, fsync,
+ * rename); the file can be loaded with ms_snapshot_from_file. O(size). */
+MS_API int ms_snapshot_save(ms_snapshot *snap, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MEMSNAP_MEMSNAP_H */

@@ -1,0 +1,173 @@
+/*
+ * libmemsnap internals shared by the core files and the trackers. Nothing
+ * here is installed; names are ms__ (internal, non-static).
+ */
+#ifndef MEMSNAP_INTERNAL_H
+#define MEMSNAP_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memsnap/memsnap.h"
+
+typedef struct ms__ptab ms__ptab;
+
+struct ms_snapshot {
+	atomic_uint refs;
+	size_t size;
+	size_t npages;
+
+	/* Plain snapshots: the memfd or file holding the content, and a
+	 * read-only shared mapping of it that restores copy from. */
+	int fd;
+	bool writable;     /* fd is open for writing: shared views allowed */
+	bool file_backed;  /* fd is a user file, not a memfd of ours */
+	const uint8_t *rmap;
+
+	/* Views and stacked snapshots currently using this one. */
+	pthread_mutex_t lock;
+	unsigned cow_views;
+	unsigned shared_views;
+	bool frozen; /* snapshots were stacked on it: it must never change */
+
+	/* Stacked (chained) snapshots: the content is `root` overridden by
+	 * the pages in `ptab`; this level itself stores `own_n` pages
+	 * (`own_pages`, sorted) packed in `delta_fd`/`delta_map`. For a plain
+	 * snapshot parent and ptab are NULL and root is the snapshot itself. */
+	ms_snapshot *parent;
+	ms_snapshot *root;
+	size_t depth;
+	ms__ptab *ptab;
+	size_t *own_pages;
+	size_t own_n;
+	int delta_fd;
+	uint8_t *delta_map;
+};
+
+/* Where page `pg` of `snap`'s content can be read. O(log) for stacked
+ * snapshots, O(1) for plain ones. */
+const uint8_t *ms__snapshot_page(const ms_snapshot *snap, size_t pg);
+
+/* Register/unregister a view on its snapshot, enforcing the shared-view
+ * exclusion rules (-EBUSY, -EACCES, -EROFS). */
+int ms__snapshot_attach_view(ms_snapshot *snap, ms_view_mode mode);
+void ms__snapshot_detach_view(ms_snapshot *snap, ms_view_mode mode);
+
+/* A stacked snapshot on `parent` whose pages `pages[0..n)` (sorted, unique)
+ * read from `src + pages[i] * page size`. O(n). */
+int ms__snapshot_stack(ms_snapshot *parent, const uint8_t *src, const size_t *pages, size_t n,
+		       ms_snapshot **out);
+
+/* ---- Dirty-page set of a view ------------------------------------------ */
+
+/* A set of page indices with O(1) insert from any thread or a signal
+ * handler (lock-free, async-signal-safe) and O(n) enumeration. The arrays
+ * are reserved address space, so a sparse 64 GiB view costs nothing until
+ * pages are dirtied. */
+typedef struct ms__dirty_set {
+	_Atomic uint64_t *bits;
+	size_t *list;
+	atomic_size_t n;
+	size_t npages;
+	size_t bits_bytes, list_bytes;
+} ms__dirty_set;
+
+int ms__dirty_init(ms__dirty_set *d, size_t npages);
+void ms__dirty_fini(ms__dirty_set *d);
+/* Add one page; returns true if it was not in the set. Signal-safe. */
+static inline bool ms__dirty_add(ms__dirty_set *d, size_t pg)
+{
+	uint64_t bit = (uint64_t)1 << (pg & 63);
+	uint64_t old = atomic_fetch_or_explicit(&d->bits[pg >> 6], bit, memory_order_relaxed);
+	if (old & bit)
+		return false;
+	size_t slot = atomic_fetch_add_explicit(&d->n, 1, memory_order_relaxed);
+	d->list[slot] = pg;
+	return true;
+}
+static inline bool ms__dirty_has(const ms__dirty_set *d, size_t pg)
+{
+	return (atomic_load_explicit(&d->bits[pg >> 6], memory_order_relaxed) >> (pg & 63)) & 1;
+}
+void ms__dirty_add_run(ms__dirty_set *d, size_t first, size_t n);
+/* Sort the list (in place) and empty nothing. O(n log n). */
+void ms__dirty_sort(ms__dirty_set *d);
+/* Empty the set. O(n). */
+void ms__dirty_clear(ms__dirty_set *d);
+
+/* ---- Trackers ---------------------------------------------------------- */
+
+/*
+ * The contract every dirty-page tracker implements. A tracker watches the
+ * writable pages of one copy-on-write view and records every page written
+ * into view->dirty, either as the write happens (fault-driven trackers) or
+ * when collect() is called (scanning trackers). Between arm and collect,
+ * every write through any mapping of the view's range, by any thread, must
+ * end up recorded, or fail visibly (EFAULT for kernel writes), never be lost.
+ *
+ *  probe()          0 if this process can use the tracker, else -errno.
+ *  attach(v)        start watching the whole view (v->dirty is empty and the
+ *                   view's memory equals its snapshot). May set
+ *                   v->tracker_state. Called again after the mapping was
+ *                   replaced (after detach).
+ *  detach(v)        stop watching (before munmap or remap); never fails.
+ *  collect(v)       make v->dirty complete: every page written since attach
+ *                   or the last rearm is in it (no-op for fault-driven
+ *                   trackers, which add pages as the writes happen).
+ *  rearm(v)         every page in v->dirty now holds snapshot content (or was
+ *                   adopted by a new snapshot): watch them all again. The
+ *                   caller empties v->dirty afterwards.
+ *  unprotect(v,p,n) pages [p, p+n), already in v->dirty, are about to be
+ *                   written by memsnap itself or by a writer the tracker may
+ *                   not see: let such writes through without a fault.
+ *  protect(v,p,n,prot) apply a user protection (PROT_* bits) to [p, p+n);
+ *                   NULL means plain mprotect. Pages given write access may
+ *                   be added to v->dirty by trackers that rely on protection.
+ *  reset_protection(v) make the whole view read/write again after user
+ *                   protections, keeping tracking intact; NULL means plain
+ *                   mprotect(PROT_READ|PROT_WRITE).
+ */
+typedef struct ms__tracker_ops {
+	ms_tracker id;
+	const char *name;
+	int (*probe)(void);
+	int (*attach)(ms_view *v);
+	void (*detach)(ms_view *v);
+	int (*collect)(ms_view *v);
+	int (*rearm)(ms_view *v);
+	int (*unprotect)(ms_view *v, size_t first, size_t n);
+	int (*protect)(ms_view *v, size_t first, size_t n, int prot);
+	int (*reset_protection)(ms_view *v);
+} ms__tracker_ops;
+
+extern const ms__tracker_ops ms__tracker_uffd_async;
+extern const ms__tracker_ops ms__tracker_uffd_sync;
+extern const ms__tracker_ops ms__tracker_mprotect;
+extern const ms__tracker_ops ms__tracker_none;
+
+const ms__tracker_ops *ms__tracker_get(ms_tracker t);
+
+struct ms_view {
+	uint8_t *base;
+	size_t size;
+	size_t npages;
+	ms_view_mode mode;
+	ms_snapshot *snap;  /* what restore returns to (owned reference) */
+	const ms__tracker_ops *ops;
+	void *tracker_state;
+	ms__dirty_set dirty;
+	bool protected_any; /* ms_view_protect was used since the last restore */
+	ms_view_stats stats;
+	int pid; /* process that attached the tracker (fork detection) */
+};
+
+/* ---- Misc -------------------------------------------------------------- */
+
+/* log2 of the page size. */
+unsigned ms__page_shift(void);
+uint64_t ms__now_ns(void);
+
+#endif /* MEMSNAP_INTERNAL_H */

@@ -1,0 +1,219 @@
+#define _GNU_SOURCE
+#include "prim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "fault.h"
+
+/*
+ * Fault injection. This is the one piece of process-wide mutable state in
+ * the library: tests arm it to make the Nth call of one kind of system call
+ * fail. It is a set of atomics, so arming from one thread while others run
+ * is safe; production code never arms it and pays one relaxed load per call.
+ */
+static atomic_int fault_sys = -1;
+static atomic_long fault_countdown;
+static atomic_int fault_err;
+static atomic_long fault_calls[MS__SYS_COUNT_];
+
+void ms__fault_arm(int sys, long nth, int err)
+{
+	atomic_store(&fault_err, err);
+	atomic_store(&fault_countdown, nth);
+	atomic_store(&fault_sys, sys);
+}
+
+void ms__fault_disarm(void)
+{
+	atomic_store(&fault_sys, -1);
+}
+
+long ms__fault_calls(int sys)
+{
+	return atomic_load(&fault_calls[sys]);
+}
+
+void ms__fault_reset_counts(void)
+{
+	for (int i = 0; i < MS__SYS_COUNT_; i++)
+		atomic_store(&fault_calls[i], 0);
+}
+
+int ms__fault_hit(ms__sys sys)
+{
+	atomic_fetch_add_explicit(&fault_calls[sys], 1, memory_order_relaxed);
+	if (atomic_load_explicit(&fault_sys, memory_order_relaxed) != (int)sys)
+		return 0;
+	if (atomic_fetch_sub(&fault_countdown, 1) != 1)
+		return 0;
+	atomic_store(&fault_sys, -1);
+	return -atomic_load(&fault_err);
+}
+
+#define FAULT(sys)                                                                         \
+	do {                                                                               \
+		int fault_ = ms__fault_hit(sys);                                           \
+		if (fault_)                                                                \
+			return fault_;                                                     \
+	} while (0)
+
+int ms__memfd_new(const char *name, size_t size)
+{
+	FAULT(MS__SYS_MEMFD);
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	int fault = ms__fault_hit(MS__SYS_FTRUNCATE);
+	if (fault || ftruncate(fd, (off_t)size) != 0) {
+		int err = fault ? fault : -errno;
+		close(fd);
+		return err == -EINVAL ? -EOVERFLOW : err;
+	}
+	return fd;
+}
+
+int ms__map(void *addr, size_t len, int prot, int flags, int fd, off_t off, void **out)
+{
+	FAULT(MS__SYS_MMAP);
+	void *p = mmap(addr, len, prot, flags, fd, off);
+	if (p == MAP_FAILED)
+		return -errno;
+	*out = p;
+	return 0;
+}
+
+int ms__unmap(void *addr, size_t len)
+{
+	FAULT(MS__SYS_MUNMAP);
+	return munmap(addr, len) == 0 ? 0 : -errno;
+}
+
+int ms__protect(void *addr, size_t len, int prot)
+{
+	FAULT(MS__SYS_MPROTECT);
+	return mprotect(addr, len, prot) == 0 ? 0 : -errno;
+}
+
+int ms__advise(void *addr, size_t len, int advice)
+{
+	FAULT(MS__SYS_MADVISE);
+	return madvise(addr, len, advice) == 0 ? 0 : -errno;
+}
+
+int ms__open(const char *path, int flags, mode_t mode)
+{
+	FAULT(MS__SYS_OPEN);
+	int fd = open(path, flags | O_CLOEXEC, mode);
+	return fd >= 0 ? fd : -errno;
+}
+
+int ms__dup(int fd)
+{
+	FAULT(MS__SYS_DUP);
+	int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	return nfd >= 0 ? nfd : -errno;
+}
+
+int ms__fstat(int fd, struct stat *st)
+{
+	FAULT(MS__SYS_FSTAT);
+	return fstat(fd, st) == 0 ? 0 : -errno;
+}
+
+int ms__close(int fd)
+{
+	return fd >= 0 && close(fd) != 0 ? -errno : 0;
+}
+
+int ms__pread_all(int fd, void *buf, size_t len, off_t off)
+{
+	uint8_t *p = buf;
+	while (len > 0) {
+		FAULT(MS__SYS_READ);
+		ssize_t n = pread(fd, p, len, off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO; /* the file ended early: truncated */
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+int ms__pwrite_all(int fd, const void *buf, size_t len, off_t off)
+{
+	const uint8_t *p = buf;
+	while (len > 0) {
+		FAULT(MS__SYS_WRITE);
+		ssize_t n = pwrite(fd, p, len, off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+int ms__fsync(int fd)
+{
+	FAULT(MS__SYS_FSYNC);
+	return fsync(fd) == 0 ? 0 : -errno;
+}
+
+int ms__rename(const char *from, const char *to)
+{
+	FAULT(MS__SYS_RENAME);
+	return rename(from, to) == 0 ? 0 : -errno;
+}
+
+int ms__ioctl(int fd, unsigned long req, void *arg)
+{
+	FAULT(MS__SYS_IOCTL);
+	return ioctl(fd, req, arg) == 0 ? 0 : -errno;
+}
+
+int ms__seal(int fd, int seals)
+{
+	FAULT(MS__SYS_FCNTL);
+	return fcntl(fd, F_ADD_SEALS, seals) == 0 ? 0 : -errno;
+}
+
+int ms__uffd_open(void)
+{
+	FAULT(MS__SYS_UFFD);
+	/* Kernel-mode faults need privilege (or vm.unprivileged_userfaultfd);
+	 * /dev/userfaultfd is the root-only door; user-mode-only is what an
+	 * unprivileged process can always get. User-mode-only is enough for
+	 * write-protect tracking of user stores; the kernel's own writes are
+	 * still handled (async) or refused (sync) by the kernel. */
+	int flags = O_CLOEXEC | O_NONBLOCK;
+	long fd = syscall(SYS_userfaultfd, flags);
+	if (fd >= 0)
+		return (int)fd;
+	int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+	if (dev >= 0) {
+		fd = ioctl(dev, USERFAULTFD_IOC_NEW, flags);
+		close(dev);
+		if (fd >= 0)
+			return (int)fd;
+	}
+	fd = syscall(SYS_userfaultfd, flags | UFFD_USER_MODE_ONLY);
+	return fd >= 0 ? (int)fd : -errno;
+}

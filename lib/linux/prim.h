@@ -1,0 +1,64 @@
+/*
+ * Platform primitives: the only place libmemsnap talks to the kernel.
+ *
+ * Contract: every function returns 0 (or a non-negative result such as a
+ * descriptor) on success and -errno on failure, never touches errno-visible
+ * state the caller relies on, and never prints. Descriptors are created
+ * close-on-exec. Each primitive passes through one fault-injection point
+ * (ms__fault_hit) so tests can make the Nth call of a kind fail with a chosen
+ * errno; when no fault is armed the check is one relaxed atomic load.
+ */
+#ifndef MEMSNAP_LINUX_PRIM_H
+#define MEMSNAP_LINUX_PRIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+/* The kinds of system call that can be made to fail in tests. Keep in sync
+ * with ms__sys_names in prim.c. */
+typedef enum ms__sys {
+	MS__SYS_MEMFD,
+	MS__SYS_FTRUNCATE,
+	MS__SYS_MMAP,
+	MS__SYS_MUNMAP,
+	MS__SYS_MPROTECT,
+	MS__SYS_MADVISE,
+	MS__SYS_OPEN,
+	MS__SYS_DUP,
+	MS__SYS_FSTAT,
+	MS__SYS_READ,
+	MS__SYS_WRITE,
+	MS__SYS_FSYNC,
+	MS__SYS_RENAME,
+	MS__SYS_UFFD,
+	MS__SYS_IOCTL,
+	MS__SYS_FCNTL,
+	MS__SYS_COUNT_
+} ms__sys;
+
+/* Returns -errno if an armed fault fires for this call, else 0. */
+int ms__fault_hit(ms__sys sys);
+
+int ms__memfd_new(const char *name, size_t size);
+int ms__map(void *addr, size_t len, int prot, int flags, int fd, off_t off, void **out);
+int ms__unmap(void *addr, size_t len);
+int ms__protect(void *addr, size_t len, int prot);
+int ms__advise(void *addr, size_t len, int advice);
+int ms__open(const char *path, int flags, mode_t mode);
+int ms__dup(int fd);
+int ms__fstat(int fd, struct stat *st);
+int ms__close(int fd);
+int ms__pread_all(int fd, void *buf, size_t len, off_t off);
+int ms__pwrite_all(int fd, const void *buf, size_t len, off_t off);
+int ms__fsync(int fd);
+int ms__rename(const char *from, const char *to);
+int ms__ioctl(int fd, unsigned long req, void *arg);
+int ms__seal(int fd, int seals);
+
+/* A userfaultfd, non-blocking and close-on-exec, trying the syscall, then
+ * /dev/userfaultfd, then UFFD_USER_MODE_ONLY. Returns the fd or -errno. */
+int ms__uffd_open(void);
+
+#endif /* MEMSNAP_LINUX_PRIM_H */

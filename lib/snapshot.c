@@ -1,0 +1,450 @@
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "linux/prim.h"
+#include "ptab.h"
+
+size_t ms_page_size(void)
+{
+	static atomic_size_t cached;
+	size_t ps = atomic_load_explicit(&cached, memory_order_relaxed);
+	if (!ps) {
+		ps = (size_t)sysconf(_SC_PAGESIZE);
+		atomic_store_explicit(&cached, ps, memory_order_relaxed);
+	}
+	return ps;
+}
+
+unsigned ms__page_shift(void)
+{
+	return (unsigned)__builtin_ctzl(ms_page_size());
+}
+
+static int round_size(size_t size, size_t *out)
+{
+	size_t ps = ms_page_size();
+	if (size > SIZE_MAX - ps + 1 || size > (size_t)INT64_MAX)
+		return -EOVERFLOW;
+	*out = (size + ps - 1) & ~(ps - 1);
+	return 0;
+}
+
+static ms_snapshot *snap_alloc(size_t size)
+{
+	ms_snapshot *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	atomic_init(&s->refs, 1);
+	s->size = size;
+	s->npages = size >> ms__page_shift();
+	s->fd = -1;
+	s->delta_fd = -1;
+	s->root = s;
+	pthread_mutex_init(&s->lock, NULL);
+	return s;
+}
+
+static void snap_destroy(ms_snapshot *s)
+{
+	if (s->rmap)
+		ms__unmap((void *)s->rmap, s->size);
+	if (s->delta_map)
+		ms__unmap(s->delta_map, s->own_n << ms__page_shift());
+	ms__close(s->fd);
+	ms__close(s->delta_fd);
+	ms__ptab_free(s->ptab);
+	free(s->own_pages);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+/* Finish a plain snapshot around `fd` (owned): map it for reading. */
+static int snap_plain(int fd, size_t size, bool writable, bool file_backed, ms_snapshot **out)
+{
+	ms_snapshot *s = snap_alloc(size);
+	if (!s) {
+		ms__close(fd);
+		return -ENOMEM;
+	}
+	s->fd = fd;
+	s->writable = writable;
+	s->file_backed = file_backed;
+	if (size > 0) {
+		void *p;
+		int err = ms__map(NULL, size, PROT_READ, MAP_SHARED | MAP_NORESERVE, fd, 0, &p);
+		if (err) {
+			snap_destroy(s);
+			return err;
+		}
+		s->rmap = p;
+	}
+	*out = s;
+	return 0;
+}
+
+int ms_snapshot_zeroed(size_t size, ms_snapshot **out)
+{
+	if (!out)
+		return -EINVAL;
+	int err = round_size(size, &size);
+	if (err)
+		return err;
+	int fd = ms__memfd_new("memsnap", size);
+	if (fd < 0)
+		return fd;
+	return snap_plain(fd, size, true, false, out);
+}
+
+int ms_snapshot_from_buffer(const void *buf, size_t len, ms_snapshot **out)
+{
+	if (!out || (!buf && len > 0))
+		return -EINVAL;
+	ms_snapshot *s;
+	int err = ms_snapshot_zeroed(len, &s);
+	if (err)
+		return err;
+	err = ms__pwrite_all(s->fd, buf, len, 0);
+	if (err) {
+		ms_snapshot_unref(s);
+		return err;
+	}
+	*out = s;
+	return 0;
+}
+
+int ms_snapshot_from_fd(int fd, ms_snapshot **out)
+{
+	if (!out)
+		return -EINVAL;
+	if (fd < 0)
+		return -EBADF;
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return -errno;
+	if ((fl & O_ACCMODE) == O_WRONLY)
+		return -EBADF; /* a snapshot must be readable */
+	struct stat st;
+	int err = ms__fstat(fd, &st);
+	if (err)
+		return err;
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	size_t size;
+	err = round_size((size_t)st.st_size, &size);
+	if (err)
+		return err;
+	int nfd = ms__dup(fd);
+	if (nfd < 0)
+		return nfd;
+	return snap_plain(nfd, size, (fl & O_ACCMODE) == O_RDWR, true, out);
+}
+
+int ms_snapshot_from_file(const char *path, ms_snapshot **out)
+{
+	if (!path || !out)
+		return -EINVAL;
+	/* O_NONBLOCK so that a FIFO or device given by mistake is rejected
+	 * by from_fd instead of blocking the open. */
+	int fd = ms__open(path, O_RDWR | O_NONBLOCK, 0);
+	if (fd == -EACCES || fd == -EROFS || fd == -EPERM || fd == -ETXTBSY)
+		fd = ms__open(path, O_RDONLY | O_NONBLOCK, 0);
+	if (fd < 0)
+		return fd;
+	int err = ms_snapshot_from_fd(fd, out);
+	ms__close(fd);
+	return err;
+}
+
+size_t ms_snapshot_size(const ms_snapshot *snap)
+{
+	return snap ? snap->size : 0;
+}
+
+size_t ms_snapshot_depth(const ms_snapshot *snap)
+{
+	return snap ? snap->depth : 0;
+}
+
+size_t ms_snapshot_own_bytes(const ms_snapshot *snap)
+{
+	if (!snap)
+		return 0;
+	if (snap->parent)
+		return snap->own_n << ms__page_shift();
+	struct stat st;
+	if (snap->file_backed || ms__fstat(snap->fd, &st) != 0)
+		return 0;
+	return (size_t)st.st_blocks * 512;
+}
+
+ms_snapshot *ms_snapshot_ref(ms_snapshot *snap)
+{
+	if (snap)
+		atomic_fetch_add_explicit(&snap->refs, 1, memory_order_relaxed);
+	return snap;
+}
+
+void ms_snapshot_unref(ms_snapshot *snap)
+{
+	/* A loop, not recursion: dropping the last level of a long chain
+	 * releases its parents one after another. */
+	while (snap && atomic_fetch_sub_explicit(&snap->refs, 1, memory_order_acq_rel) == 1) {
+		ms_snapshot *parent = snap->parent;
+		snap_destroy(snap);
+		snap = parent;
+	}
+}
+
+const uint8_t *ms__snapshot_page(const ms_snapshot *snap, size_t pg)
+{
+	if (snap->ptab) {
+		const uint8_t *p = ms__ptab_get(snap->ptab, pg);
+		if (p)
+			return p;
+	}
+	return snap->root->rmap + (pg << ms__page_shift());
+}
+
+int ms_snapshot_read(ms_snapshot *snap, size_t offset, void *dst, size_t len)
+{
+	if (!snap || (!dst && len) || offset > snap->size || len > snap->size - offset)
+		return -EINVAL;
+	size_t ps = ms_page_size();
+	uint8_t *d = dst;
+	while (len > 0) {
+		size_t in = offset & (ps - 1);
+		size_t n = ps - in < len ? ps - in : len;
+		memcpy(d, ms__snapshot_page(snap, offset >> ms__page_shift()) + in, n);
+		d += n;
+		offset += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int ms__snapshot_attach_view(ms_snapshot *snap, ms_view_mode mode)
+{
+	int err = 0;
+	pthread_mutex_lock(&snap->lock);
+	if (snap->shared_views > 0)
+		err = -EBUSY;
+	else if (mode == MS_VIEW_SHARED && snap->cow_views > 0)
+		err = -EBUSY;
+	else if (mode == MS_VIEW_SHARED && (snap->frozen || snap->parent))
+		err = -EROFS;
+	else if (mode == MS_VIEW_SHARED && !snap->writable)
+		err = -EACCES;
+	else if (mode == MS_VIEW_SHARED)
+		snap->shared_views++;
+	else
+		snap->cow_views++;
+	pthread_mutex_unlock(&snap->lock);
+	return err;
+}
+
+void ms__snapshot_detach_view(ms_snapshot *snap, ms_view_mode mode)
+{
+	pthread_mutex_lock(&snap->lock);
+	if (mode == MS_VIEW_SHARED)
+		snap->shared_views--;
+	else
+		snap->cow_views--;
+	pthread_mutex_unlock(&snap->lock);
+}
+
+/* Mark `snap` as a base others depend on. Its memfd (when it is ours) is
+ * sealed against future writes, so no holder of the descriptor can change
+ * what stacked snapshots read through it. */
+static void freeze(ms_snapshot *snap)
+{
+	pthread_mutex_lock(&snap->lock);
+	bool first = !snap->frozen;
+	snap->frozen = true;
+	pthread_mutex_unlock(&snap->lock);
+	if (first && !snap->file_backed && snap->fd >= 0)
+		(void)ms__seal(snap->fd, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE);
+}
+
+/* Write `n` pages, read from src + pages[i] * page size, contiguously into
+ * fd, in as few system calls as the iovec limit allows. */
+static int write_pages(int fd, const uint8_t *src, const size_t *pages, size_t n)
+{
+	enum { BATCH = 1024 };
+	struct iovec iov[BATCH];
+	size_t ps = ms_page_size();
+	unsigned shift = ms__page_shift();
+	off_t off = 0;
+	for (size_t i = 0; i < n;) {
+		size_t k = 0, bytes = 0;
+		for (; i < n && k < BATCH; i++, k++) {
+			iov[k].iov_base = (void *)(src + (pages[i] << shift));
+			iov[k].iov_len = ps;
+			bytes += ps;
+		}
+		size_t done = 0;
+		while (done < bytes) {
+			int fault = ms__fault_hit(MS__SYS_WRITE);
+			ssize_t w = fault ? -1 : pwritev(fd, iov, (int)k, off);
+			if (w < 0) {
+				if (!fault && errno == EINTR)
+					continue;
+				return fault ? fault : -errno;
+			}
+			done += (size_t)w;
+			off += w;
+			/* Advance the iovec past what was written. */
+			size_t skip = (size_t)w;
+			size_t j = 0;
+			while (j < k && skip >= iov[j].iov_len)
+				skip -= iov[j++].iov_len;
+			memmove(iov, iov + j, (k - j) * sizeof *iov);
+			k -= j;
+			if (k) {
+				iov[0].iov_base = (uint8_t *)iov[0].iov_base + skip;
+				iov[0].iov_len -= skip;
+			}
+		}
+	}
+	return 0;
+}
+
+int ms__snapshot_stack(ms_snapshot *parent, const uint8_t *src, const size_t *pages, size_t n,
+		       ms_snapshot **out)
+{
+	unsigned shift = ms__page_shift();
+	ms_snapshot *s = snap_alloc(parent->size);
+	if (!s)
+		return -ENOMEM;
+	s->root = parent->root;
+	s->depth = parent->depth + 1;
+	int err = -ENOMEM;
+	const uint8_t **ptrs = malloc((n ? n : 1) * sizeof *ptrs);
+	s->own_pages = malloc((n ? n : 1) * sizeof *s->own_pages);
+	if (!ptrs || !s->own_pages)
+		goto fail;
+	memcpy(s->own_pages, pages, n * sizeof *pages);
+	s->own_n = n;
+
+	int fd = ms__memfd_new("memsnap-delta", n << shift);
+	if (fd < 0) {
+		err = fd;
+		goto fail;
+	}
+	s->delta_fd = fd;
+	err = write_pages(fd, src, pages, n);
+	if (err)
+		goto fail;
+	(void)ms__seal(fd, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+	void *map;
+	err = ms__map(NULL, n << shift, PROT_READ, MAP_SHARED, fd, 0, &map);
+	if (err)
+		goto fail;
+	s->delta_map = map;
+	/* The mapping keeps the pages alive: drop the descriptor so that long
+	 * chains do not use one descriptor per level. */
+	ms__close(fd);
+	s->delta_fd = -1;
+
+	for (size_t i = 0; i < n; i++)
+		ptrs[i] = s->delta_map + (i << shift);
+	ms__ptab *base = parent->ptab;
+	ms__ptab *empty = NULL;
+	if (!base) {
+		base = empty = ms__ptab_new(parent->npages);
+		if (!empty) {
+			err = -ENOMEM;
+			goto fail;
+		}
+	}
+	s->ptab = ms__ptab_set_many(base, pages, ptrs, n);
+	ms__ptab_free(empty);
+	if (!s->ptab) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	free(ptrs);
+	freeze(parent);
+	freeze(parent->root);
+	s->parent = ms_snapshot_ref(parent);
+	*out = s;
+	return 0;
+fail:
+	free(ptrs);
+	snap_destroy(s);
+	return err;
+}
+
+/* Copy the content of `snap` into the (zero-filled) descriptor fd. Holes of
+ * the plain base stay holes, so cloning a sparse snapshot stays sparse. */
+static void copy_override(size_t pg, const uint8_t *src, void *ud)
+{
+	int *state = ud; /* state[0] = fd, state[1] = first error */
+	if (state[1] == 0)
+		state[1] = ms__pwrite_all(state[0], src, ms_page_size(),
+					  (off_t)(pg << ms__page_shift()));
+}
+
+static int copy_content(ms_snapshot *snap, int fd)
+{
+	ms_snapshot *root = snap->root;
+	off_t end = (off_t)root->size;
+	off_t pos = 0;
+	while (pos < end) {
+		off_t data = lseek(root->fd, pos, SEEK_DATA);
+		if (data < 0) {
+			if (errno == ENXIO)
+				break; /* only holes remain */
+			data = pos; /* no SEEK_DATA here: copy everything */
+		}
+		off_t hole = lseek(root->fd, data, SEEK_HOLE);
+		if (hole < 0 || hole > end)
+			hole = end;
+		int err = ms__pwrite_all(fd, root->rmap + data, (size_t)(hole - data), data);
+		if (err)
+			return err;
+		pos = hole;
+	}
+	if (snap->ptab) {
+		int state[2] = {fd, 0};
+		ms__ptab_foreach(snap->ptab, copy_override, state);
+		return state[1];
+	}
+	return 0;
+}
+
+int ms_snapshot_clone(ms_snapshot *snap, ms_snapshot **out)
+{
+	if (!snap || !out)
+		return -EINVAL;
+	ms_snapshot *s;
+	int err = ms_snapshot_zeroed(snap->size, &s);
+	if (err)
+		return err;
+	err = copy_content(snap, s->fd);
+	if (err) {
+		ms_snapshot_unref(s);
+		return err;
+	}
+	*out = s;
+	return 0;
+}
+
+int ms_snapshot_flatten(ms_snapshot *snap, ms_snapshot **out)
+{
+	if (!snap || !out)
+		return -EINVAL;
+	if (!snap->parent) {
+		*out = ms_snapshot_ref(snap);
+		return 0;
+	}
+	return ms_snapshot_clone(snap, out);
+}

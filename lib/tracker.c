@@ -1,0 +1,94 @@
+#include <errno.h>
+#include <stddef.h>
+
+#include "internal.h"
+
+/* The order MS_TRACKER_AUTO tries trackers in. uffd-async comes first: it
+ * sees every writer, the kernel's included, and its per-write cost is the
+ * lowest. uffd-sync is purely O(dirty) but refuses kernel writes, so it is
+ * chosen automatically only where async is missing. The mprotect tracker
+ * installs a process-wide SIGSEGV handler, so it is only used when asked
+ * for. */
+static const ms_tracker auto_order[] = {
+	MS_TRACKER_UFFD_ASYNC,
+	MS_TRACKER_UFFD_SYNC,
+	MS_TRACKER_NONE,
+};
+
+const ms__tracker_ops *ms__tracker_get(ms_tracker t)
+{
+	switch (t) {
+	case MS_TRACKER_UFFD_ASYNC:
+		return &ms__tracker_uffd_async;
+	case MS_TRACKER_UFFD_SYNC:
+		return &ms__tracker_uffd_sync;
+	case MS_TRACKER_MPROTECT:
+		return &ms__tracker_mprotect;
+	case MS_TRACKER_NONE:
+		return &ms__tracker_none;
+	default:
+		return NULL;
+	}
+}
+
+const char *ms_tracker_name(ms_tracker t)
+{
+	if (t == MS_TRACKER_AUTO)
+		return "auto";
+	const ms__tracker_ops *ops = ms__tracker_get(t);
+	return ops ? ops->name : "unknown";
+}
+
+int ms_tracker_probe(ms_tracker t)
+{
+	if (t == MS_TRACKER_AUTO)
+		return 0;
+	const ms__tracker_ops *ops = ms__tracker_get(t);
+	return ops ? ops->probe() : -EINVAL;
+}
+
+ms_tracker ms_tracker_resolve(ms_tracker t)
+{
+	if (t != MS_TRACKER_AUTO)
+		return t;
+	for (size_t i = 0; i < sizeof auto_order / sizeof auto_order[0]; i++)
+		if (ms_tracker_probe(auto_order[i]) == 0)
+			return auto_order[i];
+	return MS_TRACKER_NONE;
+}
+
+/* No tracking: restore remaps the whole view (view.c handles it without
+ * calling collect or rearm). */
+static int none_probe(void)
+{
+	return 0;
+}
+static int none_attach(ms_view *v)
+{
+	(void)v;
+	return 0;
+}
+static void none_detach(ms_view *v)
+{
+	(void)v;
+}
+static int none_collect(ms_view *v)
+{
+	(void)v;
+	return 0;
+}
+static int none_rearm(ms_view *v)
+{
+	(void)v;
+	return 0;
+}
+
+const ms__tracker_ops ms__tracker_none = {
+	.id = MS_TRACKER_NONE,
+	.name = "none",
+	.probe = none_probe,
+	.attach = none_attach,
+	.detach = none_detach,
+	.collect = none_collect,
+	.rearm = none_rearm,
+};

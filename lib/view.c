@@ -1,0 +1,528 @@
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "linux/prim.h"
+#include "ptab.h"
+
+uint64_t ms__now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void copy_into_view(size_t pg, const uint8_t *src, void *ud)
+{
+	ms_view *v = ud;
+	memcpy(v->base + (pg << ms__page_shift()), src, ms_page_size());
+}
+
+/* Map `snap`'s content copy-on-write at the view's address (fixed when the
+ * view already has one). O(1) plus the pages a stacked snapshot overrides. */
+static int map_cow(ms_view *v, ms_snapshot *snap)
+{
+	int flags = MAP_PRIVATE | MAP_NORESERVE | (v->base ? MAP_FIXED : 0);
+	void *p;
+	int err = ms__map(v->base, v->size, PROT_READ | PROT_WRITE, flags, snap->root->fd, 0, &p);
+	if (err)
+		return err;
+	v->base = p;
+	if (snap->ptab)
+		ms__ptab_foreach(snap->ptab, copy_into_view, v);
+	return 0;
+}
+
+static int tracker_from_env(ms_tracker *out)
+{
+	const char *env = getenv("MEMSNAP_TRACKER");
+	if (!env || !*env || strcmp(env, "auto") == 0) {
+		*out = MS_TRACKER_AUTO;
+		return 0;
+	}
+	for (int t = MS_TRACKER_AUTO + 1; t < MS_TRACKER_COUNT_; t++) {
+		if (strcmp(env, ms_tracker_name((ms_tracker)t)) == 0) {
+			*out = (ms_tracker)t;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int ms_view_new(ms_snapshot *snap, ms_view_mode mode, ms_view **out)
+{
+	return ms_view_new_tracked(snap, mode, MS_TRACKER_AUTO, out);
+}
+
+int ms_view_new_tracked(ms_snapshot *snap, ms_view_mode mode, ms_tracker tracker,
+			ms_view **out)
+{
+	if (!snap || !out || (mode != MS_VIEW_COW && mode != MS_VIEW_SHARED) ||
+	    (unsigned)tracker >= MS_TRACKER_COUNT_)
+		return -EINVAL;
+	int err;
+	if (tracker == MS_TRACKER_AUTO && (err = tracker_from_env(&tracker)) != 0)
+		return err;
+	const ms__tracker_ops *ops = NULL;
+	if (mode == MS_VIEW_COW) {
+		ms_tracker t = ms_tracker_resolve(tracker);
+		if (tracker != MS_TRACKER_AUTO && (err = ms_tracker_probe(tracker)) != 0)
+			return err == -ENOSYS ? -EOPNOTSUPP : err;
+		ops = ms__tracker_get(t);
+	}
+	err = ms__snapshot_attach_view(snap, mode);
+	if (err)
+		return err;
+
+	ms_view *v = calloc(1, sizeof *v);
+	if (!v) {
+		ms__snapshot_detach_view(snap, mode);
+		return -ENOMEM;
+	}
+	v->size = snap->size;
+	v->npages = snap->npages;
+	v->mode = mode;
+	v->snap = ms_snapshot_ref(snap);
+	v->ops = ops;
+	v->pid = getpid();
+
+	if (v->size == 0) {
+		/* A zero-sized view still has a valid, unique address. */
+		void *p;
+		err = ms__map(NULL, ms_page_size(), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0,
+			      &p);
+		if (err)
+			goto fail;
+		v->base = p;
+		v->ops = NULL;
+	} else if (mode == MS_VIEW_SHARED) {
+		void *p;
+		err = ms__map(NULL, v->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
+			      snap->fd, 0, &p);
+		if (err)
+			goto fail;
+		v->base = p;
+	} else {
+		err = map_cow(v, snap);
+		if (err)
+			goto fail;
+		err = ms__dirty_init(&v->dirty, v->npages);
+		if (err)
+			goto fail;
+		err = ops->attach(v);
+		if (err)
+			goto fail;
+	}
+	*out = v;
+	return 0;
+fail:
+	v->ops = NULL;
+	ms_view_free(v);
+	return err;
+}
+
+void ms_view_free(ms_view *v)
+{
+	if (!v)
+		return;
+	if (v->ops)
+		v->ops->detach(v);
+	if (v->base)
+		ms__unmap(v->base, v->size ? v->size : ms_page_size());
+	ms__dirty_fini(&v->dirty);
+	ms__snapshot_detach_view(v->snap, v->mode);
+	ms_snapshot_unref(v->snap);
+	free(v);
+}
+
+void *ms_view_data(const ms_view *v)
+{
+	return v ? v->base : NULL;
+}
+
+size_t ms_view_size(const ms_view *v)
+{
+	return v ? v->size : 0;
+}
+
+ms_view_mode ms_view_mode_of(const ms_view *v)
+{
+	return v ? v->mode : MS_VIEW_COW;
+}
+
+ms_snapshot *ms_view_snapshot(const ms_view *v)
+{
+	return v ? v->snap : NULL;
+}
+
+ms_tracker ms_view_tracker(const ms_view *v)
+{
+	return v && v->ops ? v->ops->id : MS_TRACKER_NONE;
+}
+
+static bool tracked(const ms_view *v)
+{
+	return v->mode == MS_VIEW_COW && v->ops && v->ops->id != MS_TRACKER_NONE;
+}
+
+/* Replace the whole mapping with `snap`'s content and start tracking anew.
+ * This is the untracked restore, the restore after fork, and the restore to
+ * an unrelated snapshot. */
+static int remap_all(ms_view *v, ms_snapshot *snap)
+{
+	v->ops->detach(v);
+	ms__dirty_clear(&v->dirty);
+	int err = map_cow(v, snap);
+	if (err)
+		return err;
+	v->protected_any = false;
+	v->pid = getpid();
+	return v->ops->attach(v);
+}
+
+/* A view inherited through fork() lost its write tracking in the child
+ * (the kernel does not copy userfaultfd registrations). The first restore
+ * in the child falls back to a full remap and re-attaches tracking there. */
+static bool forked(const ms_view *v)
+{
+	return v->pid != getpid();
+}
+
+static int reset_protection(ms_view *v)
+{
+	if (!v->protected_any)
+		return 0;
+	int err = v->ops && v->ops->reset_protection
+			  ? v->ops->reset_protection(v)
+			  : ms__protect(v->base, v->size, PROT_READ | PROT_WRITE);
+	if (!err)
+		v->protected_any = false;
+	return err;
+}
+
+/* Copy every dirty page back from the snapshot, then re-arm them. */
+static int restore_dirty(ms_view *v)
+{
+	int err = v->ops->collect(v);
+	if (err)
+		return err;
+	err = reset_protection(v);
+	if (err)
+		return err;
+	ms__dirty_sort(&v->dirty);
+	size_t n = atomic_load(&v->dirty.n);
+	const size_t *list = v->dirty.list;
+	unsigned shift = ms__page_shift();
+	size_t ps = (size_t)1 << shift;
+	if (!v->snap->ptab) {
+		/* Plain snapshot: runs are contiguous in the source too. */
+		const uint8_t *src = v->snap->rmap;
+		for (size_t i = 0; i < n;) {
+			size_t j = i + 1;
+			while (j < n && list[j] == list[j - 1] + 1)
+				j++;
+			memcpy(v->base + (list[i] << shift), src + (list[i] << shift),
+			       (j - i) << shift);
+			i = j;
+		}
+	} else {
+		for (size_t i = 0; i < n; i++)
+			memcpy(v->base + (list[i] << shift), ms__snapshot_page(v->snap, list[i]),
+			       ps);
+	}
+	err = v->ops->rearm(v);
+	if (err)
+		return err;
+	ms__dirty_clear(&v->dirty);
+	v->stats.last_restore_pages = n;
+	v->stats.pages_restored += n;
+	return 0;
+}
+
+int ms_view_restore(ms_view *v)
+{
+	if (!v)
+		return -EINVAL;
+	if (v->mode == MS_VIEW_SHARED || v->size == 0)
+		return 0;
+	uint64_t t0 = ms__now_ns();
+	int err;
+	if (!tracked(v) || forked(v)) {
+		err = remap_all(v, v->snap);
+		v->stats.last_restore_pages = v->npages;
+	} else {
+		err = restore_dirty(v);
+	}
+	if (err)
+		return err;
+	uint64_t dt = ms__now_ns() - t0;
+	v->stats.restores++;
+	v->stats.last_restore_ns = dt;
+	v->stats.total_restore_ns += dt;
+	return 0;
+}
+
+/* Add pages to the dirty set and let writes to the new ones through. */
+static int mark_dirty(ms_view *v, size_t first, size_t n)
+{
+	size_t run = 0;
+	for (size_t i = 0; i <= n; i++) {
+		if (i < n && ms__dirty_add(&v->dirty, first + i)) {
+			run++;
+			continue;
+		}
+		if (run && v->ops->unprotect) {
+			int err = v->ops->unprotect(v, first + i - run, run);
+			if (err)
+				return err;
+		}
+		run = 0;
+	}
+	return 0;
+}
+
+static void add_own_pages(ms_view *v, const ms_snapshot *s)
+{
+	for (size_t i = 0; i < s->own_n; i++)
+		ms__dirty_add(&v->dirty, s->own_pages[i]);
+}
+
+int ms_view_restore_to(ms_view *v, ms_snapshot *snap)
+{
+	if (!v || !snap || v->mode != MS_VIEW_COW || snap->size != v->size)
+		return -EINVAL;
+	if (snap == v->snap)
+		return ms_view_restore(v);
+	int err = ms__snapshot_attach_view(snap, MS_VIEW_COW);
+	if (err)
+		return err;
+	ms_snapshot *old = v->snap;
+	if (v->size == 0) {
+		/* nothing to copy */
+	} else if (!tracked(v) || forked(v) || snap->root != old->root) {
+		err = remap_all(v, snap);
+	} else {
+		/* Pages that differ between the two snapshots are the pages
+		 * stored by the levels between them and their common base. */
+		err = v->ops->collect(v);
+		size_t before = atomic_load(&v->dirty.n);
+		const ms_snapshot *a = old, *b = snap;
+		while (!err && a != b) {
+			if (a->depth >= b->depth) {
+				add_own_pages(v, a);
+				a = a->parent;
+			} else {
+				add_own_pages(v, b);
+				b = b->parent;
+			}
+		}
+		/* Let memsnap's own copy into the newly added pages through. */
+		size_t after = atomic_load(&v->dirty.n);
+		for (size_t i = before; !err && i < after && v->ops->unprotect; i++)
+			err = v->ops->unprotect(v, v->dirty.list[i], 1);
+		if (!err) {
+			v->snap = snap;
+			err = restore_dirty(v);
+			v->snap = old;
+		}
+	}
+	if (err) {
+		ms__snapshot_detach_view(snap, MS_VIEW_COW);
+		return err;
+	}
+	v->snap = ms_snapshot_ref(snap);
+	ms__snapshot_detach_view(old, MS_VIEW_COW);
+	ms_snapshot_unref(old);
+	v->stats.restores++;
+	return 0;
+}
+
+int ms_view_take_snapshot(ms_view *v, ms_snapshot **out)
+{
+	if (!v || !out)
+		return -EINVAL;
+	int err;
+	if (!tracked(v) || forked(v) || v->size == 0) {
+		if (v->mode == MS_VIEW_COW && v->size == 0) {
+			*out = ms_snapshot_ref(v->snap);
+			return 0;
+		}
+		/* Untracked: copy. from_buffer reads through the kernel, so a
+		 * page protected MS_ACCESS_NONE gives -EFAULT, not a crash. */
+		err = ms_snapshot_from_buffer(v->base, v->size, out);
+	} else {
+		err = v->ops->collect(v);
+		if (err)
+			return err;
+		size_t n = atomic_load(&v->dirty.n);
+		if (n == 0) {
+			*out = ms_snapshot_ref(v->snap);
+		} else {
+			ms__dirty_sort(&v->dirty);
+			err = ms__snapshot_stack(v->snap, v->base, v->dirty.list, n, out);
+		}
+	}
+	if (!err)
+		v->stats.snapshots_taken++;
+	return err;
+}
+
+int ms_view_checkpoint(ms_view *v, ms_snapshot **out)
+{
+	if (!v || !out)
+		return -EINVAL;
+	if (v->mode != MS_VIEW_COW)
+		return ms_view_take_snapshot(v, out);
+	ms_snapshot *s;
+	int err = ms_view_take_snapshot(v, &s);
+	if (err)
+		return err;
+	if (s != v->snap) {
+		if (tracked(v) && !forked(v) && s->root == v->snap->root) {
+			/* The view already holds s's content: adopt it. */
+			err = ms__snapshot_attach_view(s, MS_VIEW_COW);
+			if (!err)
+				err = v->ops->rearm(v);
+			if (err) {
+				ms_snapshot_unref(s);
+				return err;
+			}
+			ms__dirty_clear(&v->dirty);
+			ms__snapshot_detach_view(v->snap, MS_VIEW_COW);
+			ms_snapshot_unref(v->snap);
+			v->snap = ms_snapshot_ref(s);
+		} else {
+			err = ms_view_restore_to(v, s);
+			if (err) {
+				ms_snapshot_unref(s);
+				return err;
+			}
+		}
+	}
+	*out = s;
+	return 0;
+}
+
+int ms_view_protect(ms_view *v, size_t offset, size_t len, unsigned access)
+{
+	if (!v)
+		return -EINVAL;
+	size_t ps = ms_page_size();
+	if (len == 0 || (offset & (ps - 1)) || (len & (ps - 1)) || offset > v->size ||
+	    len > v->size - offset || (access & ~7u))
+		return -EINVAL;
+	int prot = PROT_NONE;
+	if (access & (MS_ACCESS_READ | MS_ACCESS_WRITE))
+		prot |= PROT_READ;
+	if (access & MS_ACCESS_WRITE)
+		prot |= PROT_WRITE;
+	if (access & MS_ACCESS_EXEC)
+		prot |= PROT_EXEC;
+	unsigned shift = ms__page_shift();
+	int err = v->ops && v->ops->protect
+			  ? v->ops->protect(v, offset >> shift, len >> shift, prot)
+			  : ms__protect(v->base + offset, len, prot);
+	if (!err)
+		v->protected_any = true;
+	return err;
+}
+
+int ms_view_note_written(ms_view *v, size_t offset, size_t len)
+{
+	if (!v || offset > v->size || len > v->size - offset)
+		return -EINVAL;
+	if (!tracked(v) || len == 0)
+		return 0;
+	unsigned shift = ms__page_shift();
+	size_t first = offset >> shift;
+	size_t last = (offset + len - 1) >> shift;
+	return mark_dirty(v, first, last - first + 1);
+}
+
+int ms_view_prepare_write(ms_view *v, size_t offset, size_t len)
+{
+	return ms_view_note_written(v, offset, len);
+}
+
+long ms_view_dirty_ranges(ms_view *v, ms_range *ranges, size_t cap)
+{
+	if (!v || (!ranges && cap))
+		return -EINVAL;
+	if (v->mode == MS_VIEW_SHARED || v->size == 0)
+		return 0;
+	if (!tracked(v))
+		return -EOPNOTSUPP;
+	int err = v->ops->collect(v);
+	if (err)
+		return err;
+	ms__dirty_sort(&v->dirty);
+	size_t n = atomic_load(&v->dirty.n);
+	const size_t *list = v->dirty.list;
+	unsigned shift = ms__page_shift();
+	long runs = 0;
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
+		while (j < n && list[j] == list[j - 1] + 1)
+			j++;
+		if ((size_t)runs < cap)
+			ranges[runs] = (ms_range){list[i] << shift, (j - i) << shift};
+		runs++;
+		i = j;
+	}
+	return runs;
+}
+
+long ms_view_dirty_count(ms_view *v)
+{
+	if (!v)
+		return -EINVAL;
+	if (v->mode == MS_VIEW_SHARED || v->size == 0)
+		return 0;
+	if (!tracked(v))
+		return -EOPNOTSUPP;
+	int err = v->ops->collect(v);
+	if (err)
+		return err;
+	return (long)atomic_load(&v->dirty.n);
+}
+
+int ms_view_get_stats(const ms_view *v, ms_view_stats *stats)
+{
+	if (!v || !stats)
+		return -EINVAL;
+	*stats = v->stats;
+	return 0;
+}
+
+long ms_view_verify(ms_view *v, size_t *missed, size_t cap)
+{
+	if (!v || (!missed && cap))
+		return -EINVAL;
+	if (v->mode == MS_VIEW_SHARED || v->size == 0)
+		return 0;
+	if (!tracked(v))
+		return -EOPNOTSUPP;
+	if (v->protected_any)
+		return -EACCES; /* pages may be unreadable */
+	int err = v->ops->collect(v);
+	if (err)
+		return err;
+	unsigned shift = ms__page_shift();
+	size_t ps = (size_t)1 << shift;
+	long count = 0;
+	for (size_t pg = 0; pg < v->npages; pg++) {
+		if (ms__dirty_has(&v->dirty, pg))
+			continue;
+		if (memcmp(v->base + (pg << shift), ms__snapshot_page(v->snap, pg), ps) != 0) {
+			if ((size_t)count < cap)
+				missed[count] = pg << shift;
+			count++;
+		}
+	}
+	return count;
+}

@@ -1,0 +1,28 @@
+#!/bin/sh
+# Installs what memsnap needs to build, test, fuzz and benchmark on Debian 12.
+# Safe to run again: it installs only what is missing. Needs root (or sudo).
+set -eu
+
+PACKAGES="build-essential pkg-config meson ninja-build
+  libunicorn-dev libcriterion-dev libxxhash-dev libelf-dev libcapstone-dev
+  gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi
+  clang libclang-rt-14-dev afl++ valgrind gnuplot-nox"
+
+missing=""
+for p in $PACKAGES; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null 2>&1 || {
+		echo "install-deps: missing packages:$missing; run this script as root" >&2
+		exit 1
+	}
+	SUDO=sudo
+fi
+echo "install-deps: installing$missing"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,307 @@
+/* Views: copy-on-write and shared semantics, restore, take_snapshot,
+ * protection, the exclusion rules and concurrency. */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+
+#include "memsnap/memsnap.h"
+#include "../common.h"
+
+static ms_snapshot *snap_of(const char *text, size_t size)
+{
+	ms_snapshot *s;
+	cr_assert_eq(ms_snapshot_zeroed(size, &s), 0);
+	ms_view *w;
+	cr_assert_eq(ms_view_new(s, MS_VIEW_SHARED, &w), 0);
+	memcpy(ms_view_data(w), text, strlen(text));
+	ms_view_free(w);
+	return s;
+}
+
+Test(view, shared_view_writes_reach_the_snapshot)
+{
+	ms_snapshot *s = snap_of("", 4096);
+	ms_view *w;
+	cr_assert_eq(ms_view_new(s, MS_VIEW_SHARED, &w), 0);
+	cr_assert_eq(ms_view_mode_of(w), MS_VIEW_SHARED);
+	memcpy(ms_view_data(w), "shared", 6);
+	cr_assert_eq(ms_view_restore(w), 0, "restore of a shared view is a no-op");
+	cr_assert_eq(memcmp(ms_view_data(w), "shared", 6), 0);
+	ms_view_free(w);
+	ms_view *c;
+	cr_assert_eq(ms_view_new(s, MS_VIEW_COW, &c), 0);
+	cr_assert_eq(memcmp(ms_view_data(c), "shared", 6), 0);
+	ms_view_free(c);
+	ms_snapshot_unref(s);
+}
+
+Test(view, restore_keeps_the_address_and_discards_writes)
+{
+	ms_snapshot *s = snap_of("base", 8 * 4096);
+	ms_view *v;
+	cr_assert_eq(ms_view_new(s, MS_VIEW_COW, &v), 0);
+	char *p = ms_view_data(v);
+	memset(p, 'x', 8 * 4096);
+	cr_assert_eq(ms_view_restore(v), 0);
+	cr_assert_eq(ms_view_data(v), p);
+	cr_assert_eq(memcmp(p, "base", 4), 0);
+	for (size_t i = 4; i < 8 * 4096; i++)
+		cr_assert_eq(p[i], 0, "byte %zu not restored", i);
+	ms_view_stats st;
+	cr_assert_eq(ms_view_get_stats(v, &st), 0);
+	cr_assert_eq(st.restores, 1);
+	ms_view_free(v);
+	ms_snapshot_unref(s);
+}
+
+Test(view, cow_views_do_not_interfere)
+{
+	ms_snapshot *s = snap_of("same", 4096);
+	ms_view *a, *b;
+	cr_assert_eq(ms_view_new(s, MS_VIEW_COW, &a), 0);
+	cr_assert_eq(ms_view_new(s, MS_VIEW_COW, &b), 0);
+	memcpy(ms_view_data(a), "AAAA", 4);
+	memcpy(ms_view_data(b), "BBBB", 4);
+	cr_assert_eq(memcmp(ms_view_data(a), "AAAA", 4), 0);
+	cr_assert_eq(memcmp(ms_view_data(b), "BBBB", 4), 0);
+	char back[4];
+	ms_snapshot_read(s, 0, back, 4);
+	cr_assert_eq(memcmp(back, "same", 4), 0);
+	ms_view_free(a);
+	ms_view_free(b);
+	ms_snapshot_unref(s);
+}
+
+Test(view, shared_view_is_exclusive)
+{
+	ms_snapshot *s = snap_of("", 4096);
+	ms_view *c, *w, *x;
+	cr_assert_eq(ms_view_new(s, MS_VIEW_COW, &c), 0);
+	cr_assert_eq(ms_view_new(s, MS_VIEW_SHARED, &w), -EBUSY);
+	ms_view_free(c);
+	cr_assert_eq(ms_view_new(s, MS_VIEW_SHARED, &w), 0);
+	cr_assert_eq(ms_view_new(s, MS_VIEW_COW, &x), -EBUSY);
+	cr_assert_eq(ms_view_new(s, MS_VIEW_SHARED, &x), -EBUSY);
+	ms_view_free(w);
+	cr_assert_eq(ms_view_new(s, MS_VIEW_COW, &x), 0);
+	ms_view_free(x);
+	ms_snapshot_unref(s);
+}
+
+Test(view, take_snapshot_is_independent_of_later_writes)
+{
+	ms_snapshot *s = snap_of("zero", 4 * 4096);
+	ms_view *v;
+	cr_assert_eq(ms_view_new(s, MS_VIEW_COW, &v), 0);
+	char *p = ms_view_data(v);
+	memcpy(p + 4096, "first", 5);
+	ms_snapshot *t;
+	cr_assert_eq(ms_view_take_snapshot(v, &t), 0);
+	memcpy(p + 4096, "later", 5);
+	char back[5];
+	ms_snapshot_read(t, 4096, back, 5);
+	cr_assert_eq(memcmp(back, "first", 5), 0);
+	ms_snapshot_read(t, 0, back, 4);
+	cr_assert_eq(memcmp(back, "zero", 4), 0);
+	// views of the new snapshot see its content
+	ms_view *u;
+	cr_assert_eq(ms_view_new(t, MS_VIEW_COW, &u), 0);
+	cr_assert_eq(memcmp((char *)ms_view_data(u) + 4096, "first", 5), 0);
+	ms_view_free(u);
+	// restore still goes back to the view's own snapshot
+	cr_assert_eq(ms_view_restore(v), 0);
+	cr_assert_eq(p[4096], 0);
+	ms_view_free(v);
+	ms_snapshot_unref(t);
+	ms_snapshot_unref(s);
+}
+
+Test(view, take_snapshot_of_unwritten_view_returns_its_snapshot)
+{
+	ms_snapshot *s = snap_of("x", 4096);
+	ms_view *v;
+	cr_assert_eq(ms_view_new(s, MS_VIEW_COW, &v), 0);
+	if (ms_view_tracker(v) == MS_TRACKER_NONE)
+		cr_skip_test("no dirty tracking on this machine");
+	ms_snapshot *t;
+	cr_assert_eq(ms_view_take_snapshot(v, &t), 0);
+	cr_assert_eq(t, s);
+	ms_snapshot_unref(t);
+	((char *)ms_view_data(v))[0] = 'y';
+	ms_view_restore(v);
+	cr_assert_eq(ms_view_take_snapshot(v, &t), 0);
+	cr_assert_eq(t, s, "restored view is unwritten again");
+	ms_snapshot_unref(t);
+	ms_view_free(v);
+	ms_snapshot_unref(s);
+}
+
+Test(view, snapshot_of_shared_view_is_a_copy)
+{
+	ms_snapshot *s = snap_of("abc", 4096);
+	ms_view *w;
+	cr_assert_eq(ms_view_new(s, MS_VIEW_SHARED, &w), 0);
+	ms_snapshot *t;
+	cr_assert_eq(ms_view_take_snapshot(w, &t), 0);
+	cr_assert_neq(t, s);
+	memcpy(ms_view_data(w), "XYZ", 3);
+	char back[3];
+	ms_snapshot_read(t, 0, back, 3);
+	cr_assert_eq(memcmp(back, "abc", 3), 0);
+	ms_view_free(w);
+	ms_snapshot_unref(t);
+	ms_snapshot_unref(s);
+}
+
+static ms_view *protected_view(unsigned access)
+{
+	ms_snapshot *s = snap_of("data", 4 * 4096);
+	ms_view *v;
+	cr_assert_eq(ms_view_new(s, MS_VIEW_COW, &v), 0);
+	ms_snapshot_unref(s);
+	cr_assert_eq(ms_view_protect(v, 4096, 4096, access), 0);
+	return v;
+}
+
+Test(view, protect_none_faults_on_read, .signal = SIGSEGV)
+{
+	ms_view *v = protected_view(MS_ACCESS_NONE);
+	volatile char *p = ms_view_data(v);
+	(void)p[4096];
+}
+
+Test(view, protect_read_faults_on_write, .signal = SIGSEGV)
+{
+	ms_view *v = protected_view(MS_ACCESS_READ);
+	volatile char *p = ms_view_data(v);
+	cr_assert_eq(p[0], 'd');
+	(void)p[4096];
+	p[4096] = 1;
+}
+
+Test(view, protect_write_allows_reads_and_writes)
+{
+	ms_view *v = protected_view(MS_ACCESS_NONE);
+	cr_assert_eq(ms_view_protect(v, 4096, 4096, MS_ACCESS_WRITE), 0);
+	volatile char *p = ms_view_data(v);
+	p[4096] = 7;
+	cr_assert_eq(p[4096], 7);
+	ms_view_free(v);
+}
+
+Test(view, restore_resets_protection)
+{
+	ms_view *v = protected_view(MS_ACCESS_NONE);
+	cr_assert_eq(ms_view_restore(v), 0);
+	volatile char *p = ms_view_data(v);
+	p[4096] = 5; // would fault if still protected
+	cr_assert_eq(p[4096], 5);
+	ms_view_free(v);
+}
+
+Test(view, protect_rejects_bad_ranges)
+{
+	ms_view *v = protected_view(MS_ACCESS_READ | MS_ACCESS_WRITE);
+	size_t ps = ms_page_size();
+	cr_assert_eq(ms_view_protect(v, 1, ps, MS_ACCESS_READ), -EINVAL, "misaligned offset");
+	cr_assert_eq(ms_view_protect(v, 0, ps + 1, MS_ACCESS_READ), -EINVAL, "misaligned len");
+	cr_assert_eq(ms_view_protect(v, 0, 0, MS_ACCESS_READ), -EINVAL, "zero len");
+	cr_assert_eq(ms_view_protect(v, 4 * ps, ps, MS_ACCESS_READ), -EINVAL, "past the end");
+	cr_assert_eq(ms_view_protect(v, 2 * ps, 4 * ps, MS_ACCESS_READ), -EINVAL, "overlaps end");
+	cr_assert_eq(ms_view_protect(v, 0, ps, 8), -EINVAL, "unknown access bit");
+	cr_assert_eq(ms_view_protect(NULL, 0, ps, 0), -EINVAL);
+	ms_view_free(v);
+}
+
+Test(view, view_api_rejects_misuse)
+{
+	ms_view *v;
+	cr_assert_eq(ms_view_new(NULL, MS_VIEW_COW, &v), -EINVAL);
+	ms_snapshot *s = snap_of("", 4096);
+	cr_assert_eq(ms_view_new(s, (ms_view_mode)7, &v), -EINVAL);
+	cr_assert_eq(ms_view_new(s, MS_VIEW_COW, NULL), -EINVAL);
+	cr_assert_eq(ms_view_new_tracked(s, MS_VIEW_COW, (ms_tracker)42, &v), -EINVAL);
+	cr_assert_eq(ms_view_restore(NULL), -EINVAL);
+	ms_snapshot *t;
+	cr_assert_eq(ms_view_take_snapshot(NULL, &t), -EINVAL);
+	ms_snapshot *big;
+	cr_assert_eq(ms_snapshot_zeroed(8192, &big), 0);
+	cr_assert_eq(ms_view_new(s, MS_VIEW_COW, &v), 0);
+	cr_assert_eq(ms_view_restore_to(v, big), -EINVAL, "other size");
+	cr_assert_eq(ms_view_note_written(v, 4096, 1), -EINVAL, "past the end");
+	ms_view_free(v);
+	ms_view_free(NULL);
+	ms_snapshot_unref(big);
+	ms_snapshot_unref(s);
+}
+
+Test(view, unknown_tracker_in_environment_is_einval)
+{
+	ms_snapshot *s = snap_of("", 4096);
+	setenv("MEMSNAP_TRACKER", "no-such-tracker", 1);
+	ms_view *v;
+	cr_assert_eq(ms_view_new(s, MS_VIEW_COW, &v), -EINVAL);
+	setenv("MEMSNAP_TRACKER", "none", 1);
+	cr_assert_eq(ms_view_new(s, MS_VIEW_COW, &v), 0);
+	cr_assert_eq(ms_view_tracker(v), MS_TRACKER_NONE);
+	ms_view_free(v);
+	unsetenv("MEMSNAP_TRACKER");
+	ms_snapshot_unref(s);
+}
+
+struct worker {
+	ms_snapshot *snap;
+	int id;
+	int failures;
+};
+
+static void *cow_worker(void *arg)
+{
+	struct worker *w = arg;
+	for (int round = 0; round < 200; round++) {
+		ms_view *v;
+		if (ms_view_new(w->snap, MS_VIEW_COW, &v) != 0) {
+			w->failures++;
+			continue;
+		}
+		unsigned char *p = ms_view_data(v);
+		size_t n = ms_view_size(v);
+		for (size_t i = (size_t)w->id * 97; i < n; i += 4096)
+			p[i] = (unsigned char)(w->id + 1);
+		for (size_t i = (size_t)w->id * 97; i < n; i += 4096)
+			if (p[i] != (unsigned char)(w->id + 1))
+				w->failures++;
+		if (ms_view_restore(v) != 0)
+			w->failures++;
+		for (size_t i = 0; i < n; i += 512)
+			if (p[i] != (unsigned char)(i / 4096))
+				w->failures++;
+		ms_view_free(v);
+	}
+	return NULL;
+}
+
+Test(view, concurrent_cow_views_from_several_threads)
+{
+	size_t n = 64 * 4096;
+	unsigned char *init = malloc(n);
+	for (size_t i = 0; i < n; i++)
+		init[i] = (unsigned char)(i / 4096);
+	ms_snapshot *s;
+	cr_assert_eq(ms_snapshot_from_buffer(init, n, &s), 0);
+	free(init);
+	pthread_t th[8];
+	struct worker w[8];
+	for (int i = 0; i < 8; i++) {
+		w[i] = (struct worker){s, i, 0};
+		pthread_create(&th[i], NULL, cow_worker, &w[i]);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		cr_assert_eq(w[i].failures, 0, "worker %d saw %d failures", i, w[i].failures);
+	}
+	ms_snapshot_unref(s);
+}
