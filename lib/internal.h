@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "memsnap/memsnap.h"
 
@@ -23,6 +24,7 @@ struct ms_snapshot {
 	/* Plain snapshots: the memfd or file holding the content, and a
 	 * read-only shared mapping of it that restores copy from. */
 	int fd;
+	off_t offset;      /* where the content starts in fd (page-aligned) */
 	bool writable;     /* fd is open for writing: shared views allowed */
 	bool file_backed;  /* fd is a user file, not a memfd of ours */
 	const uint8_t *rmap;

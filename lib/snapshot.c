@@ -66,7 +66,8 @@ static void snap_destroy(ms_snapshot *s)
 }
 
 /* Finish a plain snapshot around `fd` (owned): map it for reading. */
-static int snap_plain(int fd, size_t size, bool writable, bool file_backed, ms_snapshot **out)
+static int snap_plain(int fd, off_t offset, size_t size, bool writable, bool file_backed,
+		      ms_snapshot **out)
 {
 	ms_snapshot *s = snap_alloc(size);
 	if (!s) {
@@ -74,11 +75,12 @@ static int snap_plain(int fd, size_t size, bool writable, bool file_backed, ms_s
 		return -ENOMEM;
 	}
 	s->fd = fd;
+	s->offset = offset;
 	s->writable = writable;
 	s->file_backed = file_backed;
 	if (size > 0) {
 		void *p;
-		int err = ms__map(NULL, size, PROT_READ, MAP_SHARED | MAP_NORESERVE, fd, 0, &p);
+		int err = ms__map(NULL, size, PROT_READ, MAP_SHARED | MAP_NORESERVE, fd, offset, &p);
 		if (err) {
 			snap_destroy(s);
 			return err;
@@ -99,7 +101,7 @@ int ms_snapshot_zeroed(size_t size, ms_snapshot **out)
 	int fd = ms__memfd_new("memsnap", size);
 	if (fd < 0)
 		return fd;
-	return snap_plain(fd, size, true, false, out);
+	return snap_plain(fd, 0, size, true, false, out);
 }
 
 int ms_snapshot_from_buffer(const void *buf, size_t len, ms_snapshot **out)
@@ -121,7 +123,12 @@ int ms_snapshot_from_buffer(const void *buf, size_t len, ms_snapshot **out)
 
 int ms_snapshot_from_fd(int fd, ms_snapshot **out)
 {
-	if (!out)
+	return ms_snapshot_from_fd_range(fd, 0, SIZE_MAX, out);
+}
+
+int ms_snapshot_from_fd_range(int fd, uint64_t offset, size_t size, ms_snapshot **out)
+{
+	if (!out || (offset & (ms_page_size() - 1)) || offset > (uint64_t)INT64_MAX)
 		return -EINVAL;
 	if (fd < 0)
 		return -EBADF;
@@ -138,14 +145,18 @@ int ms_snapshot_from_fd(int fd, ms_snapshot **out)
 		return -EISDIR;
 	if (!S_ISREG(st.st_mode))
 		return -EINVAL;
-	size_t size;
-	err = round_size((size_t)st.st_size, &size);
+	bool whole = size == SIZE_MAX;
+	if (whole)
+		size = offset < (uint64_t)st.st_size ? (size_t)((uint64_t)st.st_size - offset) : 0;
+	else if (offset > (uint64_t)st.st_size || size > (uint64_t)st.st_size - offset)
+		return -EINVAL; /* the range must lie inside the file */
+	err = round_size(size, &size);
 	if (err)
 		return err;
 	int nfd = ms__dup(fd);
 	if (nfd < 0)
 		return nfd;
-	return snap_plain(nfd, size, (fl & O_ACCMODE) == O_RDWR, true, out);
+	return snap_plain(nfd, (off_t)offset, size, (fl & O_ACCMODE) == O_RDWR, true, out);
 }
 
 int ms_snapshot_from_file(const char *path, ms_snapshot **out)
@@ -396,17 +407,20 @@ static void copy_override(size_t pg, const uint8_t *src, void *ud)
 static int copy_content(ms_snapshot *snap, int fd)
 {
 	ms_snapshot *root = snap->root;
+	off_t base = root->offset;
 	off_t end = (off_t)root->size;
 	off_t pos = 0;
 	while (pos < end) {
-		off_t data = lseek(root->fd, pos, SEEK_DATA);
+		off_t data = lseek(root->fd, base + pos, SEEK_DATA) - base;
 		if (data < 0) {
 			if (errno == ENXIO)
 				break; /* only holes remain */
 			data = pos; /* no SEEK_DATA here: copy everything */
 		}
-		off_t hole = lseek(root->fd, data, SEEK_HOLE);
-		if (hole < 0 || hole > end)
+		if (data >= end)
+			break;
+		off_t hole = lseek(root->fd, base + data, SEEK_HOLE) - base;
+		if (hole <= data || hole > end)
 			hole = end;
 		int err = ms__pwrite_all(fd, root->rmap + data, (size_t)(hole - data), data);
 		if (err)

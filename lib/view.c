@@ -29,7 +29,8 @@ static int map_cow(ms_view *v, ms_snapshot *snap)
 {
 	int flags = MAP_PRIVATE | MAP_NORESERVE | (v->base ? MAP_FIXED : 0);
 	void *p;
-	int err = ms__map(v->base, v->size, PROT_READ | PROT_WRITE, flags, snap->root->fd, 0, &p);
+	int err = ms__map(v->base, v->size, PROT_READ | PROT_WRITE, flags, snap->root->fd,
+			  snap->root->offset, &p);
 	if (err)
 		return err;
 	v->base = p;
@@ -103,7 +104,7 @@ int ms_view_new_tracked(ms_snapshot *snap, ms_view_mode mode, ms_tracker tracker
 	} else if (mode == MS_VIEW_SHARED) {
 		void *p;
 		err = ms__map(NULL, v->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
-			      snap->fd, 0, &p);
+			      snap->fd, snap->offset, &p);
 		if (err)
 			goto fail;
 		v->base = p;

@@ -127,6 +127,13 @@ MS_API int ms_snapshot_from_buffer(const void *buf, size_t len, ms_snapshot **ou
  * Errors: -EBADF, -EISDIR, -EINVAL (not a regular file), -ENOMEM, -EMFILE. */
 MS_API int ms_snapshot_from_fd(int fd, ms_snapshot **out);
 
+/* As ms_snapshot_from_fd, for the `size` bytes at `offset` of the file
+ * (offset page-aligned; the range must lie inside the file, except that the
+ * last page may be partial). Lets one file hold several snapshots, such as
+ * the RAM regions of a save state. Errors: as ms_snapshot_from_fd, -EINVAL
+ * (misaligned offset, range outside the file). */
+MS_API int ms_snapshot_from_fd_range(int fd, uint64_t offset, size_t size, ms_snapshot **out);
+
 /* ms_snapshot_from_fd on `path`, opened read-write where permitted, else
  * read-only. Errors: as open(2) (-ENOENT, -EACCES, ...), -EISDIR, -EINVAL. */
 MS_API int ms_snapshot_from_file(const char *path, ms_snapshot **out);
