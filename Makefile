@@ -3,7 +3,7 @@
 BUILD ?= build
 MESON_SETUP = meson setup $(BUILD) --buildtype=debugoptimized
 
-.PHONY: all deps setup build demo test test-asan test-valgrind bench clean
+.PHONY: all deps setup build demo test test-asan test-tsan test-valgrind bench clean
 
 all: build
 
@@ -30,6 +30,11 @@ test-asan: deps
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		meson test -C $(BUILD)-asan --print-errorlogs
 
+test-tsan: deps
+	[ -f $(BUILD)-tsan/build.ninja ] || meson setup $(BUILD)-tsan -Db_sanitize=thread -Db_lundef=false
+	meson compile -C $(BUILD)-tsan
+	TSAN_OPTIONS=halt_on_error=1 meson test -C $(BUILD)-tsan --suite tsan --print-errorlogs
+
 test-valgrind: build
 	meson test -C $(BUILD) --setup=valgrind --suite lib --print-errorlogs
 
@@ -37,4 +42,4 @@ bench: build
 	$(BUILD)/bench/memsnap-bench restore
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan
