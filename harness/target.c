@@ -1,0 +1,564 @@
+/*
+ * A fuzz target: the guest ELF in Unicorn, its start state checkpointed, and
+ * one function that runs an input from that state and says how it ended.
+ */
+#define _GNU_SOURCE
+#include <elf.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unicorn/unicorn.h>
+
+#include "memsnap/uc.h"
+#include "fuzz.h"
+
+typedef enum arch { ARCH_X86_64, ARCH_THUMB, ARCH_ARM } arch;
+
+static const char *const x86_64_names[] = {"rax", "rbx", "rcx", "rdx", "rsi", "rdi",
+					   "rbp", "rsp", "r8",	"r9",  "r10", "r11",
+					   "r12", "r13", "r14", "r15", "rip", "eflags"};
+static const int x86_64_regs[] = {UC_X86_REG_RAX, UC_X86_REG_RBX,   UC_X86_REG_RCX, UC_X86_REG_RDX,
+				  UC_X86_REG_RSI, UC_X86_REG_RDI,   UC_X86_REG_RBP, UC_X86_REG_RSP,
+				  UC_X86_REG_R8,  UC_X86_REG_R9,    UC_X86_REG_R10, UC_X86_REG_R11,
+				  UC_X86_REG_R12, UC_X86_REG_R13,   UC_X86_REG_R14, UC_X86_REG_R15,
+				  UC_X86_REG_RIP, UC_X86_REG_EFLAGS};
+static const char *const arm_names[] = {"r0", "r1",  "r2",  "r3",  "r4", "r5", "r6", "r7",  "r8",
+					"r9", "r10", "r11", "r12", "sp", "lr", "pc", "cpsr"};
+static const int arm_regs[] = {
+    UC_ARM_REG_R0,  UC_ARM_REG_R1, UC_ARM_REG_R2, UC_ARM_REG_R3, UC_ARM_REG_R4,	 UC_ARM_REG_R5,
+    UC_ARM_REG_R6,  UC_ARM_REG_R7, UC_ARM_REG_R8, UC_ARM_REG_R9, UC_ARM_REG_R10, UC_ARM_REG_R11,
+    UC_ARM_REG_R12, UC_ARM_REG_SP, UC_ARM_REG_LR, UC_ARM_REG_PC, UC_ARM_REG_CPSR};
+
+struct msf_target {
+	msf_config cfg; /* borrowed strings: only read */
+	msf_elf elf;
+	arch arch;
+	uc_engine *uc;
+	msf_ram *ram;
+	int pc_reg, ret_reg, ptr_reg, len_reg;
+	uint64_t entry; /* where runs begin (odd in Thumb mode) */
+	uint64_t exits[MSF_MAX_EXITS];
+	int n_exits;
+	uint64_t abort_addr;
+	int have_abort;
+	uint64_t input_addr;
+	size_t input_max;
+	/* Per run. */
+	int hit_exit, hit_abort, mem_fault;
+	uint64_t fault_pc, fault_addr;
+	int fault_size;
+	/* Coverage. */
+	uint8_t *cov;
+	uint64_t cov_mask;
+	uint64_t prev_block;
+	uc_hook cov_hook;
+	msf_stats stats;
+	uint64_t last_tick_ns;
+};
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+uint64_t msf_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* "symbol", "symbol+offset" or a number. *sym_value gets the raw symbol
+ * value (odd for Thumb functions) when a symbol is used. */
+static int resolve(const msf_target *t, const char *loc, uint64_t *out, char *err, size_t errlen)
+{
+	if (loc[0] >= '0' && loc[0] <= '9')
+		return msf_parse_u64(loc, out) ? fail(err, errlen, "bad address '%s'", loc) : 0;
+	char name[256];
+	uint64_t off = 0;
+	const char *plus = strchr(loc, '+');
+	size_t n = plus ? (size_t)(plus - loc) : strlen(loc);
+	if (n >= sizeof name || (plus && msf_parse_u64(plus + 1, &off)))
+		return fail(err, errlen, "bad location '%s'", loc);
+	memcpy(name, loc, n);
+	name[n] = 0;
+	const msf_symbol *s = msf_elf_symbol(&t->elf, name);
+	if (!s)
+		return fail(err, errlen, "symbol '%s' is not in %s", name, t->cfg.elf);
+	*out = s->value + off;
+	return 0;
+}
+
+static int reg_by_name(const msf_target *t, const char *name)
+{
+	int n;
+	const char *const *names = msf_target_reg_names(t, &n);
+	for (int i = 0; i < n; i++)
+		if (!strcmp(names[i], name))
+			return t->arch == ARCH_X86_64 ? x86_64_regs[i] : arm_regs[i];
+	return -1;
+}
+
+static bool on_mem_invalid(uc_engine *uc, uc_mem_type type, uint64_t address, int size,
+			   int64_t value, void *user_data)
+{
+	msf_target *t = user_data;
+	(void)type;
+	(void)value;
+	t->mem_fault = 1;
+	t->fault_addr = address;
+	t->fault_size = size;
+	uc_reg_read(uc, t->pc_reg, &t->fault_pc);
+	return false;
+}
+
+static void on_exit_code(uc_engine *uc, uint64_t address, uint32_t size, void *user_data)
+{
+	msf_target *t = user_data;
+	(void)size;
+	if (t->have_abort && address == t->abort_addr)
+		t->hit_abort = 1;
+	else
+		t->hit_exit = 1;
+	uc_emu_stop(uc);
+}
+
+static void on_block(uc_engine *uc, uint64_t address, uint32_t size, void *user_data)
+{
+	msf_target *t = user_data;
+	(void)uc;
+	(void)size;
+	uint64_t cur = (address * 0x9e3779b97f4a7c15ull) >> 32;
+	uint8_t *c = &t->cov[(cur ^ t->prev_block) & t->cov_mask];
+	*c = (uint8_t)(*c + 1 + (*c == 255)); /* never wraps back to zero */
+	t->prev_block = cur >> 1;
+}
+
+/* Map the PT_LOAD segments: page-rounded, overlapping pages merged with the
+ * union of their permissions, each region zeroed and then filled with the
+ * segment's file bytes. */
+static int map_segments(msf_target *t, char *err, size_t errlen)
+{
+	size_t n = t->elf.n_segs;
+	uint64_t lo[64], hi[64];
+	uint32_t perms[64];
+	if (n > 64)
+		return fail(err, errlen, "%s: too many segments", t->cfg.elf);
+	for (size_t i = 0; i < n; i++) {
+		const msf_segment *s = &t->elf.segs[i];
+		lo[i] = s->vaddr & ~0xfffull;
+		hi[i] = (s->vaddr + s->memsz + 0xfff) & ~0xfffull;
+		perms[i] = s->perms;
+	}
+	/* Insertion sort by start, then merge overlaps. */
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && lo[j] < lo[j - 1]; j--) {
+			uint64_t a = lo[j], b = hi[j];
+			uint32_t p = perms[j];
+			lo[j] = lo[j - 1], hi[j] = hi[j - 1], perms[j] = perms[j - 1];
+			lo[j - 1] = a, hi[j - 1] = b, perms[j - 1] = p;
+		}
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (m && lo[i] < hi[m - 1]) {
+			hi[m - 1] = hi[i] > hi[m - 1] ? hi[i] : hi[m - 1];
+			perms[m - 1] |= perms[i];
+			continue;
+		}
+		lo[m] = lo[i], hi[m] = hi[i], perms[m] = perms[i];
+		m++;
+	}
+	for (size_t i = 0; i < m; i++) {
+		int rc = msf_ram_map_zeroed(t->ram, lo[i], hi[i] - lo[i], perms[i]);
+		if (rc)
+			return fail(err, errlen, "mapping 0x%llx-0x%llx: %s",
+				    (unsigned long long)lo[i], (unsigned long long)hi[i],
+				    ms_strerror(rc));
+	}
+	for (size_t i = 0; i < n; i++) {
+		const msf_segment *s = &t->elf.segs[i];
+		int rc = s->filesz
+			     ? msf_ram_write(t->ram, s->vaddr, t->elf.image + s->offset, s->filesz)
+			     : 0;
+		if (rc)
+			return fail(err, errlen, "loading segment at 0x%llx: %s",
+				    (unsigned long long)s->vaddr, ms_strerror(rc));
+	}
+	return 0;
+}
+
+static int setup_arch(msf_target *t, char *err, size_t errlen)
+{
+	const char *a = t->cfg.arch;
+	if (t->elf.machine == EM_X86_64) {
+		if (a && strcmp(a, "x86-64"))
+			return fail(err, errlen, "arch %s does not match the x86-64 ELF", a);
+		t->arch = ARCH_X86_64;
+	} else {
+		if (a && !strcmp(a, "x86-64"))
+			return fail(err, errlen, "arch x86-64 does not match the ARM ELF");
+		/* Thumb when asked, or when the entry symbol is odd. */
+		t->arch = a ? (!strcmp(a, "thumb") ? ARCH_THUMB : ARCH_ARM)
+			    : (t->entry & 1 ? ARCH_THUMB : ARCH_ARM);
+	}
+	uc_err e;
+	if (t->arch == ARCH_X86_64) {
+		e = uc_open(UC_ARCH_X86, UC_MODE_64, &t->uc);
+		t->pc_reg = UC_X86_REG_RIP;
+		t->ret_reg = UC_X86_REG_RAX;
+	} else {
+		e = uc_open(UC_ARCH_ARM, t->arch == ARCH_THUMB ? UC_MODE_THUMB : UC_MODE_ARM,
+			    &t->uc);
+		t->pc_reg = UC_ARM_REG_PC;
+		t->ret_reg = UC_ARM_REG_R0;
+	}
+	if (e)
+		return fail(err, errlen, "uc_open: %s", uc_strerror(e));
+	if (t->arch == ARCH_THUMB)
+		t->entry |= 1;
+	else
+		t->entry &= t->arch == ARCH_ARM ? ~3ull : ~0ull;
+	const char *pr =
+	    t->cfg.input_ptr_reg ? t->cfg.input_ptr_reg : (t->arch == ARCH_X86_64 ? "rdi" : "r0");
+	const char *lr =
+	    t->cfg.input_len_reg ? t->cfg.input_len_reg : (t->arch == ARCH_X86_64 ? "rsi" : "r1");
+	t->ptr_reg = reg_by_name(t, pr);
+	t->len_reg = reg_by_name(t, lr);
+	if (t->ptr_reg < 0 || t->len_reg < 0)
+		return fail(err, errlen, "unknown register '%s' for %s", t->ptr_reg < 0 ? pr : lr,
+			    msf_target_arch_name(t));
+	return 0;
+}
+
+static int setup_locations(msf_target *t, char *err, size_t errlen)
+{
+	const msf_config *c = &t->cfg;
+	t->entry = t->elf.entry;
+	if (c->entry && resolve(t, c->entry, &t->entry, err, errlen))
+		return -1;
+	if (c->n_exits) {
+		for (int i = 0; i < c->n_exits; i++)
+			if (resolve(t, c->exits[i], &t->exits[i], err, errlen))
+				return -1;
+		t->n_exits = c->n_exits;
+	} else if (!resolve(t, "memsnap_demo_exit", &t->exits[0], err, errlen)) {
+		t->n_exits = 1;
+	} else {
+		return fail(err, errlen,
+			    "no exit address: set 'exit' (%s has no memsnap_demo_exit)", c->elf);
+	}
+	if (c->abort_at) {
+		if (resolve(t, c->abort_at, &t->abort_addr, err, errlen))
+			return -1;
+		t->have_abort = 1;
+	}
+	const msf_symbol *in = msf_elf_symbol(&t->elf, c->input ? c->input : "memsnap_demo_input");
+	if (c->input) {
+		if (resolve(t, c->input, &t->input_addr, err, errlen))
+			return -1;
+	} else if (in) {
+		t->input_addr = in->value;
+	} else {
+		return fail(err, errlen,
+			    "no input buffer: set 'input' (%s has no memsnap_demo_input)", c->elf);
+	}
+	t->input_max = c->input_max	? c->input_max
+		       : in && in->size ? in->size
+					: MSF_DEFAULT_INPUT_MAX;
+	return 0;
+}
+
+static int setup_stack(msf_target *t, char *err, size_t errlen)
+{
+	uint64_t top;
+	if (resolve(t, t->cfg.stack_top ? t->cfg.stack_top : "memsnap_demo_stack_top", &top, err,
+		    errlen))
+		return fail(
+		    err, errlen,
+		    "no stack: set 'stack_top' or 'stack' (%s has no memsnap_demo_stack_top)",
+		    t->cfg.elf);
+	int rc;
+	if (t->arch == ARCH_X86_64) {
+		/* The function returns to the exit stub through [rsp]. */
+		uint64_t sp = top - 8, ret = t->exits[0];
+		rc = msf_ram_write(t->ram, sp, &ret, sizeof ret);
+		if (!rc)
+			rc = ms_uc_error(uc_reg_write(t->uc, UC_X86_REG_RSP, &sp));
+	} else {
+		uint32_t sp = (uint32_t)top, lr = (uint32_t)t->exits[0] | (t->arch == ARCH_THUMB);
+		rc = ms_uc_error(uc_reg_write(t->uc, UC_ARM_REG_SP, &sp));
+		if (!rc)
+			rc = ms_uc_error(uc_reg_write(t->uc, UC_ARM_REG_LR, &lr));
+	}
+	if (rc)
+		return fail(err, errlen, "stack top 0x%llx is not in guest RAM: %s",
+			    (unsigned long long)top, ms_strerror(rc));
+	return 0;
+}
+
+static int setup_hooks(msf_target *t, char *err, size_t errlen)
+{
+	uc_hook h;
+	uc_err e = uc_hook_add(t->uc, &h, UC_HOOK_MEM_INVALID, (void *)on_mem_invalid, t, 1, 0);
+	/* The first exit is uc_emu_start's `until`; the others and the abort
+	 * address stop the run from a one-instruction code hook. */
+	for (int i = 1; !e && i < t->n_exits; i++)
+		e = uc_hook_add(t->uc, &h, UC_HOOK_CODE, (void *)on_exit_code, t,
+				t->exits[i] & ~1ull, t->exits[i] & ~1ull);
+	if (!e && t->have_abort)
+		e = uc_hook_add(t->uc, &h, UC_HOOK_CODE, (void *)on_exit_code, t,
+				t->abort_addr & ~1ull, t->abort_addr & ~1ull);
+	if (e)
+		return fail(err, errlen, "uc_hook_add: %s", uc_strerror(e));
+	for (int i = 0; i < t->n_exits; i++)
+		t->exits[i] &= ~1ull;
+	t->abort_addr &= ~1ull;
+	return 0;
+}
+
+int msf_target_new(const msf_config *c, msf_target **out, char *err, size_t errlen)
+{
+	if (msf_config_check(c, err, errlen))
+		return -1;
+	msf_target *t = calloc(1, sizeof *t);
+	if (!t)
+		return fail(err, errlen, "out of memory");
+	t->cfg = *c;
+	int rc = msf_elf_load(c->elf, &t->elf, err, errlen);
+	if (!rc)
+		rc = setup_locations(t, err, errlen);
+	if (!rc)
+		rc = setup_arch(t, err, errlen);
+	if (!rc) {
+		int e = msf_ram_new(c->reset, t->uc, &t->ram);
+		if (e)
+			rc = fail(err, errlen, "guest RAM: %s", ms_strerror(e));
+	}
+	if (!rc)
+		rc = map_segments(t, err, errlen);
+	for (int i = 0; !rc && i < c->n_ram; i++) {
+		const msf_ram_spec *r = &c->ram[i];
+		int e = r->file ? msf_ram_map_file(t->ram, r->addr, r->size, r->perms, r->file,
+						   r->file_offset)
+				: msf_ram_map_zeroed(t->ram, r->addr, r->size, r->perms);
+		if (e)
+			rc = fail(err, errlen, "ram 0x%llx (%llu bytes)%s%s: %s",
+				  (unsigned long long)r->addr, (unsigned long long)r->size,
+				  r->file ? " from " : "", r->file ? r->file : "", ms_strerror(e));
+	}
+	if (!rc)
+		rc = setup_stack(t, err, errlen);
+	if (!rc) {
+		/* The input buffer must be guest RAM. */
+		uint8_t probe;
+		if (msf_ram_read(t->ram, t->input_addr, &probe, 1) ||
+		    msf_ram_read(t->ram, t->input_addr + t->input_max - 1, &probe, 1))
+			rc =
+			    fail(err, errlen, "input buffer 0x%llx (%zu bytes) is not in guest RAM",
+				 (unsigned long long)t->input_addr, t->input_max);
+	}
+	if (!rc)
+		rc = setup_hooks(t, err, errlen);
+	if (!rc) {
+		uint64_t pc = t->entry & ~1ull;
+		uc_reg_write(t->uc, t->pc_reg, &pc);
+		if (c->prefault)
+			msf_ram_prefault(t->ram);
+		int e = msf_ram_checkpoint(t->ram);
+		if (e)
+			rc = fail(err, errlen, "checkpoint of the start state: %s", ms_strerror(e));
+	}
+	if (rc) {
+		msf_target_free(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
+void msf_target_free(msf_target *t)
+{
+	if (!t)
+		return;
+	msf_ram_free(t->ram);
+	if (t->uc)
+		uc_close(t->uc);
+	msf_elf_free(&t->elf);
+	free(t);
+}
+
+void msf_target_set_coverage(msf_target *t, uint8_t *map, size_t size)
+{
+	if (t->cov_hook) {
+		uc_hook_del(t->uc, t->cov_hook);
+		t->cov_hook = 0;
+	}
+	t->cov = map;
+	t->cov_mask = size ? size - 1 : 0;
+	if (map && size)
+		uc_hook_add(t->uc, &t->cov_hook, UC_HOOK_BLOCK, (void *)on_block, t, 1, 0);
+}
+
+static msf_kind kind_of_error(int rc)
+{
+	if (rc > MS_ERR_UC_BASE || rc < MS_ERR_UC_BASE - 99)
+		return MSF_KIND_ERROR;
+	switch ((uc_err)(MS_ERR_UC_BASE - rc)) {
+	case UC_ERR_READ_UNMAPPED:
+		return MSF_KIND_READ_UNMAPPED;
+	case UC_ERR_WRITE_UNMAPPED:
+		return MSF_KIND_WRITE_UNMAPPED;
+	case UC_ERR_FETCH_UNMAPPED:
+		return MSF_KIND_FETCH_UNMAPPED;
+	case UC_ERR_READ_PROT:
+		return MSF_KIND_READ_PROT;
+	case UC_ERR_WRITE_PROT:
+		return MSF_KIND_WRITE_PROT;
+	case UC_ERR_FETCH_PROT:
+		return MSF_KIND_FETCH_PROT;
+	case UC_ERR_INSN_INVALID:
+		return MSF_KIND_INSN_INVALID;
+	case UC_ERR_EXCEPTION:
+	case UC_ERR_READ_UNALIGNED:
+	case UC_ERR_WRITE_UNALIGNED:
+	case UC_ERR_FETCH_UNALIGNED:
+		return MSF_KIND_EXCEPTION;
+	default:
+		return MSF_KIND_ERROR;
+	}
+}
+
+int msf_target_run(msf_target *t, const uint8_t *data, size_t len, msf_result *res)
+{
+	memset(res, 0, sizeof *res);
+	if (len > t->input_max)
+		len = t->input_max;
+	uint64_t t0 = msf_now_ns(), dirty = 0;
+	if (!t->stats.start_ns)
+		t->stats.start_ns = t0;
+	int rc = msf_ram_restore(t->ram, &dirty);
+	uint64_t t1 = msf_now_ns();
+	if (!rc && len)
+		rc = msf_ram_write(t->ram, t->input_addr, data, len);
+	uint64_t ptr = t->input_addr, n = len;
+	if (!rc)
+		rc = ms_uc_error(uc_reg_write(t->uc, t->ptr_reg, &ptr));
+	if (!rc)
+		rc = ms_uc_error(uc_reg_write(t->uc, t->len_reg, &n));
+	if (rc) {
+		res->kind = MSF_KIND_ERROR;
+		res->err = rc;
+		return rc;
+	}
+	t->hit_exit = t->hit_abort = t->mem_fault = 0;
+	t->prev_block = 0;
+	rc = msf_ram_run(t->ram, t->entry, t->exits[0], t->cfg.budget);
+	res->err = rc;
+	uc_reg_read(t->uc, t->pc_reg, &res->pc);
+	if (rc) {
+		res->kind = kind_of_error(rc);
+		if (t->mem_fault) {
+			res->pc = t->fault_pc;
+			res->addr = t->fault_addr;
+			res->access_size = t->fault_size;
+			res->have_addr = 1;
+		}
+	} else if (t->hit_abort) {
+		res->kind = MSF_KIND_ABORT;
+	} else {
+		res->kind = MSF_KIND_TIMEOUT;
+		for (int i = 0; i < t->n_exits; i++)
+			if (res->pc == t->exits[i])
+				res->kind = MSF_KIND_OK;
+		if (t->hit_exit)
+			res->kind = MSF_KIND_OK;
+	}
+	if (res->kind == MSF_KIND_OK) {
+		uc_reg_read(t->uc, t->ret_reg, &res->retval);
+		if (t->arch != ARCH_X86_64)
+			res->retval &= 0xffffffffu;
+	} else {
+		int nr;
+		msf_target_reg_names(t, &nr);
+		const int *ids = t->arch == ARCH_X86_64 ? x86_64_regs : arm_regs;
+		for (int i = 0; i < nr; i++) {
+			res->regs[i] = 0;
+			uc_reg_read(t->uc, ids[i], &res->regs[i]);
+			if (t->arch != ARCH_X86_64)
+				res->regs[i] &= 0xffffffffu;
+		}
+		res->n_regs = nr;
+	}
+	uint64_t t2 = msf_now_ns();
+	t->stats.execs++;
+	t->stats.restore_ns += t1 - t0;
+	t->stats.iter_ns += t2 - t0;
+	t->stats.dirty_pages += dirty;
+	t->stats.crashes += msf_kind_is_crash(res->kind);
+	t->stats.timeouts += res->kind == MSF_KIND_TIMEOUT;
+	return 0;
+}
+
+const msf_config *msf_target_config(const msf_target *t)
+{
+	return &t->cfg;
+}
+
+const msf_elf *msf_target_elf(const msf_target *t)
+{
+	return &t->elf;
+}
+
+const msf_stats *msf_target_stats(const msf_target *t)
+{
+	return &t->stats;
+}
+
+size_t msf_target_input_max(const msf_target *t)
+{
+	return t->input_max;
+}
+
+const char *msf_target_arch_name(const msf_target *t)
+{
+	return t->arch == ARCH_X86_64 ? "x86-64" : t->arch == ARCH_THUMB ? "thumb" : "arm";
+}
+
+const char *msf_target_reset_name(const msf_target *t)
+{
+	return t->cfg.reset == MSF_RESET_MEMCPY ? "memcpy" : "memsnap";
+}
+
+const char *const *msf_target_reg_names(const msf_target *t, int *n)
+{
+	if (t->arch == ARCH_X86_64) {
+		*n = (int)(sizeof x86_64_names / sizeof x86_64_names[0]);
+		return x86_64_names;
+	}
+	*n = (int)(sizeof arm_names / sizeof arm_names[0]);
+	return arm_names;
+}
+
+msf_uc *msf_target_engine(msf_target *t)
+{
+	return t->uc;
+}
+
+uint64_t msf_target_ram_pages(const msf_target *t)
+{
+	return msf_ram_total_pages(t->ram);
+}
+
+int msf_target_tick(msf_target *t, uint64_t now_ns)
+{
+	if (now_ns - t->last_tick_ns < 1000000000u)
+		return 0;
+	t->last_tick_ns = now_ns;
+	return 1;
+}
