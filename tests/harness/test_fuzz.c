@@ -93,8 +93,6 @@ Test(fuzz, afl_finds_the_planted_bug, .timeout = 230)
 		setenv("AFL_NO_UI", "1", 1);
 		setenv("AFL_NO_AFFINITY", "1", 1);
 		setenv("AFL_NO_AUTODICT", "1", 1);
-		setenv("AFL_SKIP_BIN_CHECK", "1", 1);
-		setenv("AFL_FAST_CAL", "1", 1);
 		setsid();
 		if (!freopen(log, "w", stdout) || !freopen(log, "a", stderr))
 			_exit(127);
