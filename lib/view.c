@@ -55,25 +55,50 @@ static int tracker_from_env(ms_tracker *out)
 	return -EINVAL;
 }
 
+/* Start tracking v with its tracker. A tracker may be unable to watch a
+ * particular kind of memory (uffd-sync cannot watch private mappings of
+ * regular files); unless `strict`, the view then falls back to the trackers
+ * that can (uffd-async, else none), so it keeps working. */
+static int attach_tracker(ms_view *v, bool strict)
+{
+	int err = v->ops->attach(v);
+	if (err != -EOPNOTSUPP || strict)
+		return err;
+	static const ms_tracker fallback[] = {MS_TRACKER_UFFD_ASYNC, MS_TRACKER_NONE};
+	for (size_t i = 0; i < sizeof fallback / sizeof fallback[0]; i++) {
+		const ms__tracker_ops *ops = ms__tracker_get(fallback[i]);
+		if (ops == v->ops || ops->probe() != 0)
+			continue;
+		v->ops = ops;
+		err = ops->attach(v);
+		if (err != -EOPNOTSUPP)
+			return err;
+	}
+	return err;
+}
+
 int ms_view_new(ms_snapshot *snap, ms_view_mode mode, ms_view **out)
 {
 	return ms_view_new_tracked(snap, mode, MS_TRACKER_AUTO, out);
 }
 
-int ms_view_new_tracked(ms_snapshot *snap, ms_view_mode mode, ms_tracker tracker,
-			ms_view **out)
+int ms_view_new_tracked(ms_snapshot *snap, ms_view_mode mode, ms_tracker tracker, ms_view **out)
 {
 	if (!snap || !out || (mode != MS_VIEW_COW && mode != MS_VIEW_SHARED) ||
 	    (unsigned)tracker >= MS_TRACKER_COUNT_)
 		return -EINVAL;
 	int err;
+	bool strict = tracker != MS_TRACKER_AUTO;
 	if (tracker == MS_TRACKER_AUTO && (err = tracker_from_env(&tracker)) != 0)
 		return err;
 	const ms__tracker_ops *ops = NULL;
 	if (mode == MS_VIEW_COW) {
 		ms_tracker t = ms_tracker_resolve(tracker);
-		if (tracker != MS_TRACKER_AUTO && (err = ms_tracker_probe(tracker)) != 0)
-			return err == -ENOSYS ? -EOPNOTSUPP : err;
+		if (tracker != MS_TRACKER_AUTO && (err = ms_tracker_probe(tracker)) != 0) {
+			if (strict)
+				return err == -ENOSYS ? -EOPNOTSUPP : err;
+			t = ms_tracker_resolve(MS_TRACKER_AUTO); /* MEMSNAP_TRACKER */
+		}
 		ops = ms__tracker_get(t);
 	}
 	err = ms__snapshot_attach_view(snap, mode);
@@ -115,7 +140,7 @@ int ms_view_new_tracked(ms_snapshot *snap, ms_view_mode mode, ms_tracker tracker
 		err = ms__dirty_init(&v->dirty, v->npages);
 		if (err)
 			goto fail;
-		err = ops->attach(v);
+		err = attach_tracker(v, strict);
 		if (err)
 			goto fail;
 	}
@@ -176,19 +201,27 @@ static bool tracked(const ms_view *v)
  * an unrelated snapshot. */
 static int remap_all(ms_view *v, ms_snapshot *snap)
 {
+	/* Until tracking is attached again the view counts as "forked"
+	 * (untracked), so a failed remap is retried by the next restore. */
+	v->pid = 0;
 	v->ops->detach(v);
 	ms__dirty_clear(&v->dirty);
 	int err = map_cow(v, snap);
 	if (err)
 		return err;
 	v->protected_any = false;
-	v->pid = getpid();
-	return v->ops->attach(v);
+	err = attach_tracker(v, false);
+	if (!err)
+		v->pid = getpid();
+	return err;
 }
 
 /* A view inherited through fork() lost its write tracking in the child
- * (the kernel does not copy userfaultfd registrations). The first restore
- * in the child falls back to a full remap and re-attaches tracking there. */
+ * (the kernel does not copy userfaultfd registrations, and the tracker's
+ * descriptors still refer to the parent's memory: the tracker must not be
+ * called there). The first restore in the child falls back to a full remap
+ * and re-attaches tracking there; until then the view is untracked. A view
+ * whose remap failed midway is in the same state (pid 0). */
 static bool forked(const ms_view *v)
 {
 	return v->pid != getpid();
@@ -199,8 +232,8 @@ static int reset_protection(ms_view *v)
 	if (!v->protected_any)
 		return 0;
 	int err = v->ops && v->ops->reset_protection
-			  ? v->ops->reset_protection(v)
-			  : ms__protect(v->base, v->size, PROT_READ | PROT_WRITE);
+		      ? v->ops->reset_protection(v)
+		      : ms__protect(v->base, v->size, PROT_READ | PROT_WRITE);
 	if (!err)
 		v->protected_any = false;
 	return err;
@@ -426,8 +459,8 @@ int ms_view_protect(ms_view *v, size_t offset, size_t len, unsigned access)
 		prot |= PROT_EXEC;
 	unsigned shift = ms__page_shift();
 	int err = v->ops && v->ops->protect
-			  ? v->ops->protect(v, offset >> shift, len >> shift, prot)
-			  : ms__protect(v->base + offset, len, prot);
+		      ? v->ops->protect(v, offset >> shift, len >> shift, prot)
+		      : ms__protect(v->base + offset, len, prot);
 	if (!err)
 		v->protected_any = true;
 	return err;
@@ -437,8 +470,8 @@ int ms_view_note_written(ms_view *v, size_t offset, size_t len)
 {
 	if (!v || offset > v->size || len > v->size - offset)
 		return -EINVAL;
-	if (!tracked(v) || len == 0)
-		return 0;
+	if (!tracked(v) || forked(v) || len == 0)
+		return 0; /* untracked: the next restore remaps everything */
 	unsigned shift = ms__page_shift();
 	size_t first = offset >> shift;
 	size_t last = (offset + len - 1) >> shift;
@@ -456,7 +489,7 @@ long ms_view_dirty_ranges(ms_view *v, ms_range *ranges, size_t cap)
 		return -EINVAL;
 	if (v->mode == MS_VIEW_SHARED || v->size == 0)
 		return 0;
-	if (!tracked(v))
+	if (!tracked(v) || forked(v))
 		return -EOPNOTSUPP;
 	int err = v->ops->collect(v);
 	if (err)
@@ -484,7 +517,7 @@ long ms_view_dirty_count(ms_view *v)
 		return -EINVAL;
 	if (v->mode == MS_VIEW_SHARED || v->size == 0)
 		return 0;
-	if (!tracked(v))
+	if (!tracked(v) || forked(v))
 		return -EOPNOTSUPP;
 	int err = v->ops->collect(v);
 	if (err)
@@ -506,7 +539,7 @@ long ms_view_verify(ms_view *v, size_t *missed, size_t cap)
 		return -EINVAL;
 	if (v->mode == MS_VIEW_SHARED || v->size == 0)
 		return 0;
-	if (!tracked(v))
+	if (!tracked(v) || forked(v))
 		return -EOPNOTSUPP;
 	if (v->protected_any)
 		return -EACCES; /* pages may be unreadable */

@@ -58,11 +58,11 @@ int ms__fault_hit(ms__sys sys)
 	return -atomic_load(&fault_err);
 }
 
-#define FAULT(sys)                                                                         \
-	do {                                                                               \
-		int fault_ = ms__fault_hit(sys);                                           \
-		if (fault_)                                                                \
-			return fault_;                                                     \
+#define FAULT(sys)                                                                                 \
+	do {                                                                                       \
+		int fault_ = ms__fault_hit(sys);                                                   \
+		if (fault_)                                                                        \
+			return fault_;                                                             \
 	} while (0)
 
 int ms__memfd_new(const char *name, size_t size)
@@ -187,6 +187,13 @@ int ms__ioctl(int fd, unsigned long req, void *arg)
 {
 	FAULT(MS__SYS_IOCTL);
 	return ioctl(fd, req, arg) == 0 ? 0 : -errno;
+}
+
+long ms__ioctl_count(int fd, unsigned long req, void *arg)
+{
+	FAULT(MS__SYS_IOCTL);
+	int n = ioctl(fd, req, arg);
+	return n >= 0 ? n : -errno;
 }
 
 int ms__seal(int fd, int seals)

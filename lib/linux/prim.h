@@ -55,6 +55,9 @@ int ms__pwrite_all(int fd, const void *buf, size_t len, off_t off);
 int ms__fsync(int fd);
 int ms__rename(const char *from, const char *to);
 int ms__ioctl(int fd, unsigned long req, void *arg);
+/* As ms__ioctl for requests that return a count (PAGEMAP_SCAN): the
+ * non-negative result, or -errno. */
+long ms__ioctl_count(int fd, unsigned long req, void *arg);
 int ms__seal(int fd, int seals);
 
 /* A userfaultfd, non-blocking and close-on-exec, trying the syscall, then

@@ -1,15 +1,205 @@
-/* Placeholder until the mprotect tracker lands: reports itself unavailable. */
+/*
+ * The mprotect tracker: the view is mapped read-only while tracked; the
+ * first store to a page raises SIGSEGV, and the handler in sigtrack.c
+ * records the page and makes it read/write with mprotect. Restore copies the
+ * dirty pages back and makes them read-only again, one mprotect per run.
+ *
+ * Each writable run is a separate mapping in the kernel (a VMA split); a
+ * process may hold vm.max_map_count (65530 by default) of them, so at most
+ * ~32,000 scattered dirty runs per restore. Kernel writes into a read-only
+ * page fail with EFAULT unless announced with ms_view_prepare_write().
+ *
+ * User protections (ms_view_protect) coexist with tracking: a bitmap holds
+ * the pages the user made read-only or inaccessible, and a fault on one of
+ * them is not the tracker's: it goes to the previous SIGSEGV handler or
+ * kills the process. Pages the user makes writable are counted as dirty.
+ *
+ * State per view: the user-protection bitmap and the registry slot (the
+ * registry and the SIGSEGV handler in sigtrack.c are the global state).
+ */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 
 #include "../internal.h"
+#include "prim.h"
+#include "sigtrack.h"
+
+typedef struct mprotect_state {
+	_Atomic uint64_t *user_bits; /* pages protected by the user */
+	size_t user_bytes;
+	int slot;
+} mprotect_state;
+
+static mprotect_state *state_of(ms_view *v)
+{
+	return v->tracker_state;
+}
+
+static bool user_protected(const mprotect_state *st, size_t pg)
+{
+	return (atomic_load_explicit(&st->user_bits[pg >> 6], memory_order_relaxed) >> (pg & 63)) &
+	       1;
+}
+
+static void set_user(mprotect_state *st, size_t first, size_t n, bool on)
+{
+	for (size_t pg = first; pg < first + n; pg++) {
+		uint64_t bit = (uint64_t)1 << (pg & 63);
+		if (on)
+			atomic_fetch_or_explicit(&st->user_bits[pg >> 6], bit,
+						 memory_order_relaxed);
+		else
+			atomic_fetch_and_explicit(&st->user_bits[pg >> 6], ~bit,
+						  memory_order_relaxed);
+	}
+}
 
 static int probe(void)
 {
-	return -ENOSYS;
+	return 0;
+}
+
+static void release(ms_view *v)
+{
+	mprotect_state *st = state_of(v);
+	if (!st)
+		return;
+	ms__sigtrack_remove(st->slot);
+	if (st->user_bits)
+		ms__unmap((void *)st->user_bits, st->user_bytes);
+	free(st);
+	v->tracker_state = NULL;
+}
+
+static int attach(ms_view *v)
+{
+	mprotect_state *st = calloc(1, sizeof *st);
+	if (!st)
+		return -ENOMEM;
+	st->slot = -1;
+	v->tracker_state = st;
+	size_t ps = ms_page_size();
+	st->user_bytes = ((v->npages + 63) / 64 * 8 + ps - 1) / ps * ps;
+	void *bits;
+	int err = ms__map(NULL, st->user_bytes, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0, &bits);
+	if (err)
+		goto fail;
+	st->user_bits = bits;
+	err = ms__sigtrack_add(v, MS__SIGTRACK_MPROTECT, -1, st->user_bits);
+	if (err < 0)
+		goto fail;
+	st->slot = err;
+	/* Give the mapping its anonymous-memory bookkeeping (anon_vma) now, by
+	 * copying one page onto itself while it is still writable. Pieces of a
+	 * mapping split by mprotect later merge back only if they share it;
+	 * otherwise every restore would leave the view split in more pieces. */
+	volatile uint8_t *first = v->base;
+	*first = *first;
+	err = ms__protect(v->base, v->size, PROT_READ);
+	if (err)
+		goto fail;
+	return 0;
+fail:
+	release(v);
+	return err;
+}
+
+static void detach(ms_view *v)
+{
+	release(v);
+}
+
+static int collect(ms_view *v)
+{
+	(void)v; /* the handler records pages as they are written */
+	return 0;
+}
+
+/* Apply `prot` to the pages of [first, first+n) the user did not protect. */
+static int protect_unclaimed(ms_view *v, size_t first, size_t n, int prot)
+{
+	mprotect_state *st = state_of(v);
+	unsigned shift = ms__page_shift();
+	size_t end = first + n;
+	for (size_t pg = first; pg < end;) {
+		if (user_protected(st, pg)) {
+			pg++;
+			continue;
+		}
+		size_t run = pg + 1;
+		while (run < end && !user_protected(st, run))
+			run++;
+		int err = ms__protect(v->base + (pg << shift), (run - pg) << shift, prot);
+		if (err)
+			return err;
+		pg = run;
+	}
+	return 0;
+}
+
+/* Apply `prot` to every run of the dirty list (sorted or not). */
+static int protect_dirty(ms_view *v, int prot)
+{
+	size_t n = atomic_load(&v->dirty.n);
+	const size_t *list = v->dirty.list;
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
+		while (j < n && list[j] == list[j - 1] + 1)
+			j++;
+		int err = protect_unclaimed(v, list[i], j - i, prot);
+		if (err)
+			return err;
+		i = j;
+	}
+	return 0;
+}
+
+static int rearm(ms_view *v)
+{
+	return protect_dirty(v, PROT_READ);
+}
+
+static int unprotect(ms_view *v, size_t first, size_t n)
+{
+	return protect_unclaimed(v, first, n, PROT_READ | PROT_WRITE);
+}
+
+static int protect(ms_view *v, size_t first, size_t n, int prot)
+{
+	mprotect_state *st = state_of(v);
+	unsigned shift = ms__page_shift();
+	if (prot & PROT_WRITE)
+		ms__dirty_add_run(&v->dirty, first, n);
+	int err = ms__protect(v->base + (first << shift), n << shift, prot);
+	if (err)
+		return err;
+	set_user(st, first, n, !(prot & PROT_WRITE));
+	return 0;
+}
+
+static int reset_protection(ms_view *v)
+{
+	mprotect_state *st = state_of(v);
+	int err = ms__protect(v->base, v->size, PROT_READ);
+	if (err)
+		return err;
+	for (size_t i = 0; i < st->user_bytes / sizeof(uint64_t); i++)
+		atomic_store_explicit(&st->user_bits[i], 0, memory_order_relaxed);
+	return protect_dirty(v, PROT_READ | PROT_WRITE);
 }
 
 const ms__tracker_ops ms__tracker_mprotect = {
-	.id = MS_TRACKER_MPROTECT,
-	.name = "mprotect",
-	.probe = probe,
+    .id = MS_TRACKER_MPROTECT,
+    .name = "mprotect",
+    .probe = probe,
+    .attach = attach,
+    .detach = detach,
+    .collect = collect,
+    .rearm = rearm,
+    .unprotect = unprotect,
+    .protect = protect,
+    .reset_protection = reset_protection,
 };

@@ -1,15 +1,131 @@
-/* Placeholder until the uffd-sync tracker lands: reports itself unavailable. */
+/*
+ * The uffd-sync tracker: userfaultfd write-protect in synchronous mode with
+ * UFFD_FEATURE_SIGBUS.
+ *
+ * Every page of the view is write-protected when tracking starts (on the
+ * private file mapping of a view, never-touched pages get a marker, so their
+ * first write is caught too). The first user store to a protected page
+ * raises SIGBUS; the handler in sigtrack.c records the page and lifts its
+ * protection with UFFDIO_WRITEPROTECT, and the store is retried. Nothing is
+ * left to collect, so restore costs only the dirty pages: rearm() protects
+ * them again, one ioctl per run.
+ *
+ * A write by the kernel (read(2) into the view, ...) to a protected page
+ * cannot raise a signal: it fails with EFAULT. Callers announce such writes
+ * with ms_view_prepare_write(), which un-protects the pages (unprotect()).
+ *
+ * The kernel offers synchronous write-protect only on anonymous memory,
+ * memfd/shmem and hugetlbfs: views of snapshots backed by regular files
+ * cannot use this tracker (attach returns -EOPNOTSUPP).
+ *
+ * State per view: its userfaultfd and its registry slot (sigtrack.c holds
+ * the one piece of global state, the registry and the SIGBUS handler).
+ */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <stdlib.h>
 
 #include "../internal.h"
+#include "prim.h"
+#include "sigtrack.h"
+#include "uffd.h"
+
+typedef struct sync_state {
+	int uffd;
+	int slot;
+} sync_state;
+
+static sync_state *state_of(ms_view *v)
+{
+	return v->tracker_state;
+}
 
 static int probe(void)
 {
-	return -ENOSYS;
+	return ms__uffd_probe(UFFD_FEATURE_SIGBUS | UFFD_FEATURE_PAGEFAULT_FLAG_WP);
+}
+
+static void release(ms_view *v)
+{
+	sync_state *st = state_of(v);
+	if (!st)
+		return;
+	ms__sigtrack_remove(st->slot);
+	ms__close(st->uffd);
+	free(st);
+	v->tracker_state = NULL;
+}
+
+static int attach(ms_view *v)
+{
+	sync_state *st = calloc(1, sizeof *st);
+	if (!st)
+		return -ENOMEM;
+	st->uffd = st->slot = -1;
+	v->tracker_state = st;
+	int err = ms__uffd_new(UFFD_FEATURE_SIGBUS);
+	if (err < 0)
+		goto fail;
+	st->uffd = err;
+	err = ms__uffd_register_wp(st->uffd, v->base, v->size);
+	if (err)
+		goto fail;
+	err = ms__sigtrack_add(v, MS__SIGTRACK_UFFD, st->uffd, NULL);
+	if (err < 0)
+		goto fail;
+	st->slot = err;
+	err = ms__uffd_wp(st->uffd, v->base, v->size, true);
+	if (err)
+		goto fail;
+	return 0;
+fail:
+	release(v);
+	return err;
+}
+
+static void detach(ms_view *v)
+{
+	release(v);
+}
+
+static int collect(ms_view *v)
+{
+	(void)v; /* the handler records pages as they are written */
+	return 0;
+}
+
+static int rearm(ms_view *v)
+{
+	sync_state *st = state_of(v);
+	size_t n = atomic_load(&v->dirty.n);
+	const size_t *list = v->dirty.list;
+	unsigned shift = ms__page_shift();
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
+		while (j < n && list[j] == list[j - 1] + 1)
+			j++;
+		int err =
+		    ms__uffd_wp(st->uffd, v->base + (list[i] << shift), (j - i) << shift, true);
+		if (err)
+			return err;
+		i = j;
+	}
+	return 0;
+}
+
+static int unprotect(ms_view *v, size_t first, size_t n)
+{
+	unsigned shift = ms__page_shift();
+	return ms__uffd_wp(state_of(v)->uffd, v->base + (first << shift), n << shift, false);
 }
 
 const ms__tracker_ops ms__tracker_uffd_sync = {
-	.id = MS_TRACKER_UFFD_SYNC,
-	.name = "uffd-sync",
-	.probe = probe,
+    .id = MS_TRACKER_UFFD_SYNC,
+    .name = "uffd-sync",
+    .probe = probe,
+    .attach = attach,
+    .detach = detach,
+    .collect = collect,
+    .rearm = rearm,
+    .unprotect = unprotect,
 };

@@ -1,0 +1,64 @@
+/* userfaultfd helpers shared by the uffd-async and uffd-sync trackers. */
+#define _GNU_SOURCE
+#include "uffd.h"
+
+#include <errno.h>
+
+#include "prim.h"
+
+static int api(int uffd, uint64_t features, uint64_t *offered)
+{
+	struct uffdio_api a = {.api = UFFD_API, .features = features};
+	int err = ms__ioctl(uffd, UFFDIO_API, &a);
+	if (err == -EINVAL)
+		return -EOPNOTSUPP; /* a requested feature is unknown here */
+	if (!err && offered)
+		*offered = a.features;
+	return err;
+}
+
+int ms__uffd_probe(uint64_t features)
+{
+	int uffd = ms__uffd_open();
+	if (uffd < 0)
+		return uffd == -ENOSYS ? -EOPNOTSUPP : uffd;
+	/* Asking for no feature reports every feature the kernel offers. */
+	uint64_t offered = 0;
+	int err = api(uffd, 0, &offered);
+	ms__close(uffd);
+	if (err)
+		return err;
+	return (offered & features) == features ? 0 : -EOPNOTSUPP;
+}
+
+int ms__uffd_new(uint64_t features)
+{
+	int uffd = ms__uffd_open();
+	if (uffd < 0)
+		return uffd == -ENOSYS ? -EOPNOTSUPP : uffd;
+	int err = api(uffd, features, NULL);
+	if (err) {
+		ms__close(uffd);
+		return err;
+	}
+	return uffd;
+}
+
+int ms__uffd_register_wp(int uffd, void *addr, size_t len)
+{
+	struct uffdio_register r = {
+	    .range = {.start = (uintptr_t)addr, .len = len},
+	    .mode = UFFDIO_REGISTER_MODE_WP,
+	};
+	int err = ms__ioctl(uffd, UFFDIO_REGISTER, &r);
+	return err == -EINVAL ? -EOPNOTSUPP : err;
+}
+
+int ms__uffd_wp(int uffd, void *addr, size_t len, bool protect)
+{
+	struct uffdio_writeprotect wp = {
+	    .range = {.start = (uintptr_t)addr, .len = len},
+	    .mode = protect ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
+	};
+	return ms__ioctl(uffd, UFFDIO_WRITEPROTECT, &wp);
+}

@@ -1,0 +1,84 @@
+/*
+ * userfaultfd write-protect and PAGEMAP_SCAN definitions. Older userspace
+ * headers (Linux 6.1 UAPI) lack the asynchronous write-protect features and
+ * the PAGEMAP_SCAN ioctl that Linux 6.7 added; they are copied here from the
+ * kernel UAPI (include/uapi/linux/userfaultfd.h and include/uapi/linux/fs.h)
+ * and guarded so that newer headers win.
+ */
+#ifndef MEMSNAP_LINUX_UFFD_H
+#define MEMSNAP_LINUX_UFFD_H
+
+#include <linux/fs.h>
+#include <linux/types.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
+
+#ifndef UFFD_FEATURE_WP_UNPOPULATED
+#define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
+#endif
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_ASYNC (1 << 15)
+#endif
+
+#ifndef PAGEMAP_SCAN
+#define PAGE_IS_WPALLOWED (1 << 0)
+#define PAGE_IS_WRITTEN (1 << 1)
+#define PAGE_IS_FILE (1 << 2)
+#define PAGE_IS_PRESENT (1 << 3)
+#define PAGE_IS_SWAPPED (1 << 4)
+#define PAGE_IS_PFNZERO (1 << 5)
+#define PAGE_IS_HUGE (1 << 6)
+#define PAGE_IS_SOFT_DIRTY (1 << 7)
+
+struct page_region {
+	__u64 start;
+	__u64 end;
+	__u64 categories;
+};
+
+#define PM_SCAN_WP_MATCHING (1 << 0)
+#define PM_SCAN_CHECK_WPASYNC (1 << 1)
+
+struct pm_scan_arg {
+	__u64 size;
+	__u64 flags;
+	__u64 start;
+	__u64 end;
+	__u64 walk_end;
+	__u64 vec;
+	__u64 vec_len;
+	__u64 max_pages;
+	__u64 category_inverted;
+	__u64 category_mask;
+	__u64 category_anyof_mask;
+	__u64 return_mask;
+};
+
+#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
+#endif
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Helpers over the primitives of prim.h, shared by the userfaultfd
+ * trackers. All return 0 (or a descriptor) or -errno. */
+
+/* Whether this process can open a userfaultfd offering all of `features`
+ * (UFFD_FEATURE_* bits): 0, -EOPNOTSUPP when the kernel lacks one of them,
+ * or the error of opening one. Costs one descriptor for a moment. */
+int ms__uffd_probe(uint64_t features);
+
+/* A new userfaultfd with exactly `features` enabled; -EOPNOTSUPP when the
+ * kernel refuses them. */
+int ms__uffd_new(uint64_t features);
+
+/* Register [addr, addr+len) for write-protect tracking. -EOPNOTSUPP when the
+ * kernel cannot write-protect that kind of memory in this mode (synchronous
+ * write-protect of a private mapping of a regular file). */
+int ms__uffd_register_wp(int uffd, void *addr, size_t len);
+
+/* Write-protect (protect = true) or un-protect [addr, addr+len). */
+int ms__uffd_wp(int uffd, void *addr, size_t len, bool protect);
+
+#endif /* MEMSNAP_LINUX_UFFD_H */
