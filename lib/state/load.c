@@ -1,0 +1,159 @@
+/*
+ * Region snapshots and verification of an open save state. Full regions are
+ * mapped straight from the file; delta regions are stacked on the base's
+ * snapshot of the same region.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <xxhash.h>
+
+#include "linux/prim.h"
+#include "state_internal.h"
+
+/* A read-only mapping of the whole file, made once: verification and delta
+ * loads read through it. O(1) to create. */
+static int state_map(ms_state *st)
+{
+	if (st->map || st->info.file_size == 0)
+		return 0;
+	void *p;
+	int err = ms__map(NULL, (size_t)st->info.file_size, PROT_READ, MAP_SHARED | MAP_NORESERVE,
+			  st->fd, 0, &p);
+	if (err)
+		return err;
+	st->map = p;
+	st->map_len = (size_t)st->info.file_size;
+	return 0;
+}
+
+int ms_state_verify_region(ms_state *st, size_t i)
+{
+	if (!st || i >= st->nregions)
+		return -EINVAL;
+	ms__state_region *r = &st->regions[i];
+	if (r->verified)
+		return 0;
+	int err = state_map(st);
+	if (err)
+		return err;
+	uint64_t chunk = st->info.chunk_size;
+	const uint8_t *data = st->map + r->data_offset;
+	for (uint64_t c = 0; c < r->chunk_count; c++) {
+		uint64_t off = c * chunk;
+		uint64_t len = r->data_size - off < chunk ? r->data_size - off : chunk;
+		if (XXH3_64bits(data + off, (size_t)len) != ms__get64(r->hashes + c * 8))
+			return MS_ERR_CORRUPT;
+	}
+	r->verified = true;
+	return 0;
+}
+
+int ms_state_verify(ms_state *st, size_t *bad_region)
+{
+	if (!st)
+		return -EINVAL;
+	for (size_t i = 0; i < st->nregions; i++) {
+		int err = ms_state_verify_region(st, i);
+		if (err) {
+			if (bad_region)
+				*bad_region = i;
+			return err;
+		}
+	}
+	return 0;
+}
+
+int ms_state_set_base(ms_state *st, ms_state *base)
+{
+	if (!st || !base || st == base)
+		return -EINVAL;
+	if (st->base)
+		return st->base == base ? 0 : -EBUSY;
+	if (!(st->info.flags & MS_STATE_INCREMENTAL) ||
+	    memcmp(st->info.base_id, base->info.id, 16) != 0)
+		return MS_ERR_MISMATCH;
+	atomic_fetch_add_explicit(&base->refs, 1, memory_order_relaxed);
+	st->base = base;
+	return 0;
+}
+
+/* Stack the stored pages of delta region `r` on `parent`. The packed pages
+ * are mapped at their page positions in a scratch reservation, one mmap per
+ * run, so the stacking code can read page p at scratch + p * page size. */
+static int load_delta(ms_state *st, const ms__state_region *r, ms_snapshot *parent,
+		      ms_snapshot **out)
+{
+	if (r->run_count == 0) {
+		*out = ms_snapshot_ref(parent);
+		return 0;
+	}
+	size_t ps = ms_page_size();
+	size_t n = (size_t)(r->data_size / ps);
+	size_t *pages = malloc(n * sizeof *pages);
+	if (!pages)
+		return -ENOMEM;
+	void *scratch;
+	int err = ms__map(NULL, (size_t)r->size, PROT_NONE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0, &scratch);
+	if (err) {
+		free(pages);
+		return err;
+	}
+	uint64_t off = r->data_offset;
+	size_t k = 0;
+	for (uint64_t i = 0; i < r->run_count && !err; i++) {
+		uint64_t first = ms__get64(r->runs + i * 16);
+		uint64_t count = ms__get64(r->runs + i * 16 + 8);
+		void *at;
+		err = ms__map((uint8_t *)scratch + first * ps, (size_t)(count * ps), PROT_READ,
+			      MAP_SHARED | MAP_FIXED, st->fd, (off_t)off, &at);
+		off += count * ps;
+		for (uint64_t j = 0; j < count; j++)
+			pages[k++] = (size_t)(first + j);
+	}
+	if (!err)
+		err = ms__snapshot_stack(parent, scratch, pages, n, out);
+	ms__unmap(scratch, (size_t)r->size);
+	free(pages);
+	return err;
+}
+
+int ms_state_region_snapshot(ms_state *st, size_t i, ms_snapshot **out)
+{
+	if (!st || !out || i >= st->nregions)
+		return -EINVAL;
+	ms__state_region *r = &st->regions[i];
+	if (r->snap) {
+		*out = ms_snapshot_ref(r->snap);
+		return 0;
+	}
+	int err = 0;
+	if (st->flags & MS_STATE_VERIFY_REGIONS)
+		err = ms_state_verify_region(st, i);
+	if (err)
+		return err;
+	ms_snapshot *s = NULL;
+	if (r->kind == 0) {
+		err = ms_snapshot_from_fd_range(st->fd, r->data_offset, (size_t)r->size, &s);
+	} else {
+		if (!st->base)
+			return MS_ERR_MISMATCH;
+		long j = ms__state_find_region(st->base, r->address, r->size);
+		if (j < 0)
+			return MS_ERR_CORRUPT; /* the base lacks the region */
+		ms_snapshot *parent;
+		err = ms_state_region_snapshot(st->base, (size_t)j, &parent);
+		if (err)
+			return err;
+		err = load_delta(st, r, parent, &s);
+		ms_snapshot_unref(parent);
+	}
+	if (err)
+		return err;
+	r->snap = s;
+	*out = ms_snapshot_ref(s);
+	return 0;
+}
