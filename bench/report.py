@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""Turn memsnap-bench --json output into CSV and Markdown tables.
+
+    bench/report.py OUT.csv OUT.md RESULTS.json [MORE.json...]
+
+Medians in microseconds (restore, snapshot) or iterations per second (fuzz);
+"speedup" is memcpy's median divided by the strategy's, in the same cell.
+"""
+import csv
+import json
+import sys
+
+FIELDS = ['bench', 'strategy', 'tracker', 'size_bytes', 'dirty_pages', 'read_pages', 'insns',
+          'verified', 'reps', 'restore_ns_median', 'restore_ns_p99', 'take_ns_median',
+          'take_ns_p99', 'iteration_ns_median', 'iteration_ns_p99', 'iters_per_sec']
+
+
+def size_label(b):
+    for unit, shift in (('G', 30), ('M', 20), ('K', 10)):
+        if b >= 1 << shift and b % (1 << shift) == 0:
+            return '%d%s' % (b >> shift, unit)
+    return str(b)
+
+
+def us(ns):
+    if ns is None:
+        return '-'
+    v = ns / 1e3
+    if v < 10:
+        return '%.2f' % v
+    if v < 100:
+        return '%.1f' % v
+    return '%.0f' % v
+
+
+def table(head, rows):
+    out = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    out += ['| ' + ' | '.join(r) + ' |' for r in rows]
+    return '\n'.join(out) + '\n'
+
+
+def strategies(cells):
+    seen = []
+    for c in cells:
+        if c['strategy'] not in seen:
+            seen.append(c['strategy'])
+    return seen
+
+
+def main():
+    out_csv, out_md, inputs = sys.argv[1], sys.argv[2], sys.argv[3:]
+    cells = []
+    for path in inputs:
+        with open(path) as f:
+            cells += json.load(f)
+    with open(out_csv, 'w', newline='') as f:
+        w = csv.DictWriter(f, fieldnames=FIELDS, extrasaction='ignore')
+        w.writeheader()
+        for c in cells:
+            w.writerow({k: ('' if c.get(k) is None else c.get(k, '')) for k in FIELDS})
+
+    md = []
+    bad = [c for c in cells if not c.get('verified')]
+    md.append('%d cells, %d failed verification.\n' % (len(cells), len(bad)))
+    restore = [c for c in cells if c['bench'] == 'restore']
+    for size in sorted({c['size_bytes'] for c in restore}):
+        for reads in sorted({c['read_pages'] for c in restore if c['size_bytes'] == size}):
+            sub = [c for c in restore if c['size_bytes'] == size and c['read_pages'] == reads]
+            ds = sorted({c['dirty_pages'] for c in sub})
+            idx = {(c['strategy'], c['dirty_pages']): c for c in sub}
+            md.append('\n#### Restore, %s view, R=%d pages read: median (p99) µs; '
+                      'whole iteration median µs; speedup over memcpy\n\n'
+                      % (size_label(size), reads))
+            head = ['strategy'] + ['D=%d restore' % d for d in ds] + \
+                   ['D=%d iteration' % d for d in ds] + ['speedup D=%d' % d for d in ds]
+            rows = []
+            for s in strategies(sub):
+                r = [s]
+                for d in ds:
+                    c = idx.get((s, d))
+                    r.append('%s (%s)' % (us(c['restore_ns_median']), us(c['restore_ns_p99']))
+                             if c else '-')
+                for d in ds:
+                    c = idx.get((s, d))
+                    r.append(us(c['iteration_ns_median']) if c else '-')
+                for d in ds:
+                    c, m = idx.get((s, d)), idx.get(('memcpy', d))
+                    if c and m and c['restore_ns_median'] and m['restore_ns_median']:
+                        r.append('%.3g' % (m['restore_ns_median'] / c['restore_ns_median']))
+                    else:
+                        r.append('-')
+                rows.append(r)
+            md.append(table(head, rows))
+
+    fuzz = [c for c in cells if c['bench'] == 'fuzz']
+    for insns_bucket in sorted({c['insns'] // 1000 for c in fuzz}):
+        sub = [c for c in fuzz if c['insns'] // 1000 == insns_bucket]
+        cols = sorted({(c['size_bytes'], c['dirty_pages']) for c in sub})
+        idx = {(c['strategy'], c['size_bytes'], c['dirty_pages']): c for c in sub}
+        insns = sorted({c['insns'] for c in sub})
+        md.append('\n#### Fuzz iterations/s, %s guest instructions per iteration '
+                  '(median reset µs in brackets)\n\n' % '/'.join(map(str, insns)))
+        head = ['strategy'] + ['%s D=%d' % (size_label(s), d) for s, d in cols]
+        rows = []
+        for s in strategies(sub):
+            r = [s]
+            for size, d in cols:
+                c = idx.get((s, size, d))
+                r.append('%.0f (%s)%s' % (c['iters_per_sec'], us(c['restore_ns_median']),
+                                          '' if c['verified'] else ' FAILED')
+                         if c and c['iters_per_sec'] is not None else '-')
+            rows.append(r)
+        md.append(table(head, rows))
+
+    snap = [c for c in cells if c['bench'] == 'snapshot']
+    if snap:
+        cols = sorted({(c['size_bytes'], c['dirty_pages']) for c in snap})
+        idx = {(c['strategy'], c['size_bytes'], c['dirty_pages']): c for c in snap}
+        md.append('\n#### Taking a snapshot: median (p99) µs\n\n')
+        head = ['strategy'] + ['%s D=%d' % (size_label(s), d) for s, d in cols]
+        rows = []
+        for s in strategies(snap):
+            r = [s]
+            for size, d in cols:
+                c = idx.get((s, size, d))
+                r.append('%s (%s)' % (us(c['take_ns_median']), us(c['take_ns_p99']))
+                         if c else '-')
+            rows.append(r)
+        md.append(table(head, rows))
+    with open(out_md, 'w') as f:
+        f.write(''.join(md))
+    return 1 if bad else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
