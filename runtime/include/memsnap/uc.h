@@ -35,8 +35,34 @@ typedef struct ms_uc_checkpoint ms_uc_checkpoint;
 MS_API int ms_uc_error(uc_err err);
 
 /* Attach memsnap to `uc` (borrowed; must outlive the ms_uc). O(1).
- * Errors: -EINVAL, -ENOMEM, Unicorn errors. */
+ * Tracking starts as MS_UC_TRACK_EXACT with MS_TRACKER_AUTO, unless the
+ * environment variable MEMSNAP_UC_TRACKING is "hook" (MEMSNAP_TRACKER still
+ * picks the views' tracker). Errors: -EINVAL, -ENOMEM, Unicorn errors. */
 MS_API int ms_uc_new(uc_engine *uc, ms_uc **out);
+
+/* How the pages written between a checkpoint and a restore are found.
+ *
+ * MS_UC_TRACK_EXACT (default): every writer is seen: guest stores,
+ *   uc_mem_write, the host writing through ms_uc_host_ptr(), the kernel
+ *   (read(2) into guest RAM; with the synchronous trackers announce it first
+ *   with ms_uc_note_written, else the call fails with EFAULT). The regions'
+ *   views use a memsnap tracker (`tracker`, see ms_tracker); with a
+ *   fault-driven tracker a write hook on guest RAM reports guest stores
+ *   before they happen, so that only writers the hook cannot see ever fault.
+ *
+ * MS_UC_TRACK_HOOK (opt-in, fastest): only guest stores (seen by a
+ *   UC_HOOK_MEM_WRITE hook on each region) and ms_uc_write /
+ *   ms_uc_note_written are tracked; no page is ever write-protected and
+ *   restore copies exactly the logged pages. Writes through ms_uc_host_ptr(),
+ *   uc_mem_write() or the kernel that are not announced with
+ *   ms_uc_note_written() are NOT undone by a restore. ms_uc_verify() finds
+ *   such misses in tests.
+ *
+ * Set before the first region is mapped. Errors: -EBUSY (regions mapped),
+ * -EINVAL, -EOPNOTSUPP (tracker unavailable). */
+typedef enum ms_uc_tracking { MS_UC_TRACK_EXACT = 0, MS_UC_TRACK_HOOK = 1 } ms_uc_tracking;
+MS_API int ms_uc_set_tracking(ms_uc *m, ms_uc_tracking tracking, ms_tracker tracker);
+MS_API ms_uc_tracking ms_uc_get_tracking(const ms_uc *m);
 
 /* Unmap every memsnap region from the engine and free the state. NULL-safe. */
 MS_API void ms_uc_free(ms_uc *m);
@@ -100,16 +126,28 @@ MS_API void ms_uc_checkpoint_free(ms_uc_checkpoint *cp);
 MS_API int ms_uc_run(ms_uc *m, uint64_t begin, uint64_t until, uint64_t timeout_us, size_t count);
 
 typedef struct ms_uc_stats {
-	uint64_t restores;             /* checkpoint restores */
-	uint64_t last_dirty_pages;     /* pages restored by the last restore */
+	uint64_t restores;	   /* checkpoint restores */
+	uint64_t last_dirty_pages; /* pages restored by the last restore */
 	uint64_t total_dirty_pages;
 	uint64_t last_restore_ns;
 	uint64_t total_restore_ns;
-	uint64_t code_pages_flushed;   /* pages whose translations were dropped */
-	uint64_t runs;                 /* ms_uc_run calls */
+	uint64_t code_pages_flushed; /* pages whose translations were dropped */
+	uint64_t runs;		     /* ms_uc_run calls */
 } ms_uc_stats;
 
 MS_API int ms_uc_get_stats(const ms_uc *m, ms_uc_stats *stats);
+
+/* Compare guest RAM with the content it would be restored to by the last
+ * checkpoint taken or restored: returns the number of pages that differ but
+ * were not recorded as written (a writer the tracking missed), 0 if none.
+ * O(size of all regions); meant for tests and debugging. */
+MS_API long ms_uc_verify(ms_uc *m);
+
+/* The memory map of a checkpoint: fills up to `cap` entries of `regions`
+ * (begin, end inclusive, perms, like uc_mem_regions) and returns how many
+ * there are in total. O(regions). */
+MS_API long ms_uc_checkpoint_regions(const ms_uc_checkpoint *cp, uc_mem_region *regions,
+				     size_t cap);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,318 @@
+/*
+ * Checkpoints: CPU context, memory map and the content of every region.
+ * Taking one costs the pages written since the last checkpoint or restore
+ * (memsnap stacks them on the earlier content); restoring one costs the pages
+ * written since plus the pages that differ between the two checkpoints.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define GUEST_PAGE 4096u
+
+static void cp_region_fini(ms__uc_cp_region *c)
+{
+	free(c->perms);
+	ms_snapshot_unref(c->snapshot);
+	ms_snapshot_unref(c->base);
+	ms__uc_delta_unref(c->delta);
+}
+
+void ms_uc_checkpoint_free(ms_uc_checkpoint *cp)
+{
+	if (!cp)
+		return;
+	for (size_t i = 0; i < cp->nregions; i++)
+		cp_region_fini(&cp->regions[i]);
+	free(cp->regions);
+	if (cp->ctx)
+		uc_context_free(cp->ctx);
+	free(cp->regs);
+	free(cp);
+}
+
+/* Record region r into c: its map entry, and its content (which r adopts as
+ * its new base, so that tracking starts afresh). */
+static int take_region(ms_uc *m, ms__uc_region *r, ms__uc_cp_region *c)
+{
+	c->id = r->id;
+	c->address = r->address;
+	c->size = r->size;
+	c->perms = malloc(r->nperms * sizeof *c->perms);
+	if (!c->perms)
+		return -ENOMEM;
+	memcpy(c->perms, r->perms, r->nperms * sizeof *c->perms);
+	c->nperms = r->nperms;
+	if (m->tracking == MS_UC_TRACK_HOOK) {
+		c->base = ms_snapshot_ref(r->base);
+		return ms__uc_hook_take(r, &c->delta);
+	}
+	int err = ms_view_checkpoint(r->view, &c->snapshot);
+	if (!err)
+		ms__uc_pageset_clear(&r->noted);
+	return err;
+}
+
+int ms_uc_checkpoint_take(ms_uc *m, ms_uc_checkpoint **out)
+{
+	if (!m || !out)
+		return -EINVAL;
+	ms_uc_checkpoint *cp = calloc(1, sizeof *cp);
+	if (!cp)
+		return -ENOMEM;
+	cp->owner = m;
+	cp->owner_gen = m->cp_gen;
+	cp->map_gen = m->map_gen;
+	cp->arch = m->arch;
+	cp->mode = m->mode;
+	int err = 0;
+	if (m->nregions) {
+		cp->regions = calloc(m->nregions, sizeof *cp->regions);
+		if (!cp->regions)
+			err = -ENOMEM;
+	}
+	for (size_t i = 0; !err && i < m->nregions; i++) {
+		err = take_region(m, m->regions[i], &cp->regions[i]);
+		cp->nregions = i + 1;
+	}
+	if (!err)
+		err = ms_uc_error(uc_context_alloc(m->uc, &cp->ctx));
+	if (!err)
+		err = ms_uc_error(uc_context_save(m->uc, cp->ctx));
+	size_t rs = ms__uc_regs_size(m->arch, m->mode);
+	if (!err && rs) {
+		cp->regs = malloc(rs);
+		long n =
+		    cp->regs ? ms__uc_regs_save(m->uc, m->arch, m->mode, cp->regs, rs) : -ENOMEM;
+		if (n < 0)
+			err = (int)n;
+		else
+			cp->regs_len = (size_t)n;
+	}
+	if (err) {
+		ms_uc_checkpoint_free(cp);
+		return err;
+	}
+	*out = cp;
+	return 0;
+}
+
+static const ms__uc_cp_region *cp_find_id(const ms_uc_checkpoint *cp, uint64_t id)
+{
+	for (size_t i = 0; i < cp->nregions; i++)
+		if (cp->regions[i].id == id)
+			return &cp->regions[i];
+	return NULL;
+}
+
+static bool same_perms(const ms__uc_region *r, const ms__uc_cp_region *c)
+{
+	return r->nperms == c->nperms &&
+	       memcmp(r->perms, c->perms, c->nperms * sizeof *c->perms) == 0;
+}
+
+/* Put the memory map back as it was at cp: regions mapped since are unmapped,
+ * regions unmapped since are mapped again (from the checkpoint's content),
+ * and permissions are reset. Only runs when the map changed. */
+static int restore_map(ms_uc *m, const ms_uc_checkpoint *cp)
+{
+	for (size_t i = m->nregions; i-- > 0;) {
+		ms__uc_region *r = m->regions[i];
+		if (!cp_find_id(cp, r->id))
+			ms__uc_region_unmap(m, r);
+	}
+	for (size_t i = 0; i < cp->nregions; i++) {
+		const ms__uc_cp_region *c = &cp->regions[i];
+		ms__uc_region *r = ms__uc_find(m, c->address);
+		if (r && r->id == c->id) {
+			if (!same_perms(r, c)) {
+				int err = ms__uc_region_set_perms(m, r, c->perms, c->nperms);
+				if (err)
+					return err;
+			}
+			continue;
+		}
+		int err;
+		if (m->tracking == MS_UC_TRACK_HOOK) {
+			err = ms__uc_region_map(m, c->id, c->address, c->base, 0, c->perms,
+						c->nperms, &r);
+			/* Content: the base, with the target's deltas applied
+			 * by the restore that follows. */
+		} else {
+			err = ms__uc_region_map(m, c->id, c->address, c->snapshot, 0, c->perms,
+						c->nperms, &r);
+		}
+		if (err)
+			return err;
+		if (r->exec)
+			ms__uc_drop_code(m, r->address, r->size);
+	}
+	m->map_gen = cp->map_gen;
+	return 0;
+}
+
+/* Translated code of r's pages that the restore of the view is about to
+ * change is dropped after the restore: collect them now. Returns the number
+ * of ranges in m->scratch, or -1 meaning "the whole region". */
+static long code_ranges(ms_uc *m, ms__uc_region *r, const ms__uc_cp_region *c)
+{
+	if (!r->exec)
+		return 0;
+	if (ms_view_snapshot(r->view) != c->snapshot)
+		return -1; /* the pages that differ between snapshots are not listed */
+	for (;;) {
+		long n = ms_view_dirty_ranges(r->view, m->scratch, m->scratch_cap);
+		if (n < 0)
+			return -1; /* untracked view: restore remaps everything */
+		if ((size_t)n <= m->scratch_cap)
+			return n;
+		size_t cap = (size_t)n * 2;
+		ms_range *p = realloc(m->scratch, cap * sizeof *p);
+		if (!p)
+			return -1;
+		m->scratch = p;
+		m->scratch_cap = cap;
+	}
+}
+
+static int restore_region(ms_uc *m, ms__uc_region *r, const ms__uc_cp_region *c, uint64_t *pages)
+{
+	if (m->tracking == MS_UC_TRACK_HOOK)
+		return ms__uc_hook_restore(m, r, c->delta, pages);
+	long ncode = code_ranges(m, r, c);
+	int err;
+	ms_view_stats vs;
+	uint64_t before = 0;
+	if (!ms_view_get_stats(r->view, &vs))
+		before = vs.pages_restored;
+	if (ms_view_snapshot(r->view) == c->snapshot)
+		err = ms_view_restore(r->view);
+	else
+		err = ms_view_restore_to(r->view, c->snapshot);
+	if (err)
+		return err;
+	if (!ms_view_get_stats(r->view, &vs))
+		*pages += vs.pages_restored - before;
+	ms__uc_pageset_clear(&r->noted);
+	if (ncode < 0) {
+		ms__uc_drop_code(m, r->address, r->size);
+	} else {
+		for (long i = 0; i < ncode; i++)
+			ms__uc_drop_code(m, r->address + m->scratch[i].offset, m->scratch[i].len);
+	}
+	return 0;
+}
+
+int ms_uc_checkpoint_restore(ms_uc *m, ms_uc_checkpoint *cp)
+{
+	if (!m || !cp)
+		return -EINVAL;
+	if (cp->owner != m || cp->owner_gen != m->cp_gen)
+		return -EXDEV;
+	uint64_t t0 = ms__uc_now_ns();
+	int err = 0;
+	if (m->map_gen != cp->map_gen)
+		err = restore_map(m, cp);
+	uint64_t pages = 0;
+	/* After restore_map, the regions are exactly cp's, in the same order. */
+	for (size_t i = 0; !err && i < m->nregions; i++)
+		err = restore_region(m, m->regions[i], &cp->regions[i], &pages);
+	if (!err)
+		err = ms_uc_error(uc_context_restore(m->uc, cp->ctx));
+	if (err)
+		return err;
+	uint64_t dt = ms__uc_now_ns() - t0;
+	m->stats.restores++;
+	m->stats.last_dirty_pages = pages;
+	m->stats.total_dirty_pages += pages;
+	m->stats.last_restore_ns = dt;
+	m->stats.total_restore_ns += dt;
+	return 0;
+}
+
+long ms_uc_checkpoint_regions(const ms_uc_checkpoint *cp, uc_mem_region *regions, size_t cap)
+{
+	if (!cp || (!regions && cap))
+		return -EINVAL;
+	size_t n = 0;
+	for (size_t i = 0; i < cp->nregions; i++) {
+		const ms__uc_cp_region *c = &cp->regions[i];
+		for (size_t j = 0; j < c->nperms; j++, n++) {
+			if (n < cap)
+				regions[n] = (uc_mem_region){c->address + c->perms[j].offset,
+							     c->address + c->perms[j].offset +
+								 c->perms[j].size - 1,
+							     c->perms[j].perms};
+		}
+	}
+	return (long)n;
+}
+
+int ms__uc_cp_region_snapshot(const ms_uc_checkpoint *cp, size_t i, ms_snapshot **out)
+{
+	if (!cp || i >= cp->nregions || !out)
+		return -EINVAL;
+	const ms__uc_cp_region *c = &cp->regions[i];
+	if (c->snapshot) {
+		*out = ms_snapshot_ref(c->snapshot);
+		return 0;
+	}
+	/* Hook tracking: materialize base + deltas in a new snapshot. */
+	ms_snapshot *copy;
+	int err = ms_snapshot_clone(c->base, &copy);
+	if (err)
+		return err;
+	ms_view *v;
+	err = ms_view_new(copy, MS_VIEW_SHARED, &v);
+	if (!err) {
+		uint8_t *data = ms_view_data(v);
+		/* Apply the oldest delta first so that newer pages win. */
+		size_t depth = c->delta ? c->delta->depth + 1 : 0;
+		for (size_t k = depth; k-- > 0;) {
+			const ms__uc_delta *d = c->delta;
+			for (size_t up = 0; up < k; up++)
+				d = d->parent;
+			for (size_t p = 0; p < d->n; p++)
+				memcpy(data + d->pages[p] * GUEST_PAGE, d->data + p * GUEST_PAGE,
+				       GUEST_PAGE);
+		}
+		ms_view_free(v);
+	}
+	if (err) {
+		ms_snapshot_unref(copy);
+		return err;
+	}
+	*out = copy;
+	return 0;
+}
+
+long ms_uc_verify(ms_uc *m)
+{
+	if (!m)
+		return -EINVAL;
+	long missed = 0;
+	uint8_t page[GUEST_PAGE];
+	for (size_t i = 0; i < m->nregions; i++) {
+		ms__uc_region *r = m->regions[i];
+		if (m->tracking == MS_UC_TRACK_EXACT) {
+			long n = ms_view_verify(r->view, NULL, 0);
+			if (n < 0)
+				return n;
+			missed += n;
+			continue;
+		}
+		for (size_t pg = 0; pg < r->noted.npages; pg++) {
+			if ((r->noted.bits[pg >> 6] >> (pg & 63)) & 1)
+				continue;
+			int err = ms__uc_delta_read_page(r->delta, r->base, pg, page);
+			if (err)
+				return err;
+			if (memcmp(page, r->data + pg * GUEST_PAGE, GUEST_PAGE) != 0)
+				missed++;
+		}
+	}
+	return missed;
+}

@@ -1,0 +1,162 @@
+/*
+ * libmemsnap-uc internals: the structures behind ms_uc, its regions and its
+ * checkpoints, shared by the runtime's files and by the save-state code.
+ * Nothing here is installed; names are ms__uc_ (internal, non-static).
+ *
+ * Ownership in one picture:
+ *
+ *   ms_uc ──regions[]──> ms__uc_region ──view──> ms_view (CoW, uc_mem_map_ptr)
+ *     │                        │
+ *     │                        └─ hook tracking: noted pages, delta chain
+ *     └─ checkpoints (any number, owned by the caller)
+ *          ms_uc_checkpoint ──regions[]──> ms__uc_cp_region (address, size,
+ *                              permission runs, snapshot or delta: content)
+ *                           ──> uc_context (fast restore) + portable registers
+ */
+#ifndef MEMSNAP_UC_INTERNAL_H
+#define MEMSNAP_UC_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memsnap/uc.h"
+
+/* A run of pages with one set of guest permissions, relative to a region. */
+typedef struct ms__uc_perm_run {
+	uint64_t offset; /* bytes from the region's start (4 KiB aligned) */
+	uint64_t size;
+	uint32_t perms; /* UC_PROT_* */
+} ms__uc_perm_run;
+
+/* Hook-only tracking (MS_UC_TRACK_HOOK) keeps region content as a chain of
+ * deltas over the region's base snapshot: a delta stores the pages written
+ * between two checkpoints, sorted, and a page's content at a checkpoint is
+ * found in the nearest delta that stores it, else in the base snapshot.
+ * Immutable once built; shared (refcounted) by checkpoints and regions. */
+typedef struct ms__uc_delta {
+	unsigned refs;
+	struct ms__uc_delta *parent;
+	size_t depth;  /* number of deltas below this one */
+	size_t n;      /* pages stored */
+	size_t *pages; /* page indices, sorted */
+	uint8_t *data; /* n pages of content, in the order of pages[] */
+} ms__uc_delta;
+
+/* A set of page indices of one region with an O(1) membership filter, used
+ * by the write hook (pages noted since the last checkpoint or restore). */
+typedef struct ms__uc_pageset {
+	uint64_t *bits;
+	size_t *list;
+	size_t n;
+	size_t npages;
+} ms__uc_pageset;
+
+typedef struct ms__uc_region {
+	uint64_t id; /* unique per ms_uc, never reused: identity across checkpoints */
+	uint64_t address;
+	uint64_t size;
+	ms__uc_perm_run *perms; /* sorted runs covering the region */
+	size_t nperms;
+	bool exec;	   /* some run has UC_PROT_EXEC */
+	ms_snapshot *base; /* what the region was mapped from */
+	ms_view *view;
+	uint8_t *data;	    /* ms_view_data(view) */
+	uc_hook write_hook; /* 0 when no hook is installed */
+	struct ms_uc *owner;
+	ms__uc_pageset noted; /* pages the write hook already reported */
+	ms__uc_delta *delta;  /* hook tracking: content base over `base` */
+} ms__uc_region;
+
+/* Modes of tracking guest writes (see ms_uc_set_tracking in uc.h). */
+struct ms_uc {
+	uc_engine *uc;
+	uc_arch arch;
+	int mode; /* uc_mode bits */
+	ms_uc_tracking tracking;
+	ms_tracker tracker;	 /* for the regions' views (exact tracking) */
+	ms__uc_region **regions; /* sorted by address */
+	size_t nregions, cap;
+	uint64_t next_id;
+	uint64_t map_gen;     /* identifies the current memory map state */
+	uint64_t map_counter; /* source of new map_gen values */
+	uint64_t cp_gen;      /* identity of this ms_uc for checkpoints */
+	/* ms_uc_run: stop hook at `stop_addr` (see run.c). */
+	uc_hook stop_hook;
+	uint64_t stop_addr;
+	bool stop_hook_set;
+	uint64_t never_addr;
+	ms_range *scratch; /* dirty ranges of one region, reused */
+	size_t scratch_cap;
+	ms_uc_stats stats;
+};
+
+typedef struct ms__uc_cp_region {
+	uint64_t id;
+	uint64_t address;
+	uint64_t size;
+	ms__uc_perm_run *perms;
+	size_t nperms;
+	ms_snapshot *snapshot; /* exact tracking: the content (own reference) */
+	ms_snapshot *base;     /* hook tracking: base snapshot (own reference) */
+	ms__uc_delta *delta;   /* hook tracking: content over base (own ref) */
+} ms__uc_cp_region;
+
+struct ms_uc_checkpoint {
+	struct ms_uc *owner;
+	uint64_t owner_gen; /* owner->cp_gen when taken */
+	uint64_t map_gen;   /* owner->map_gen when taken */
+	uc_arch arch;
+	int mode;
+	ms__uc_cp_region *regions; /* sorted by address */
+	size_t nregions;
+	uc_context *ctx; /* fast CPU restore (same engine only) */
+	uint8_t *regs;	 /* portable registers (ms__uc_regs_save) */
+	size_t regs_len;
+};
+
+/* ---- uc.c ----------------------------------------------------------------- */
+ms__uc_region *ms__uc_find(const ms_uc *m, uint64_t address);
+/* Map a CoW view of `snap` at `address` as region `id` with the given
+ * permission runs (NULL: one run of `perms`). Returns the region. */
+int ms__uc_region_map(ms_uc *m, uint64_t id, uint64_t address, ms_snapshot *snap, uint32_t perms,
+		      const ms__uc_perm_run *runs, size_t nruns, ms__uc_region **out);
+void ms__uc_region_unmap(ms_uc *m, ms__uc_region *r);
+int ms__uc_region_set_perms(ms_uc *m, ms__uc_region *r, const ms__uc_perm_run *runs, size_t n);
+/* Drop translated code for [address, address+len) (page-rounded). */
+void ms__uc_drop_code(ms_uc *m, uint64_t address, uint64_t len);
+void ms__uc_pageset_clear(ms__uc_pageset *s);
+bool ms__uc_pageset_add(ms__uc_pageset *s, size_t pg);
+
+/* ---- hooktrack.c (MS_UC_TRACK_HOOK) ---------------------------------------- */
+void ms__uc_delta_unref(ms__uc_delta *d);
+ms__uc_delta *ms__uc_delta_ref(ms__uc_delta *d);
+/* Checkpoint of region r: a delta holding the noted pages (or r->delta). */
+int ms__uc_hook_take(ms__uc_region *r, ms__uc_delta **out);
+/* Make r's content equal `target` (over r->base) and adopt it. O(noted +
+ * pages stored by the deltas between r->delta and target). Calls
+ * ms__uc_drop_code for the pages changed when the region is executable. */
+int ms__uc_hook_restore(ms_uc *m, ms__uc_region *r, ms__uc_delta *target, uint64_t *pages);
+/* Copy the content of page `pg` under `d` over `base` into dst. */
+int ms__uc_delta_read_page(const ms__uc_delta *d, ms_snapshot *base, size_t pg, void *dst);
+
+/* ---- regs.c: portable CPU registers ---------------------------------------- */
+/* Bytes ms__uc_regs_save writes for this arch/mode (0: unsupported). */
+size_t ms__uc_regs_size(uc_arch arch, int mode);
+/* Serialize the registers of `uc` (a self-describing, little-endian blob:
+ * header {"MSUCREG1", arch, mode, count}, then {u32 id, u32 size, bytes}).
+ * Returns the bytes written or a negative error (-ENOSPC, -EOPNOTSUPP). */
+long ms__uc_regs_save(uc_engine *uc, uc_arch arch, int mode, uint8_t *buf, size_t cap);
+/* Load a blob written by ms__uc_regs_save into `uc`, which must have the
+ * same arch and mode (else MS_ERR_MISMATCH); MS_ERR_CORRUPT if malformed. */
+int ms__uc_regs_load(uc_engine *uc, const uint8_t *buf, size_t len);
+
+/* ---- run.c --------------------------------------------------------------------- */
+uint64_t ms__uc_now_ns(void);
+
+/* ---- Save-state access ------------------------------------------------------ */
+/* The content of checkpoint region `i` as a snapshot (new reference). O(1)
+ * with exact tracking; O(region size) with hook tracking (materialized). */
+int ms__uc_cp_region_snapshot(const ms_uc_checkpoint *cp, size_t i, ms_snapshot **out);
+
+#endif /* MEMSNAP_UC_INTERNAL_H */

@@ -1,0 +1,191 @@
+/*
+ * Portable CPU registers: a per-architecture list of registers read and
+ * written with uc_reg_read/uc_reg_write, serialized as a self-describing
+ * little-endian blob. Unlike a uc_context (a raw copy of Unicorn's CPU
+ * structure), the blob can be loaded by another process or another build of
+ * Unicorn, which is what save states need.
+ *
+ * Blob: "MSUCREG1", u32 arch, u32 mode, u32 count, then count entries of
+ * {u32 register id, u32 size, size bytes (little-endian)}.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+typedef struct reg_desc {
+	int id;
+	unsigned size; /* bytes */
+} reg_desc;
+
+static const reg_desc x86_64_regs[] = {
+    {UC_X86_REG_RAX, 8},     {UC_X86_REG_RBX, 8},    {UC_X86_REG_RCX, 8},
+    {UC_X86_REG_RDX, 8},     {UC_X86_REG_RSI, 8},    {UC_X86_REG_RDI, 8},
+    {UC_X86_REG_RBP, 8},     {UC_X86_REG_RSP, 8},    {UC_X86_REG_R8, 8},
+    {UC_X86_REG_R9, 8},	     {UC_X86_REG_R10, 8},    {UC_X86_REG_R11, 8},
+    {UC_X86_REG_R12, 8},     {UC_X86_REG_R13, 8},    {UC_X86_REG_R14, 8},
+    {UC_X86_REG_R15, 8},     {UC_X86_REG_RFLAGS, 8}, {UC_X86_REG_CS, 2},
+    {UC_X86_REG_SS, 2},	     {UC_X86_REG_DS, 2},     {UC_X86_REG_ES, 2},
+    {UC_X86_REG_FS, 2},	     {UC_X86_REG_GS, 2},     {UC_X86_REG_FS_BASE, 8},
+    {UC_X86_REG_GS_BASE, 8}, {UC_X86_REG_MXCSR, 4},  {UC_X86_REG_FPCW, 2},
+    {UC_X86_REG_FPSW, 2},    {UC_X86_REG_FPTAG, 2},  {UC_X86_REG_XMM0, 16},
+    {UC_X86_REG_XMM1, 16},   {UC_X86_REG_XMM2, 16},  {UC_X86_REG_XMM3, 16},
+    {UC_X86_REG_XMM4, 16},   {UC_X86_REG_XMM5, 16},  {UC_X86_REG_XMM6, 16},
+    {UC_X86_REG_XMM7, 16},   {UC_X86_REG_XMM8, 16},  {UC_X86_REG_XMM9, 16},
+    {UC_X86_REG_XMM10, 16},  {UC_X86_REG_XMM11, 16}, {UC_X86_REG_XMM12, 16},
+    {UC_X86_REG_XMM13, 16},  {UC_X86_REG_XMM14, 16}, {UC_X86_REG_XMM15, 16},
+    {UC_X86_REG_RIP, 8}, /* last: see load() */
+};
+
+/* 32-bit x86: the 32-bit names of the same state. */
+static const reg_desc x86_32_regs[] = {
+    {UC_X86_REG_EAX, 4},    {UC_X86_REG_EBX, 4},   {UC_X86_REG_ECX, 4},	  {UC_X86_REG_EDX, 4},
+    {UC_X86_REG_ESI, 4},    {UC_X86_REG_EDI, 4},   {UC_X86_REG_EBP, 4},	  {UC_X86_REG_ESP, 4},
+    {UC_X86_REG_EFLAGS, 4}, {UC_X86_REG_CS, 2},	   {UC_X86_REG_SS, 2},	  {UC_X86_REG_DS, 2},
+    {UC_X86_REG_ES, 2},	    {UC_X86_REG_FS, 2},	   {UC_X86_REG_GS, 2},	  {UC_X86_REG_MXCSR, 4},
+    {UC_X86_REG_FPCW, 2},   {UC_X86_REG_FPSW, 2},  {UC_X86_REG_FPTAG, 2}, {UC_X86_REG_XMM0, 16},
+    {UC_X86_REG_XMM1, 16},  {UC_X86_REG_XMM2, 16}, {UC_X86_REG_XMM3, 16}, {UC_X86_REG_XMM4, 16},
+    {UC_X86_REG_XMM5, 16},  {UC_X86_REG_XMM6, 16}, {UC_X86_REG_XMM7, 16}, {UC_X86_REG_EIP, 4},
+};
+
+/* 32-bit ARM (ARM and Thumb modes). CPSR comes before PC: writing CPSR sets
+ * the Thumb bit, and PC is stored with bit 0 set in Thumb state. */
+static const reg_desc arm_regs[] = {
+    {UC_ARM_REG_R0, 4},	   {UC_ARM_REG_R1, 4},	 {UC_ARM_REG_R2, 4},  {UC_ARM_REG_R3, 4},
+    {UC_ARM_REG_R4, 4},	   {UC_ARM_REG_R5, 4},	 {UC_ARM_REG_R6, 4},  {UC_ARM_REG_R7, 4},
+    {UC_ARM_REG_R8, 4},	   {UC_ARM_REG_R9, 4},	 {UC_ARM_REG_R10, 4}, {UC_ARM_REG_R11, 4},
+    {UC_ARM_REG_R12, 4},   {UC_ARM_REG_SP, 4},	 {UC_ARM_REG_LR, 4},  {UC_ARM_REG_FPEXC, 4},
+    {UC_ARM_REG_FPSCR, 4}, {UC_ARM_REG_D0, 8},	 {UC_ARM_REG_D1, 8},  {UC_ARM_REG_D2, 8},
+    {UC_ARM_REG_D3, 8},	   {UC_ARM_REG_D4, 8},	 {UC_ARM_REG_D5, 8},  {UC_ARM_REG_D6, 8},
+    {UC_ARM_REG_D7, 8},	   {UC_ARM_REG_D8, 8},	 {UC_ARM_REG_D9, 8},  {UC_ARM_REG_D10, 8},
+    {UC_ARM_REG_D11, 8},   {UC_ARM_REG_D12, 8},	 {UC_ARM_REG_D13, 8}, {UC_ARM_REG_D14, 8},
+    {UC_ARM_REG_D15, 8},   {UC_ARM_REG_CPSR, 4}, {UC_ARM_REG_PC, 4},
+};
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define HEADER 20u
+
+static const reg_desc *reg_list(uc_arch arch, int mode, size_t *n)
+{
+	if (arch == UC_ARCH_X86 && (mode & UC_MODE_64)) {
+		*n = N(x86_64_regs);
+		return x86_64_regs;
+	}
+	if (arch == UC_ARCH_X86 && (mode & UC_MODE_32)) {
+		*n = N(x86_32_regs);
+		return x86_32_regs;
+	}
+	if (arch == UC_ARCH_ARM) {
+		*n = N(arm_regs);
+		return arm_regs;
+	}
+	*n = 0;
+	return NULL;
+}
+
+size_t ms__uc_regs_size(uc_arch arch, int mode)
+{
+	size_t n;
+	const reg_desc *regs = reg_list(arch, mode, &n);
+	if (!regs)
+		return 0;
+	size_t total = HEADER;
+	for (size_t i = 0; i < n; i++)
+		total += 8 + regs[i].size;
+	return total;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Values come from Unicorn in host byte order; the blob is little-endian. */
+static void host_to_le(uint8_t *dst, const uint8_t *src, unsigned size)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	for (unsigned i = 0; i < size; i++)
+		dst[i] = src[size - 1 - i];
+#else
+	memcpy(dst, src, size);
+#endif
+}
+
+long ms__uc_regs_save(uc_engine *uc, uc_arch arch, int mode, uint8_t *buf, size_t cap)
+{
+	size_t n;
+	const reg_desc *regs = reg_list(arch, mode, &n);
+	if (!regs)
+		return -EOPNOTSUPP;
+	size_t need = ms__uc_regs_size(arch, mode);
+	if (cap < need)
+		return -ENOSPC;
+	memcpy(buf, "MSUCREG1", 8);
+	put32(buf + 8, (uint32_t)arch);
+	put32(buf + 12, (uint32_t)mode);
+	put32(buf + 16, (uint32_t)n);
+	uint8_t *p = buf + HEADER;
+	uint32_t thumb = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t val[16] = {0};
+		uc_err e = uc_reg_read(uc, regs[i].id, val);
+		if (e)
+			return ms_uc_error(e);
+		if (arch == UC_ARCH_ARM && regs[i].id == UC_ARM_REG_CPSR) {
+			uint32_t cpsr;
+			memcpy(&cpsr, val, 4);
+			thumb = (cpsr >> 5) & 1;
+		}
+		if (arch == UC_ARCH_ARM && regs[i].id == UC_ARM_REG_PC) {
+			uint32_t pc;
+			memcpy(&pc, val, 4);
+			pc |= thumb;
+			memcpy(val, &pc, 4);
+		}
+		put32(p, (uint32_t)regs[i].id);
+		put32(p + 4, regs[i].size);
+		host_to_le(p + 8, val, regs[i].size);
+		p += 8 + regs[i].size;
+	}
+	return (long)(p - buf);
+}
+
+int ms__uc_regs_load(uc_engine *uc, const uint8_t *buf, size_t len)
+{
+	if (!buf || len < HEADER || memcmp(buf, "MSUCREG1", 8) != 0)
+		return MS_ERR_CORRUPT;
+	int arch = 0, mode = 0;
+	int err = ms_uc_error(uc_ctl_get_arch(uc, &arch));
+	if (!err)
+		err = ms_uc_error(uc_ctl_get_mode(uc, &mode));
+	if (err)
+		return err;
+	if (get32(buf + 8) != (uint32_t)arch || get32(buf + 12) != (uint32_t)mode)
+		return MS_ERR_MISMATCH;
+	uint32_t n = get32(buf + 16);
+	const uint8_t *p = buf + HEADER, *end = buf + len;
+	/* Validate everything before writing anything. */
+	const uint8_t *q = p;
+	for (uint32_t i = 0; i < n; i++) {
+		if (end - q < 8 || get32(q + 4) > 16 || (size_t)(end - q) < 8 + get32(q + 4))
+			return MS_ERR_CORRUPT;
+		q += 8 + get32(q + 4);
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t id = get32(p), size = get32(p + 4);
+		uint8_t val[16] = {0};
+		host_to_le(val, p + 8, size); /* the same swap both ways */
+		uc_err e = uc_reg_write(uc, (int)id, val);
+		if (e)
+			return ms_uc_error(e);
+		p += 8 + size;
+	}
+	return 0;
+}

@@ -1,0 +1,400 @@
+/* Checkpoints (runtime/checkpoint.c): take, restore, nest, differential
+ * runs of random guest and host writes, self-modifying code, memory map. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../common.h"
+#include "state.h"
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint64_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static bool hook_mode(guest_env *e)
+{
+	return ms_uc_get_tracking(e->m) == MS_UC_TRACK_HOOK;
+}
+
+/* A random target for a store of `size` bytes: the data regions (stores may
+ * cross pages and the boundary between the two regions) or the unused upper
+ * half of the code page. */
+static uint64_t rnd_target(const guest *g, uint64_t size)
+{
+	uint64_t a;
+	if (rnd() % 8 == 0)
+		a = G_CODE + 0x800 + rnd() % (0x800 - 16);
+	else if (rnd() % 4 == 0) /* near a page or region boundary */
+		a = G_DATA + ((rnd() % 31) + 1) * 4096 - (rnd() % 16);
+	else
+		a = G_DATA + rnd() % (2 * G_DATA_SIZE - 16);
+	if (size >= 8 && g->max_align > 1)
+		a &= ~(uint64_t)(g->max_align - 1);
+	return a;
+}
+
+/* Guest stores: fill the mailbox with random commands and run them. */
+static void random_guest_stores(guest_env *e)
+{
+	static const uint64_t sizes[] = {1, 2, 4, 8, 16};
+	uint64_t n = rnd() % 24;
+	guest_cmd cmds[24];
+	for (uint64_t i = 0; i < n; i++) {
+		cmds[i].size = sizes[rnd() % 5];
+		cmds[i].address = rnd_target(e->g, cmds[i].size);
+		cmds[i].value[0] = rnd();
+		cmds[i].value[1] = rnd();
+	}
+	cr_assert_eq(ms_uc_write(e->m, G_MBOX, &n, 8), 0);
+	cr_assert_eq(ms_uc_write(e->m, G_MBOX + 8, cmds, n * sizeof cmds[0]), 0);
+	int err = guest_run(e, G_CMD);
+	cr_assert_eq(err, 0, "run: %s", ms_strerror(err));
+	cr_assert_eq(guest_reg(e, e->g->pc), G_CODE + G_DONE);
+}
+
+/* Host writes of every kind. In hook mode the writers the hook cannot see
+ * are announced with ms_uc_note_written, as documented. */
+static void random_host_writes(guest_env *e, int fd)
+{
+	uint8_t buf[300];
+	for (size_t i = 0; i < sizeof buf; i++)
+		buf[i] = (uint8_t)rnd();
+	size_t len = 1 + rnd() % sizeof buf;
+	uint64_t a = G_DATA + rnd() % (2 * G_DATA_SIZE - sizeof buf);
+	if (!ms_uc_host_ptr(e->m, a, NULL) || !ms_uc_host_ptr(e->m, a + len - 1, NULL))
+		return; /* the map was changed since the checkpoint */
+	switch (rnd() % 4) {
+	case 0: { /* through the host pointer (may cross into the next region) */
+		size_t avail;
+		uint8_t *p = ms_uc_host_ptr(e->m, a, &avail);
+		cr_assert(p);
+		if (len > avail)
+			len = avail;
+		memcpy(p, buf, len);
+		if (hook_mode(e))
+			ms_uc_note_written(e->m, a, len);
+		break;
+	}
+	case 1: /* uc_mem_write */
+		cr_assert_eq(uc_mem_write(e->uc, a, buf, len), UC_ERR_OK);
+		if (hook_mode(e))
+			ms_uc_note_written(e->m, a, len);
+		break;
+	case 2:
+		cr_assert_eq(ms_uc_write(e->m, a, buf, len), 0);
+		break;
+	default: { /* the kernel: read(2) into guest RAM, announced first */
+		size_t avail;
+		uint8_t *p = ms_uc_host_ptr(e->m, a, &avail);
+		if (len > avail)
+			len = avail;
+		cr_assert_eq(ms_uc_note_written(e->m, a, len), 0);
+		cr_assert_eq(pread(fd, p, len, (off_t)(rnd() % 4096)), (ssize_t)len,
+			     "read(2) into guest RAM: %m");
+		break;
+	}
+	}
+}
+
+static int random_file(void)
+{
+	char path[256];
+	uint8_t data[8192];
+	for (size_t i = 0; i < sizeof data; i++)
+		data[i] = (uint8_t)rnd();
+	ms_test_tmpfile(path, sizeof path, data, sizeof data);
+	int fd = open(path, O_RDONLY);
+	unlink(path);
+	cr_assert(fd >= 0);
+	return fd;
+}
+
+/* Put random content in the data regions and registers before the
+ * checkpoint, so that restoring zeros would be caught. */
+static void scramble(guest_env *e)
+{
+	uint8_t buf[4096];
+	for (uint64_t a = G_DATA; a < G_DATA + 2 * G_DATA_SIZE; a += 4096 * 3) {
+		for (size_t i = 0; i < sizeof buf; i++)
+			buf[i] = (uint8_t)rnd();
+		cr_assert_eq(ms_uc_write(e->m, a, buf, sizeof buf), 0);
+	}
+	uint64_t v = rnd();
+	uc_reg_write(e->uc, e->g->result_reg, &v);
+}
+
+static void map_changes(guest_env *e, int kind)
+{
+	switch (kind) {
+	case 0: /* an extra region appears (or goes) */
+		if (ms_uc_host_ptr(e->m, 0x400000, NULL))
+			cr_assert_eq(ms_uc_unmap(e->m, 0x400000, 0x3000), 0);
+		else
+			cr_assert_eq(ms_uc_map_zeroed(e->m, 0x400000, 0x3000, UC_PROT_READ), 0);
+		break;
+	case 1:
+		cr_assert_eq(ms_uc_unmap(e->m, G_DATA + G_DATA_SIZE, G_DATA_SIZE), 0);
+		break;
+	/* (callers restore a checkpoint before the next guest run) */
+	case 2:
+		cr_assert_eq(ms_uc_protect(e->m, G_DATA + 0x2000, 0x3000, UC_PROT_READ), 0);
+		break;
+	default:
+		cr_assert_eq(ms_uc_unmap(e->m, G_DATA + G_DATA_SIZE, G_DATA_SIZE), 0);
+		cr_assert_eq(ms_uc_map_zeroed(e->m, G_DATA + G_DATA_SIZE, 0x2000, UC_PROT_ALL), 0);
+		break;
+	}
+}
+
+static void differential(const guest *g, int iterations)
+{
+	guest_env e;
+	guest_open(&e, g);
+	int fd = random_file();
+	scramble(&e);
+	ms_uc_checkpoint *cp;
+	cr_assert_eq(ms_uc_checkpoint_take(e.m, &cp), 0);
+	engine_state ref;
+	state_capture(&e, &ref);
+	for (int it = 0; it < iterations; it++) {
+		int writes = (int)(rnd() % 4);
+		for (int w = 0; w < writes; w++)
+			random_host_writes(&e, fd);
+		random_guest_stores(&e);
+		if (rnd() % 2)
+			random_host_writes(&e, fd);
+		long missed = ms_uc_verify(e.m);
+		cr_assert(missed == 0 || missed == -EOPNOTSUPP, "iteration %d: %ld pages missed",
+			  it, missed);
+		if (it % 37 == 0)
+			map_changes(&e, (int)(rnd() % 4));
+		int err = ms_uc_checkpoint_restore(e.m, cp);
+		cr_assert_eq(err, 0, "restore: %s", ms_strerror(err));
+		state_check(&e, &ref, it);
+	}
+	state_free(&ref);
+	ms_uc_checkpoint_free(cp);
+	close(fd);
+	guest_close(&e);
+}
+
+Test(checkpoint, differential_x86_64, .timeout = 600)
+{
+	differential(&guest_x86_64, 3000);
+}
+
+Test(checkpoint, differential_thumb, .timeout = 600)
+{
+	differential(&guest_thumb, 3000);
+}
+
+static void nested(const guest *g)
+{
+	guest_env e;
+	guest_open(&e, g);
+	int fd = random_file();
+	scramble(&e);
+	ms_uc_checkpoint *c0, *c1, *c2;
+	cr_assert_eq(ms_uc_checkpoint_take(e.m, &c0), 0);
+	engine_state s0, s1, s2;
+	state_capture(&e, &s0);
+	random_guest_stores(&e);
+	random_host_writes(&e, fd);
+	map_changes(&e, 0);
+	cr_assert_eq(ms_uc_checkpoint_take(e.m, &c1), 0);
+	state_capture(&e, &s1);
+	for (int it = 0; it < 300; it++) {
+		random_host_writes(&e, fd);
+		random_guest_stores(&e);
+		if (it % 13 == 0)
+			map_changes(&e, (int)(rnd() % 4));
+		cr_assert_eq(ms_uc_checkpoint_restore(e.m, c1), 0);
+		state_check(&e, &s1, it);
+	}
+	cr_assert_eq(ms_uc_checkpoint_restore(e.m, c0), 0);
+	state_check(&e, &s0, -1);
+	random_guest_stores(&e);
+	cr_assert_eq(ms_uc_checkpoint_take(e.m, &c2), 0);
+	state_capture(&e, &s2);
+	/* Jump around between the three, with writes in between. */
+	ms_uc_checkpoint *cps[] = {c0, c1, c2};
+	engine_state *ss[] = {&s0, &s1, &s2};
+	for (int it = 0; it < 300; it++) {
+		int k = (int)(rnd() % 3);
+		random_host_writes(&e, fd);
+		if (it % 11 == 0)
+			map_changes(&e, (int)(rnd() % 4));
+		cr_assert_eq(ms_uc_checkpoint_restore(e.m, cps[k]), 0);
+		state_check(&e, ss[k], it);
+		if (k != 1)
+			random_guest_stores(&e);
+	}
+	/* Checkpoints outlive their order of creation. */
+	ms_uc_checkpoint_free(c1);
+	cr_assert_eq(ms_uc_checkpoint_restore(e.m, c2), 0);
+	state_check(&e, &s2, -2);
+	cr_assert_eq(ms_uc_checkpoint_restore(e.m, c0), 0);
+	state_check(&e, &s0, -3);
+	ms_uc_checkpoint_free(c0);
+	ms_uc_checkpoint_free(c2);
+	state_free(&s0);
+	state_free(&s1);
+	state_free(&s2);
+	close(fd);
+	guest_close(&e);
+}
+
+Test(checkpoint, nested_x86_64, .timeout = 300)
+{
+	nested(&guest_x86_64);
+}
+
+Test(checkpoint, nested_thumb, .timeout = 300)
+{
+	nested(&guest_thumb);
+}
+
+/* The smc entry translates an instruction, rewrites it and runs it again.
+ * After a restore the original instruction must run first again: translated
+ * code of restored pages is dropped. */
+static void self_modifying(const guest *g)
+{
+	guest_env e;
+	guest_open(&e, g);
+	ms_uc_checkpoint *cp;
+	cr_assert_eq(ms_uc_checkpoint_take(e.m, &cp), 0);
+	for (int i = 0; i < 50; i++) {
+		cr_assert_eq(guest_run(&e, G_SMC), 0);
+		cr_assert_eq(guest_reg(&e, g->result_reg), 3, "run %d: result %llu", i,
+			     (unsigned long long)guest_reg(&e, g->result_reg));
+		cr_assert_eq(ms_uc_checkpoint_restore(e.m, cp), 0);
+	}
+	ms_uc_stats st;
+	ms_uc_get_stats(e.m, &st);
+	cr_assert_gt(st.code_pages_flushed, 0);
+	/* Per page, not the whole engine: at most one page per restore plus the
+	 * stop-hook setup (and whole regions for untracked views). */
+	ms_uc_checkpoint_free(cp);
+	guest_close(&e);
+}
+
+Test(checkpoint, self_modifying_code_x86_64)
+{
+	self_modifying(&guest_x86_64);
+}
+
+Test(checkpoint, self_modifying_code_thumb)
+{
+	self_modifying(&guest_thumb);
+}
+
+/* A file-backed region is read lazily: mapping 64 MiB costs no memory. */
+Test(checkpoint, lazy_file_backed_ram)
+{
+	char path[256];
+	ms_test_tmpfile(path, sizeof path, "", 0);
+	size_t size = 64u << 20;
+	int fd = open(path, O_RDWR);
+	cr_assert(fd >= 0);
+	cr_assert_eq(ftruncate(fd, (off_t)size), 0);
+	cr_assert_eq(pwrite(fd, "memsnap", 7, 40u << 20), 7);
+	ms_snapshot *snap;
+	cr_assert_eq(ms_snapshot_from_fd(fd, &snap), 0);
+	guest_env e;
+	guest_open(&e, &guest_x86_64);
+	long rss0 = ms_test_rss_kib();
+	cr_assert_eq(ms_uc_map(e.m, 0x10000000, snap, UC_PROT_READ | UC_PROT_WRITE), 0);
+	ms_snapshot_unref(snap);
+	long rss1 = ms_test_rss_kib();
+	cr_assert_lt(rss1 - rss0, 4096, "mapping 64 MiB from a file grew RSS by %ld KiB",
+		     rss1 - rss0);
+	char got[8] = {0};
+	cr_assert_eq(ms_uc_read(e.m, 0x10000000 + (40u << 20), got, 7), 0);
+	cr_assert_str_eq(got, "memsnap");
+	ms_uc_checkpoint *cp;
+	cr_assert_eq(ms_uc_checkpoint_take(e.m, &cp), 0);
+	guest_cmd cmd = {0x10000000 + (40u << 20), 8, {0x4141414141414141ull, 0}};
+	uint64_t one = 1;
+	for (int i = 0; i < 100; i++) {
+		cr_assert_eq(ms_uc_write(e.m, G_MBOX, &one, 8), 0);
+		cr_assert_eq(ms_uc_write(e.m, G_MBOX + 8, &cmd, sizeof cmd), 0);
+		cr_assert_eq(guest_run(&e, G_CMD), 0);
+		cr_assert_eq(ms_uc_read(e.m, cmd.address, got, 7), 0);
+		cr_assert_eq(memcmp(got, "AAAAAAA", 7), 0);
+		cr_assert_eq(ms_uc_checkpoint_restore(e.m, cp), 0);
+		cr_assert_eq(ms_uc_read(e.m, cmd.address, got, 7), 0);
+		cr_assert_eq(memcmp(got, "memsnap", 7), 0);
+	}
+	cr_assert_lt(ms_test_rss_kib() - rss0, 8192);
+	ms_uc_checkpoint_free(cp);
+	guest_close(&e);
+	/* Copy-on-write: the file never changed. */
+	cr_assert_eq(pread(fd, got, 7, 40u << 20), 7);
+	cr_assert_eq(memcmp(got, "memsnap", 7), 0);
+	close(fd);
+	unlink(path);
+}
+
+Test(checkpoint, restore_of_another_engine_is_exdev)
+{
+	guest_env a, b;
+	guest_open(&a, &guest_x86_64);
+	guest_open(&b, &guest_x86_64);
+	ms_uc_checkpoint *cp;
+	cr_assert_eq(ms_uc_checkpoint_take(a.m, &cp), 0);
+	cr_assert_eq(ms_uc_checkpoint_restore(b.m, cp), -EXDEV);
+	cr_assert_eq(ms_uc_checkpoint_restore(a.m, cp), 0);
+	cr_assert_eq(ms_uc_checkpoint_restore(a.m, NULL), -EINVAL);
+	ms_uc_checkpoint_free(cp);
+	ms_uc_checkpoint_free(NULL);
+	guest_close(&a);
+	guest_close(&b);
+}
+
+Test(checkpoint, memory_map_of_a_checkpoint)
+{
+	guest_env e;
+	guest_open(&e, &guest_x86_64);
+	cr_assert_eq(ms_uc_protect(e.m, G_DATA, 0x1000, UC_PROT_READ), 0);
+	ms_uc_checkpoint *cp;
+	cr_assert_eq(ms_uc_checkpoint_take(e.m, &cp), 0);
+	uc_mem_region r[8];
+	long n = ms_uc_checkpoint_regions(cp, r, 8);
+	cr_assert_eq(n, 5);
+	cr_assert_eq(r[2].begin, G_DATA);
+	cr_assert_eq(r[2].end, G_DATA + 0xfff);
+	cr_assert_eq(r[2].perms, UC_PROT_READ);
+	cr_assert_eq(r[3].begin, G_DATA + 0x1000);
+	cr_assert_eq(r[3].perms, UC_PROT_READ | UC_PROT_WRITE);
+	ms_uc_checkpoint_free(cp);
+	guest_close(&e);
+}
+
+/* Hook tracking does not see host pointer writes: ms_uc_verify finds them. */
+Test(checkpoint, hook_tracking_misses_unannounced_host_writes)
+{
+	guest_env e;
+	cr_assert_eq(uc_open(UC_ARCH_X86, UC_MODE_64, &e.uc), UC_ERR_OK);
+	cr_assert_eq(ms_uc_new(e.uc, &e.m), 0);
+	cr_assert_eq(ms_uc_set_tracking(e.m, MS_UC_TRACK_HOOK, MS_TRACKER_AUTO), 0);
+	cr_assert_eq(ms_uc_map_zeroed(e.m, G_DATA, G_DATA_SIZE, UC_PROT_ALL), 0);
+	ms_uc_checkpoint *cp;
+	cr_assert_eq(ms_uc_checkpoint_take(e.m, &cp), 0);
+	uint8_t *p = ms_uc_host_ptr(e.m, G_DATA + 0x3000, NULL);
+	p[5] = 1;
+	cr_assert_eq(ms_uc_verify(e.m), 1);
+	cr_assert_eq(ms_uc_note_written(e.m, G_DATA + 0x3005, 1), 0);
+	cr_assert_eq(ms_uc_verify(e.m), 0);
+	cr_assert_eq(ms_uc_checkpoint_restore(e.m, cp), 0);
+	cr_assert_eq(p[5], 0);
+	ms_uc_checkpoint_free(cp);
+	ms_uc_free(e.m);
+	uc_close(e.uc);
+}
