@@ -54,6 +54,7 @@ typedef struct msb_result {
 	double iteration_ns_median;
 	double iteration_ns_p99;
 	double iters_per_sec;
+	uint64_t file_bytes; /* savestate: size of the file written, else 0 */
 } msb_result;
 
 /* ---- util.c ---- */
@@ -93,6 +94,7 @@ void msb_print_machine(void *file, const msb_options *o, int pinned_cpu);
 int msb_restore(msb_options *o);
 int msb_snapshot(msb_options *o);
 int msb_fuzz(msb_options *o);
+int msb_savestate(msb_options *o);
 /* The Unicorn version string for the header ("" without Unicorn). */
 const char *msb_unicorn_version(void);
 

@@ -169,7 +169,7 @@ static void print_csv(FILE *f, const msb_result *r, size_t n)
 {
 	fputs("bench,strategy,tracker,size_bytes,dirty_pages,read_pages,insns,verified,reps,"
 	      "restore_ns_median,restore_ns_p99,iteration_ns_median,iteration_ns_p99,"
-	      "iters_per_sec\n",
+	      "iters_per_sec,file_bytes\n",
 	      f);
 	for (size_t i = 0; i < n; i++) {
 		const msb_result *c = &r[i];
@@ -182,7 +182,8 @@ static void print_csv(FILE *f, const msb_result *r, size_t n)
 		csv_num(f, c->restore_ns_p99, ",");
 		csv_num(f, c->iteration_ns_median, ",");
 		csv_num(f, c->iteration_ns_p99, ",");
-		csv_num(f, c->iters_per_sec, "\n");
+		csv_num(f, c->iters_per_sec, ",");
+		fprintf(f, "%llu\n", (unsigned long long)c->file_bytes);
 	}
 }
 
@@ -208,6 +209,7 @@ static void print_table(FILE *f, const msb_result *r, size_t n)
 		msb_size_str(c->size_bytes, sz, sizeof sz);
 		bool fuzz = strcmp(c->bench, "fuzz") == 0;
 		bool snap = strcmp(c->bench, "snapshot") == 0;
+		bool state = strcmp(c->bench, "savestate") == 0;
 		if (strcmp(bench, c->bench) != 0) {
 			bench = c->bench;
 			if (fuzz)
@@ -217,6 +219,9 @@ static void print_table(FILE *f, const msb_result *r, size_t n)
 			else if (snap)
 				fprintf(f, "\n%-6s %6s %-22s %11s %11s %8s %s\n", "size", "D",
 					"strategy", "take_med", "take_p99", "x full", "verified");
+			else if (state)
+				fprintf(f, "\n%-6s %6s %-22s %11s %11s %10s %s\n", "size", "D",
+					"strategy", "median", "p99", "file_MiB", "verified");
 			else
 				fprintf(f, "\n%-6s %6s %6s %-22s %11s %11s %11s %11s %8s %s\n",
 					"size", "D", "R", "strategy", "restore_med", "restore_p99",
@@ -236,6 +241,13 @@ static void print_table(FILE *f, const msb_result *r, size_t n)
 			fprintf(f, "%-6s %6ld %6ld %-20s %12.0f %11s %11s %7s %s\n", sz,
 				c->dirty_pages, c->insns, c->strategy, c->iters_per_sec, a, d,
 				ratio, ok);
+		} else if (state) {
+			char mib[24] = "-";
+			if (c->file_bytes)
+				snprintf(mib, sizeof mib, "%.2f",
+					 (double)c->file_bytes / (1 << 20));
+			fprintf(f, "%-6s %6ld %-22s %11s %11s %10s %s\n", sz, c->dirty_pages,
+				c->strategy, a, b, mib, ok);
 		} else if (snap) {
 			const msb_result *ref = find_ref(r, n, c, "full");
 			if (ref && c->restore_ns_median > 0)
@@ -326,9 +338,7 @@ int main(int argc, char **argv)
 	else if (strcmp(bench, "fuzz") == 0)
 		run = msb_fuzz;
 	else if (strcmp(bench, "savestate") == 0) {
-		fprintf(stderr, "memsnap-bench: savestate: not yet available (this memsnap "
-				"has no save-state API to measure)\n");
-		return 2;
+		run = msb_savestate;
 	} else {
 		fprintf(stderr, "memsnap-bench: unknown benchmark '%s'\n", bench);
 		usage(stderr);

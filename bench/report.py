@@ -12,7 +12,8 @@ import sys
 
 FIELDS = ['bench', 'strategy', 'tracker', 'size_bytes', 'dirty_pages', 'read_pages', 'insns',
           'verified', 'reps', 'restore_ns_median', 'restore_ns_p99', 'take_ns_median',
-          'take_ns_p99', 'iteration_ns_median', 'iteration_ns_p99', 'iters_per_sec']
+          'take_ns_p99', 'op_ns_median', 'op_ns_p99', 'iteration_ns_median', 'iteration_ns_p99',
+          'iters_per_sec', 'file_bytes']
 
 
 def size_label(b):
@@ -125,6 +126,26 @@ def main():
                 c = idx.get((s, size, d))
                 r.append('%s (%s)' % (us(c['take_ns_median']), us(c['take_ns_p99']))
                          if c else '-')
+            rows.append(r)
+        md.append(table(head, rows))
+    state = [c for c in cells if c['bench'] == 'savestate']
+    if state:
+        cols = sorted({(c['size_bytes'], c['dirty_pages']) for c in state})
+        idx = {(c['strategy'], c['size_bytes'], c['dirty_pages']): c for c in state}
+        md.append('\n#### Save states: median (p99) µs; file size\n\n')
+        head = ['strategy'] + ['%s D=%d' % (size_label(s), d) for s, d in cols]
+        rows = []
+        for s in strategies(state):
+            r = [s]
+            for size, d in cols:
+                c = idx.get((s, size, d))
+                if not c:
+                    r.append('-')
+                    continue
+                cell = '%s (%s)' % (us(c['op_ns_median']), us(c['op_ns_p99']))
+                if c.get('file_bytes'):
+                    cell += ', %.2f MiB' % (c['file_bytes'] / (1 << 20))
+                r.append(cell)
             rows.append(r)
         md.append(table(head, rows))
     with open(out_md, 'w') as f:

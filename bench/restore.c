@@ -382,7 +382,7 @@ int msb_restore(msb_options *o)
 	}
 	if (o->n_dirty == 0) {
 		static const long d[] = {1, 16, 256, 4096};
-		for (size_t i = 0; i < 4; i++)
+		for (size_t i = 0; i < (o->quick ? 3u : 4u); i++)
 			o->dirty[o->n_dirty++] = d[i];
 	}
 	if (o->n_reads == 0) {

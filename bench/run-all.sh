@@ -4,6 +4,7 @@
 #   bench/run-all.sh [BUILD_DIR]        (default: build)
 #
 # Takes ~10 minutes on a 2-core VM. Sizes 16M, 256M and 1G for everything;
+# Save states are written to $TMPDIR (default /tmp).
 # 4 GiB only for a subset (restore at D=1,256,4096 with R=0; one fuzz cell),
 # to keep the run short on a shared machine. Writes:
 #   machine.txt   CPU, kernel, compiler and flags, Unicorn, trackers
@@ -40,20 +41,20 @@ run restore-4g restore --sizes 4G --dirty 1,256,4096 --reads 0
 run fuzz fuzz --ram 64M,1G --insns 1000,10000 --dirty 1,16,256
 run fuzz-4g fuzz --ram 4G --insns 1000 --dirty 16
 run snapshot snapshot --sizes 16M,256M,1G --dirty 16,256
-"$bin" savestate >>"$log" 2>&1 || echo "savestate: exit $? (see log)" >>"$log"
+run savestate savestate --sizes 16M,256M,1G --dirty 16,256
 
 sed -n '/^# memsnap-bench/,/^# pinned/p' "$log" | head -9 >"$out/machine.txt"
 python3 - "$out" <<'PY'
 import json, sys, os
 out = sys.argv[1]
 cells = []
-for name in ('restore', 'restore-4g', 'fuzz', 'fuzz-4g', 'snapshot'):
+for name in ('restore', 'restore-4g', 'fuzz', 'fuzz-4g', 'snapshot', 'savestate'):
     p = os.path.join(out, name + '.json')
     if os.path.exists(p) and os.path.getsize(p):
         cells += json.load(open(p))
 with open(os.path.join(out, 'all.json'), 'w') as f:
     f.write('[\n' + ',\n'.join('  ' + json.dumps(c) for c in cells) + '\n]\n')
-for name in ('restore', 'restore-4g', 'fuzz', 'fuzz-4g', 'snapshot'):
+for name in ('restore', 'restore-4g', 'fuzz', 'fuzz-4g', 'snapshot', 'savestate'):
     p = os.path.join(out, name + '.json')
     if os.path.exists(p):
         os.remove(p)
