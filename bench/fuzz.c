@@ -13,8 +13,9 @@
  *                 ms_view_restore() plus uc_ctl_remove_cache() of every
  *                 restored page, as the runtime does
  *   memsnap-T     the same with tracker T
- *   memsnap-uc    the runtime (memsnap/uc.h): ms_uc_run + checkpoint restore
- *                 (built only when libmemsnap-uc is part of the build)
+ *   memsnap-uc    the runtime (memsnap/uc.h): RAM mapped with ms_uc_map,
+ *                 guest run with ms_uc_run, reset with
+ *                 ms_uc_checkpoint_restore (built when libmemsnap-uc is)
  *   memcpy        memcpy of all guest RAM from a pristine copy
  *   uc_mem_write  uc_mem_write of all guest RAM from a pristine copy
  *   fresh_engine  uc_close + uc_open + a fresh MAP_PRIVATE mapping of the
@@ -127,7 +128,7 @@ static int engine_new(strategy *s, const cell *c, uint8_t *ram)
 	return 0;
 }
 
-static uc_err run_guest(uc_engine *uc, const cell *c)
+static uc_err run_guest(strategy *s, const cell *c)
 {
 	int regs[] = {UC_X86_REG_RDI, UC_X86_REG_RSI, UC_X86_REG_RDX, UC_X86_REG_RCX,
 		      UC_X86_REG_R9};
@@ -135,11 +136,18 @@ static uc_err run_guest(uc_engine *uc, const cell *c)
 	void *ptrs[5];
 	for (int i = 0; i < 5; i++)
 		ptrs[i] = &vals[i];
-	uc_err e = uc_reg_write_batch(uc, regs, ptrs, 5);
+	uc_err e = uc_reg_write_batch(s->uc, regs, ptrs, 5);
 	if (e != UC_ERR_OK)
 		return e;
+#ifdef MSB_HAVE_MEMSNAP_UC
+	/* The runtime's own run call (it keeps long campaigns safe). */
+	if (s->kind == K_MEMSNAP_UC) {
+		int err = ms_uc_run(s->msuc, CODE_BASE, exit_address(), 0, 0);
+		return err ? (uc_err)(MS_ERR_UC_BASE - err) : UC_ERR_OK;
+	}
+#endif
 	/* count stays 0 for every run: switching it flushes all blocks. */
-	return uc_emu_start(uc, CODE_BASE, exit_address(), 0, 0);
+	return uc_emu_start(s->uc, CODE_BASE, exit_address(), 0, 0);
 }
 
 static uint8_t *map_image(const cell *c)
@@ -263,8 +271,16 @@ static int reset(strategy *s, cell *c)
 		memcpy(s->ram, c->pristine, c->ram_size);
 		return 0;
 	case K_UCWRITE:
-		e = uc_mem_write(s->uc, RAM_BASE, c->pristine, c->ram_size);
-		return e == UC_ERR_OK ? 0 : uc_fail(s, "uc_mem_write", e);
+		/* In pieces of at most 1 GiB: Unicorn 2.0.1 refuses a single
+		 * write of 4 GiB (UC_ERR_ARG). */
+		for (size_t off = 0; off < c->ram_size; off += (size_t)1 << 30) {
+			size_t len = c->ram_size - off < ((size_t)1 << 30) ? c->ram_size - off
+									   : (size_t)1 << 30;
+			e = uc_mem_write(s->uc, RAM_BASE + off, c->pristine + off, len);
+			if (e != UC_ERR_OK)
+				return uc_fail(s, "uc_mem_write", e);
+		}
+		return 0;
 	case K_FRESH:
 		strategy_teardown(s, c);
 		return strategy_setup(s, c);
@@ -311,7 +327,7 @@ static void run_round(strategy *s, cell *c, uint64_t budget_ns, bool warmup)
 	size_t iters = 0;
 	do {
 		uint64_t t0 = msb_now_ns();
-		uc_err e = run_guest(s->uc, c);
+		uc_err e = run_guest(s, c);
 		if (e != UC_ERR_OK) {
 			uc_fail(s, "uc_emu_start", e);
 			return;

@@ -145,10 +145,22 @@ static void print_json(FILE *f, const msb_result *r, size_t n)
 			fprintf(f, "\"insns\": %ld, ", c->insns);
 		fprintf(f, "\"verified\": %s, \"reps\": %ld, ", c->verified ? "true" : "false",
 			c->reps);
+		/* The timed operation is a restore, a take_snapshot or a save
+		 * state operation; its key says which. */
 		bool snap = strcmp(c->bench, "snapshot") == 0;
-		json_num(f, snap ? "take_ns_median" : "restore_ns_median", c->restore_ns_median,
-			 false);
-		json_num(f, snap ? "take_ns_p99" : "restore_ns_p99", c->restore_ns_p99, false);
+		bool state = strcmp(c->bench, "savestate") == 0;
+		if (state)
+			fprintf(f, "\"file_bytes\": %llu, ", (unsigned long long)c->file_bytes);
+		json_num(f,
+			 snap	 ? "take_ns_median"
+			 : state ? "op_ns_median"
+				 : "restore_ns_median",
+			 c->restore_ns_median, false);
+		json_num(f,
+			 snap	 ? "take_ns_p99"
+			 : state ? "op_ns_p99"
+				 : "restore_ns_p99",
+			 c->restore_ns_p99, false);
 		json_num(f, "iteration_ns_median", c->iteration_ns_median, false);
 		json_num(f, "iteration_ns_p99", c->iteration_ns_p99, false);
 		json_num(f, "iters_per_sec", c->iters_per_sec, true);

@@ -110,7 +110,8 @@ def panels(name, bench, title, ylabel, rows, key_fn, x_fn, y_fn, group_fn, xlabe
         script.append('set format y "%s"' % yformat)
         script.append('set format x "%g"')
         for i, c in enumerate(['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd',
-                               '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22']):
+                               '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22',
+                               '#000000', '#aec7e8', '#98df8a', '#ff9896']):
             script.append('set linetype %d lc rgb "%s" lw 2 pt %d ps 0.8' % (i + 1, c, i + 1))
         script.append('set logscale y' + ('\nset logscale x 2' if logx else '\nunset logscale x'))
         script.append('set grid xtics ytics mytics lc rgb "#dddddd"')

@@ -5,7 +5,11 @@
 
 Medians in microseconds (restore, snapshot) or iterations per second (fuzz);
 "speedup" is memcpy's median divided by the strategy's, in the same cell.
+Also writes key.md next to OUT.md: the compact restore tables (median and
+speedup over memcpy, at the two largest sizes run at every D) that
+docs/benchmarks.md quotes.
 """
+import os
 import csv
 import json
 import sys
@@ -34,6 +38,10 @@ def us(ns):
     return '%.0f' % v
 
 
+def ratio(x):
+    return '{:,.0f}'.format(x) if x >= 100 else '%.3g' % x
+
+
 def table(head, rows):
     out = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     out += ['| ' + ' | '.join(r) + ' |' for r in rows]
@@ -46,6 +54,39 @@ def strategies(cells):
         if c['strategy'] not in seen:
             seen.append(c['strategy'])
     return seen
+
+
+def key_tables(restore):
+    """Restore medians (µs) and their speedup over memcpy, R=0 and the
+    largest R, for the two largest sizes measured at every D."""
+    out = []
+    all_d = sorted({c['dirty_pages'] for c in restore})
+    sizes = [s for s in sorted({c['size_bytes'] for c in restore})
+             if {c['dirty_pages'] for c in restore if c['size_bytes'] == s} == set(all_d)]
+    for size in sizes[-2:]:
+        for reads in sorted({c['read_pages'] for c in restore if c['size_bytes'] == size}):
+            sub = [c for c in restore if c['size_bytes'] == size and c['read_pages'] == reads]
+            idx = {(c['strategy'], c['dirty_pages']): c for c in sub}
+            out.append('\n**%s view, R=%d**: restore median µs (speedup over memcpy)\n\n'
+                       % (size_label(size), reads))
+            rows = []
+            for s in strategies(sub):
+                r = [s]
+                for d in all_d:
+                    c, m = idx.get((s, d)), idx.get(('memcpy', d))
+                    if not c:
+                        r.append('-')
+                        continue
+                    cell = us(c['restore_ns_median'])
+                    if m and s != 'memcpy' and c['restore_ns_median']:
+                        cell += ' (%sx)' % ratio(m['restore_ns_median'] /
+                                                 c['restore_ns_median'])
+                    if not c['verified']:
+                        cell += ' FAILED'
+                    r.append(cell)
+                rows.append(r)
+            out.append(table(['strategy'] + ['D=%d' % d for d in all_d], rows))
+    return ''.join(out)
 
 
 def main():
@@ -87,7 +128,7 @@ def main():
                 for d in ds:
                     c, m = idx.get((s, d)), idx.get(('memcpy', d))
                     if c and m and c['restore_ns_median'] and m['restore_ns_median']:
-                        r.append('%.3g' % (m['restore_ns_median'] / c['restore_ns_median']))
+                        r.append(ratio(m['restore_ns_median'] / c['restore_ns_median']))
                     else:
                         r.append('-')
                 rows.append(r)
@@ -150,6 +191,8 @@ def main():
         md.append(table(head, rows))
     with open(out_md, 'w') as f:
         f.write(''.join(md))
+    with open(os.path.join(os.path.dirname(out_md) or '.', 'key.md'), 'w') as f:
+        f.write(key_tables(restore))
     return 1 if bad else 0
 
 

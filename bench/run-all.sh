@@ -5,7 +5,8 @@
 #
 # Takes ~10 minutes on a 2-core VM. Sizes 16M, 256M and 1G for everything;
 # Save states are written to $TMPDIR (default /tmp).
-# 4 GiB only for a subset (restore at D=1,256,4096 with R=0; one fuzz cell),
+# 4 GiB only for a subset (restore at D=1,256,4096 with R=0; fuzz at D=1,16
+# with ~1,000 instructions),
 # to keep the run short on a shared machine. Writes:
 #   machine.txt   CPU, kernel, compiler and flags, Unicorn, trackers
 #   all.json      every cell (memsnap-bench --json of each run, merged)
@@ -39,11 +40,11 @@ run() { # name, then memsnap-bench arguments
 run restore restore --sizes 16M,256M,1G --dirty 1,16,256,4096 --reads 0,1000
 run restore-4g restore --sizes 4G --dirty 1,256,4096 --reads 0
 run fuzz fuzz --ram 64M,1G --insns 1000,10000 --dirty 1,16,256
-run fuzz-4g fuzz --ram 4G --insns 1000 --dirty 16
+run fuzz-4g fuzz --ram 4G --insns 1000 --dirty 1,16
 run snapshot snapshot --sizes 16M,256M,1G --dirty 16,256
 run savestate savestate --sizes 16M,256M,1G --dirty 16,256
 
-sed -n '/^# memsnap-bench/,/^# pinned/p' "$log" | head -9 >"$out/machine.txt"
+awk '/^# memsnap-bench/ { p = 1 } p { print } /^# pinned/ { exit }' "$log" >"$out/machine.txt"
 python3 - "$out" <<'PY'
 import json, sys, os
 out = sys.argv[1]
