@@ -193,6 +193,12 @@ static int strategy_setup(strategy *s, cell *c)
 			return -1;
 		}
 		s->ram = ms_uc_host_ptr(s->msuc, RAM_BASE, NULL);
+		if (!s->ram) {
+			s->ok = false;
+			s->err = -EFAULT;
+			s->what = "ms_uc_host_ptr";
+			return -1;
+		}
 		return 0;
 #else
 		return -1;

@@ -7,7 +7,8 @@
  * offsets (one per page to dirty, 8 bytes each), rdx = D, rcx = C (rounds of
  * the arithmetic loop), r9 = 1.
  *
- * Executes 6 + 5*D + 4*C instructions (the exit nop included): D 8-byte
+ * Executes 6 + 5*D + 4*C instructions (the padding nop included; the nop
+ * at msb_guest_exit is the `until` address and never runs): D 8-byte
  * stores, one to each table page, then C rounds of multiply-add.
  */
 	.section .rodata

@@ -371,6 +371,18 @@ int main(int argc, char **argv)
 	else
 		print_table(stdout, r, n);
 	fflush(stdout);
+	/* A strategy asked for but never measured is a typo or one this
+	 * kernel or build lacks: say so rather than drop it silently. */
+	for (size_t k = 0; k < o.n_strategies; k++) {
+		bool seen = false;
+		for (size_t i = 0; i < n && !seen; i++)
+			seen = strcmp(r[i].strategy, o.strategies[k]) == 0;
+		if (!seen)
+			fprintf(stderr,
+				"memsnap-bench: strategy '%s' was not measured (unknown to %s, "
+				"or unavailable here)\n",
+				o.strategies[k], bench);
+	}
 	size_t bad = 0;
 	for (size_t i = 0; i < n; i++)
 		bad += !r[i].verified;
