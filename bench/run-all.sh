@@ -24,6 +24,8 @@ mkdir -p "$out"
 log=$out/log.txt
 : >"$log"
 status=0
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+t_start=$(date +%s)
 
 run() { # name, then memsnap-bench arguments
 	name=$1
@@ -44,7 +46,12 @@ run fuzz-4g fuzz --ram 4G --insns 1000 --dirty 1,16
 run snapshot snapshot --sizes 16M,256M,1G --dirty 16,256
 run savestate savestate --sizes 16M,256M,1G --dirty 16,256
 
-awk '/^# memsnap-bench/ { p = 1 } p { print } /^# pinned/ { exit }' "$log" >"$out/machine.txt"
+{
+	awk '/^# memsnap-bench/ { p = 1 } p { print } /^# pinned/ { exit }' "$log"
+	echo "# source: git $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown); binary: $bin"
+	echo "# load average (1/5/15 min) at start: $load_start; at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "# run took $(($(date +%s) - t_start)) s"
+} >"$out/machine.txt"
 python3 - "$out" <<'PY'
 import json, sys, os
 out = sys.argv[1]
