@@ -14,6 +14,14 @@
 
 #define GUEST_PAGE 4096u
 
+/* memcpy of whole pages through the C library: a constant 4 KiB memcpy is
+ * inlined by the compiler as `rep movsq`, measured 2x slower here than the
+ * library's vector copy. */
+__attribute__((noinline)) static void copy_pages(void *dst, const void *src, size_t len)
+{
+	memcpy(dst, src, len);
+}
+
 ms__uc_delta *ms__uc_delta_ref(ms__uc_delta *d)
 {
 	if (d)
@@ -55,16 +63,20 @@ static const uint8_t *delta_own(const ms__uc_delta *d, size_t pg)
 	return NULL;
 }
 
-int ms__uc_delta_read_page(const ms__uc_delta *d, ms_snapshot *base, size_t pg, void *dst)
+/* Where page pg's content under d is: in a delta, else in the base. */
+static const uint8_t *content(const ms__uc_delta *d, const uint8_t *base, size_t pg)
 {
 	for (; d; d = d->parent) {
 		const uint8_t *p = delta_own(d, pg);
-		if (p) {
-			memcpy(dst, p, GUEST_PAGE);
-			return 0;
-		}
+		if (p)
+			return p;
 	}
-	return ms_snapshot_read(base, pg * GUEST_PAGE, dst, GUEST_PAGE);
+	return base + pg * GUEST_PAGE;
+}
+
+void ms__uc_delta_read_page(const ms__uc_delta *d, const uint8_t *base, size_t pg, void *dst)
+{
+	copy_pages(dst, content(d, base, pg), GUEST_PAGE);
 }
 
 int ms__uc_hook_take(ms__uc_region *r, ms__uc_delta **out)
@@ -89,7 +101,8 @@ int ms__uc_hook_take(ms__uc_region *r, ms__uc_delta **out)
 	qsort(d->pages, s->n, sizeof *d->pages, cmp_size);
 	d->n = s->n;
 	for (size_t i = 0; i < d->n; i++)
-		memcpy(d->data + i * GUEST_PAGE, r->data + d->pages[i] * GUEST_PAGE, GUEST_PAGE);
+		copy_pages(d->data + i * GUEST_PAGE, r->data + d->pages[i] * GUEST_PAGE,
+			   GUEST_PAGE);
 	d->refs = 1;
 	d->parent = ms__uc_delta_ref(r->delta);
 	d->depth = r->delta ? r->delta->depth + 1 : 0;
@@ -123,23 +136,23 @@ int ms__uc_hook_restore(ms_uc *m, ms__uc_region *r, ms__uc_delta *target, uint64
 			b = b->parent;
 		}
 	}
-	int err = 0;
-	for (size_t i = 0; i < s->n && !err; i++) {
-		size_t pg = s->list[i];
-		const uint8_t *src = NULL;
-		/* Fast path: the page is in the target delta itself. */
-		if (target)
-			src = delta_own(target, pg);
-		if (src)
-			memcpy(r->data + pg * GUEST_PAGE, src, GUEST_PAGE);
-		else
-			err =
-			    ms__uc_delta_read_page(target, r->base, pg, r->data + pg * GUEST_PAGE);
+	/* In address order, so that runs of pages are copied in one go. */
+	qsort(s->list, s->n, sizeof *s->list, cmp_size);
+	for (size_t i = 0; i < s->n;) {
+		size_t pg = s->list[i], j = i + 1;
+		if (!target) {
+			while (j < s->n && s->list[j] == s->list[j - 1] + 1)
+				j++;
+			copy_pages(r->data + pg * GUEST_PAGE, r->base_data + pg * GUEST_PAGE,
+				   (j - i) * GUEST_PAGE);
+		} else {
+			copy_pages(r->data + pg * GUEST_PAGE, content(target, r->base_data, pg),
+				   GUEST_PAGE);
+		}
 		if (r->exec)
-			ms__uc_drop_code(m, r->address + pg * GUEST_PAGE, GUEST_PAGE);
+			ms__uc_drop_code(m, r->address + pg * GUEST_PAGE, (j - i) * GUEST_PAGE);
+		i = j;
 	}
-	if (err)
-		return err; /* the set is kept: a second restore completes it */
 	*pages += s->n;
 	ms__uc_pageset_clear(s);
 	if (r->delta != target) {

@@ -66,6 +66,10 @@ typedef struct ms__uc_region {
 	struct ms_uc *owner;
 	ms__uc_pageset noted; /* pages the write hook already reported */
 	ms__uc_delta *delta;  /* hook tracking: content base over `base` */
+	/* Hook tracking: a second, never written view of `base`, the source
+	 * restores copy from (a plain pointer to the snapshot's content). */
+	ms_view *base_view;
+	const uint8_t *base_data;
 } ms__uc_region;
 
 /* Modes of tracking guest writes (see ms_uc_set_tracking in uc.h). */
@@ -137,8 +141,8 @@ int ms__uc_hook_take(ms__uc_region *r, ms__uc_delta **out);
  * pages stored by the deltas between r->delta and target). Calls
  * ms__uc_drop_code for the pages changed when the region is executable. */
 int ms__uc_hook_restore(ms_uc *m, ms__uc_region *r, ms__uc_delta *target, uint64_t *pages);
-/* Copy the content of page `pg` under `d` over `base` into dst. */
-int ms__uc_delta_read_page(const ms__uc_delta *d, ms_snapshot *base, size_t pg, void *dst);
+/* Copy the content of page `pg` under `d` over the base content into dst. */
+void ms__uc_delta_read_page(const ms__uc_delta *d, const uint8_t *base, size_t pg, void *dst);
 
 /* ---- regs.c: portable CPU registers ---------------------------------------- */
 /* Bytes ms__uc_regs_save writes for this arch/mode (0: unsupported). */

@@ -277,6 +277,7 @@ static void region_free(ms_uc *m, ms__uc_region *r)
 	if (r->write_hook)
 		uc_hook_del(m->uc, r->write_hook);
 	ms_view_free(r->view);
+	ms_view_free(r->base_view);
 	ms_snapshot_unref(r->base);
 	ms__uc_delta_unref(r->delta);
 	pageset_fini(&r->noted);
@@ -347,6 +348,11 @@ int ms__uc_region_map(ms_uc *m, uint64_t id, uint64_t address, ms_snapshot *snap
 		r->exec = runs_exec(runs, nruns);
 		ms_tracker t = m->tracking == MS_UC_TRACK_HOOK ? MS_TRACKER_NONE : m->tracker;
 		err = ms_view_new_tracked(snap, MS_VIEW_COW, t, &r->view);
+		if (!err && m->tracking == MS_UC_TRACK_HOOK)
+			err =
+			    ms_view_new_tracked(snap, MS_VIEW_COW, MS_TRACKER_NONE, &r->base_view);
+		if (!err && r->base_view)
+			r->base_data = ms_view_data(r->base_view);
 	}
 	if (!err) {
 		r->data = ms_view_data(r->view);
