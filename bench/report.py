@@ -38,6 +38,10 @@ def us(ns):
     return '%.0f' % v
 
 
+def rate(x):
+    return '%.0f' % x if x >= 10 else '%.2g' % x
+
+
 def ratio(x):
     return '{:,.0f}'.format(x) if x >= 100 else '%.3g' % x
 
@@ -148,7 +152,7 @@ def main():
             r = [s]
             for size, d in cols:
                 c = idx.get((s, size, d))
-                r.append('%.0f (%s)%s' % (c['iters_per_sec'], us(c['restore_ns_median']),
+                r.append('%s (%s)%s' % (rate(c['iters_per_sec']), us(c['restore_ns_median']),
                                           '' if c['verified'] else ' FAILED')
                          if c and c['iters_per_sec'] is not None else '-')
             rows.append(r)

@@ -25,6 +25,7 @@ log=$out/log.txt
 : >"$log"
 status=0
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+source=$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)
 t_start=$(date +%s)
 
 run() { # name, then memsnap-bench arguments
@@ -48,7 +49,7 @@ run savestate savestate --sizes 16M,256M,1G --dirty 16,256
 
 {
 	awk '/^# memsnap-bench/ { p = 1 } p { print } /^# pinned/ { exit }' "$log"
-	echo "# source: git $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown); binary: $bin"
+	echo "# source: git $source at start (of $here); binary: $bin"
 	echo "# load average (1/5/15 min) at start: $load_start; at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "# run took $(($(date +%s) - t_start)) s"
 } >"$out/machine.txt"
