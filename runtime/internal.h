@@ -119,6 +119,13 @@ struct ms_uc_checkpoint {
 	size_t regs_len;
 };
 
+/* uc_ctl read codes built in unsigned arithmetic: Unicorn's UC_CTL_READ
+ * macro shifts a signed 2 by 30 places (undefined behaviour, flagged by
+ * UBSan). */
+#define MS__UC_CTL_READ(type, nr)                                                                  \
+	((uc_control_type)((uint32_t)(type) | ((uint32_t)(nr) << 26) |                             \
+			   ((uint32_t)UC_CTL_IO_READ << 30)))
+
 /* ---- uc.c ----------------------------------------------------------------- */
 ms__uc_region *ms__uc_find(const ms_uc *m, uint64_t address);
 /* Map a CoW view of `snap` at `address` as region `id` with the given
