@@ -27,8 +27,10 @@ test: build
 test-asan: deps
 	[ -f $(BUILD)-asan/build.ninja ] || meson setup $(BUILD)-asan -Db_sanitize=address,undefined -Db_lundef=false
 	meson compile -C $(BUILD)-asan
-	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		meson test -C $(BUILD)-asan --print-errorlogs
+	ASAN_OPTIONS=detect_leaks=1:handle_segv=0:handle_sigbus=0 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		meson test -C $(BUILD)-asan --no-suite fuzz --print-errorlogs
 
 test-tsan: deps
 	[ -f $(BUILD)-tsan/build.ninja ] || meson setup $(BUILD)-tsan -Db_sanitize=thread -Db_lundef=false
