@@ -483,17 +483,25 @@ int ms_view_prepare_write(ms_view *v, size_t offset, size_t len)
 	return ms_view_note_written(v, offset, len);
 }
 
+/* The common start of the dirty-set queries: 1 when the view has nothing to
+ * report (shared or empty), -EOPNOTSUPP when it is not tracked, else the
+ * result of making v->dirty complete. */
+static int collect_for_query(ms_view *v)
+{
+	if (v->mode == MS_VIEW_SHARED || v->size == 0)
+		return 1;
+	if (!tracked(v) || forked(v))
+		return -EOPNOTSUPP;
+	return v->ops->collect(v);
+}
+
 long ms_view_dirty_ranges(ms_view *v, ms_range *ranges, size_t cap)
 {
 	if (!v || (!ranges && cap))
 		return -EINVAL;
-	if (v->mode == MS_VIEW_SHARED || v->size == 0)
-		return 0;
-	if (!tracked(v) || forked(v))
-		return -EOPNOTSUPP;
-	int err = v->ops->collect(v);
+	int err = collect_for_query(v);
 	if (err)
-		return err;
+		return err > 0 ? 0 : err;
 	ms__dirty_sort(&v->dirty);
 	size_t n = atomic_load(&v->dirty.n);
 	const size_t *list = v->dirty.list;
@@ -515,13 +523,9 @@ long ms_view_dirty_count(ms_view *v)
 {
 	if (!v)
 		return -EINVAL;
-	if (v->mode == MS_VIEW_SHARED || v->size == 0)
-		return 0;
-	if (!tracked(v) || forked(v))
-		return -EOPNOTSUPP;
-	int err = v->ops->collect(v);
+	int err = collect_for_query(v);
 	if (err)
-		return err;
+		return err > 0 ? 0 : err;
 	return (long)atomic_load(&v->dirty.n);
 }
 
@@ -537,15 +541,11 @@ long ms_view_verify(ms_view *v, size_t *missed, size_t cap)
 {
 	if (!v || (!missed && cap))
 		return -EINVAL;
-	if (v->mode == MS_VIEW_SHARED || v->size == 0)
-		return 0;
-	if (!tracked(v) || forked(v))
-		return -EOPNOTSUPP;
+	int err = collect_for_query(v);
+	if (err)
+		return err > 0 ? 0 : err;
 	if (v->protected_any)
 		return -EACCES; /* pages may be unreadable */
-	int err = v->ops->collect(v);
-	if (err)
-		return err;
 	unsigned shift = ms__page_shift();
 	size_t ps = (size_t)1 << shift;
 	long count = 0;
