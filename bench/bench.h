@@ -1,7 +1,7 @@
 /*
  * memsnap-bench: shared declarations of the benchmark program.
  *
- * Each benchmark (restore, fuzz, snapshot) fills an array of msb_result
+ * Each benchmark (restore, fuzz, snapshot, savestate, pss) fills an array of msb_result
  * cells; main.c prints them as a human table, CSV or one JSON array.
  */
 #ifndef MEMSNAP_BENCH_H
@@ -30,6 +30,9 @@ typedef struct msb_options {
 	size_t n_reads;
 	long insns[MSB_MAX_LIST];
 	size_t n_insns;
+	long rounds[MSB_MAX_LIST]; /* pss: rounds after which memory is measured */
+	size_t n_rounds;
+	long views; /* pss: views of the snapshot; 0: the default */
 	const char *strategies[MSB_MAX_STRATEGIES];
 	size_t n_strategies;
 	long reps;     /* 0: the benchmark's default */
@@ -55,6 +58,14 @@ typedef struct msb_result {
 	double iteration_ns_p99;
 	double iters_per_sec;
 	uint64_t file_bytes; /* savestate: size of the file written, else 0 */
+	/* pss: views, rounds (iterations of restore + writes), memory. */
+	long views;
+	long rounds;
+	uint64_t pss_bytes;	   /* the process's PSS (smaps_rollup) */
+	uint64_t pss_anon_bytes;   /* its anonymous part: private page copies */
+	uint64_t pss_shared_bytes; /* its file + shmem part: the snapshot */
+	uint64_t views_pss_bytes;  /* PSS of the views' own mappings (smaps) */
+	uint64_t page_table_bytes; /* VmPTE: page tables, not part of PSS */
 } msb_result;
 
 /* ---- util.c ---- */
@@ -95,6 +106,7 @@ int msb_restore(msb_options *o);
 int msb_snapshot(msb_options *o);
 int msb_fuzz(msb_options *o);
 int msb_savestate(msb_options *o);
+int msb_pss(msb_options *o);
 /* The Unicorn version string for the header ("" without Unicorn). */
 const char *msb_unicorn_version(void);
 

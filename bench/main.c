@@ -2,10 +2,10 @@
  * memsnap-bench: measures memsnap against the other ways of resetting
  * memory. See docs/benchmarks.md.
  *
- *   memsnap-bench restore|fuzz|snapshot|savestate [--quick] [--json] [--csv]
+ *   memsnap-bench restore|fuzz|snapshot|savestate|pss [--quick] [--json] [--csv]
  *       [--sizes 16M,256M,1G] [--dirty 1,16,256,4096] [--reads 0,1000]
  *       [--strategies a,b,...] [--ram 64M,1G] [--insns 1000,10000]
- *       [--reps N] [--cpu N|none]
+ *       [--views 8] [--rounds 1,10,100] [--reps N] [--cpu N|none]
  *
  * stdout carries the results only: a human table, CSV (--csv, with the
  * machine as leading '#' comment lines) or one JSON array (--json). The
@@ -25,14 +25,16 @@
 
 static void usage(FILE *f)
 {
-	fputs("usage: memsnap-bench restore|fuzz|snapshot|savestate [options]\n"
+	fputs("usage: memsnap-bench restore|fuzz|snapshot|savestate|pss [options]\n"
 	      "  --quick              smoke run: small sizes, few repetitions\n"
 	      "  --json | --csv       machine-readable output on stdout\n"
-	      "  --sizes 16M,256M,1G  view sizes (restore, snapshot)\n"
+	      "  --sizes 16M,256M,1G  view sizes (restore, snapshot, savestate, pss)\n"
 	      "  --ram 64M,1G,4G      guest RAM sizes (fuzz)\n"
 	      "  --dirty 1,16,256     pages written per iteration\n"
 	      "  --reads 0,1000       pages only read per iteration (restore)\n"
 	      "  --insns 1000,10000   guest instructions per iteration (fuzz)\n"
+	      "  --views 8            copy-on-write views of the snapshot (pss)\n"
+	      "  --rounds 1,10,100    measure memory after these rounds (pss)\n"
 	      "  --strategies a,b     only these strategies\n"
 	      "  --reps N             repetitions per cell\n"
 	      "  --cpu N|none         CPU to pin to (default: the last allowed)\n",
@@ -151,6 +153,16 @@ static void print_json(FILE *f, const msb_result *r, size_t n)
 		bool state = strcmp(c->bench, "savestate") == 0;
 		if (state)
 			fprintf(f, "\"file_bytes\": %llu, ", (unsigned long long)c->file_bytes);
+		if (strcmp(c->bench, "pss") == 0)
+			fprintf(f,
+				"\"views\": %ld, \"rounds\": %ld, \"pss_bytes\": %llu, "
+				"\"pss_anon_bytes\": %llu, \"pss_shared_bytes\": %llu, "
+				"\"views_pss_bytes\": %llu, \"page_table_bytes\": %llu, ",
+				c->views, c->rounds, (unsigned long long)c->pss_bytes,
+				(unsigned long long)c->pss_anon_bytes,
+				(unsigned long long)c->pss_shared_bytes,
+				(unsigned long long)c->views_pss_bytes,
+				(unsigned long long)c->page_table_bytes);
 		json_num(f,
 			 snap	 ? "take_ns_median"
 			 : state ? "op_ns_median"
@@ -181,7 +193,8 @@ static void print_csv(FILE *f, const msb_result *r, size_t n)
 {
 	fputs("bench,strategy,tracker,size_bytes,dirty_pages,read_pages,insns,verified,reps,"
 	      "restore_ns_median,restore_ns_p99,iteration_ns_median,iteration_ns_p99,"
-	      "iters_per_sec,file_bytes\n",
+	      "iters_per_sec,file_bytes,views,rounds,pss_bytes,pss_anon_bytes,pss_shared_bytes,"
+	      "views_pss_bytes,page_table_bytes\n",
 	      f);
 	for (size_t i = 0; i < n; i++) {
 		const msb_result *c = &r[i];
@@ -195,7 +208,16 @@ static void print_csv(FILE *f, const msb_result *r, size_t n)
 		csv_num(f, c->iteration_ns_median, ",");
 		csv_num(f, c->iteration_ns_p99, ",");
 		csv_num(f, c->iters_per_sec, ",");
-		fprintf(f, "%llu\n", (unsigned long long)c->file_bytes);
+		fprintf(f, "%llu,", (unsigned long long)c->file_bytes);
+		if (strcmp(c->bench, "pss") == 0)
+			fprintf(f, "%ld,%ld,%llu,%llu,%llu,%llu,%llu\n", c->views, c->rounds,
+				(unsigned long long)c->pss_bytes,
+				(unsigned long long)c->pss_anon_bytes,
+				(unsigned long long)c->pss_shared_bytes,
+				(unsigned long long)c->views_pss_bytes,
+				(unsigned long long)c->page_table_bytes);
+		else
+			fputs(",,,,,,\n", f);
 	}
 }
 
@@ -222,9 +244,15 @@ static void print_table(FILE *f, const msb_result *r, size_t n)
 		bool fuzz = strcmp(c->bench, "fuzz") == 0;
 		bool snap = strcmp(c->bench, "snapshot") == 0;
 		bool state = strcmp(c->bench, "savestate") == 0;
+		bool pss = strcmp(c->bench, "pss") == 0;
 		if (strcmp(bench, c->bench) != 0) {
 			bench = c->bench;
-			if (fuzz)
+			if (pss)
+				fprintf(f, "\n%-6s %5s %5s %6s %-20s %9s %9s %9s %9s %9s %7s %s\n",
+					"size", "D", "views", "rounds", "strategy", "PSS_MiB",
+					"anon_MiB", "views_MiB", "PTE_MiB", "rest_med", "x goal",
+					"verified");
+			else if (fuzz)
 				fprintf(f, "\n%-6s %6s %6s %-20s %12s %11s %11s %7s %s\n", "ram",
 					"D", "insns", "strategy", "iters/s", "reset_med",
 					"iter_med", "x limit", "verified");
@@ -238,14 +266,23 @@ static void print_table(FILE *f, const msb_result *r, size_t n)
 				fprintf(f, "\n%-6s %6s %6s %-22s %11s %11s %11s %11s %8s %s\n",
 					"size", "D", "R", "strategy", "restore_med", "restore_p99",
 					"iter_med", "iter_p99", "x memcpy", "verified");
-			fprintf(f, "(times in microseconds)\n");
+			fprintf(f, pss ? "(restore_med in microseconds; goal: PSS < 1.1 x size)\n"
+				       : "(times in microseconds)\n");
 		}
 		fmt_us(c->restore_ns_median, a, sizeof a);
 		fmt_us(c->restore_ns_p99, b, sizeof b);
 		fmt_us(c->iteration_ns_median, d, sizeof d);
 		fmt_us(c->iteration_ns_p99, e, sizeof e);
 		const char *ok = c->verified ? "yes" : "NO";
-		if (fuzz) {
+		if (pss) {
+			const double mib = 1 << 20;
+			fprintf(f,
+				"%-6s %5ld %5ld %6ld %-20s %9.1f %9.1f %9.1f %9.1f %9s %7.3f %s\n",
+				sz, c->dirty_pages, c->views, c->rounds, c->strategy,
+				(double)c->pss_bytes / mib, (double)c->pss_anon_bytes / mib,
+				(double)c->views_pss_bytes / mib, (double)c->page_table_bytes / mib,
+				a, (double)c->pss_bytes / (1.1 * (double)c->size_bytes), ok);
+		} else if (fuzz) {
 			const msb_result *ref = find_ref(r, n, c, "limit");
 			if (ref && ref->iters_per_sec > 0)
 				snprintf(ratio, sizeof ratio, "%.3f",
@@ -324,6 +361,11 @@ int main(int argc, char **argv)
 		else if (strcmp(a, "--strategies") == 0)
 			err = parse_list(val, "strategies", NULL, NULL, o.strategies,
 					 &o.n_strategies, MSB_MAX_STRATEGIES);
+		else if (strcmp(a, "--rounds") == 0)
+			err = parse_list(val, "rounds", NULL, o.rounds, NULL, &o.n_rounds,
+					 MSB_MAX_LIST);
+		else if (strcmp(a, "--views") == 0)
+			err = (o.views = strtol(val, NULL, 10)) > 0 && o.views <= 4096 ? 0 : -1;
 		else if (strcmp(a, "--reps") == 0)
 			err = (o.reps = strtol(val, NULL, 10)) > 0 ? 0 : -1;
 		else if (strcmp(a, "--cpu") == 0)
@@ -349,9 +391,11 @@ int main(int argc, char **argv)
 		run = msb_snapshot;
 	else if (strcmp(bench, "fuzz") == 0)
 		run = msb_fuzz;
-	else if (strcmp(bench, "savestate") == 0) {
+	else if (strcmp(bench, "savestate") == 0)
 		run = msb_savestate;
-	} else {
+	else if (strcmp(bench, "pss") == 0)
+		run = msb_pss;
+	else {
 		fprintf(stderr, "memsnap-bench: unknown benchmark '%s'\n", bench);
 		usage(stderr);
 		return 2;

@@ -17,7 +17,8 @@ import sys
 FIELDS = ['bench', 'strategy', 'tracker', 'size_bytes', 'dirty_pages', 'read_pages', 'insns',
           'verified', 'reps', 'restore_ns_median', 'restore_ns_p99', 'take_ns_median',
           'take_ns_p99', 'op_ns_median', 'op_ns_p99', 'iteration_ns_median', 'iteration_ns_p99',
-          'iters_per_sec', 'file_bytes']
+          'iters_per_sec', 'file_bytes', 'views', 'rounds', 'pss_bytes', 'pss_anon_bytes',
+          'pss_shared_bytes', 'views_pss_bytes', 'page_table_bytes']
 
 
 def size_label(b):
@@ -192,6 +193,25 @@ def main():
                     cell += ', %.2f MiB' % (c['file_bytes'] / (1 << 20))
                 r.append(cell)
             rows.append(r)
+        md.append(table(head, rows))
+    pss = [c for c in cells if c['bench'] == 'pss']
+    if pss:
+        md.append('\n#### Memory of copy-on-write views (PSS, MiB; goal < 1.1 x size)\n\n')
+        head = ['size', 'D', 'views', 'rounds', 'strategy', 'PSS', 'anonymous', 'views own',
+                'page tables', 'PSS / (1.1 x size)', 'restore median µs']
+        mib = float(1 << 20)
+        rows = []
+        for c in pss:
+            if c.get('pss_bytes') is None:
+                continue
+            rows.append([size_label(c['size_bytes']), str(c['dirty_pages']), str(c['views']),
+                         str(c['rounds']), c['strategy'], '%.1f' % (c['pss_bytes'] / mib),
+                         '%.1f' % (c['pss_anon_bytes'] / mib),
+                         '%.1f' % (c['views_pss_bytes'] / mib),
+                         '%.1f' % (c['page_table_bytes'] / mib),
+                         '%.3f' % (c['pss_bytes'] / (1.1 * c['size_bytes'])),
+                         us(c['restore_ns_median']) +
+                         ('' if c['verified'] else ' FAILED')])
         md.append(table(head, rows))
     with open(out_md, 'w') as f:
         f.write(''.join(md))

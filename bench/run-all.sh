@@ -46,6 +46,7 @@ run fuzz fuzz --ram 64M,1G --insns 1000,10000 --dirty 1,16,256
 run fuzz-4g fuzz --ram 4G --insns 1000 --dirty 1,16
 run snapshot snapshot --sizes 16M,256M,1G --dirty 16,256
 run savestate savestate --sizes 16M,256M,1G --dirty 16,256
+run pss pss --sizes 1G --dirty 100 --views 8 --rounds 1,10,100
 
 {
 	awk '/^# memsnap-bench/ { p = 1 } p { print } /^# pinned/ { exit }' "$log"
@@ -57,13 +58,13 @@ python3 - "$out" <<'PY'
 import json, sys, os
 out = sys.argv[1]
 cells = []
-for name in ('restore', 'restore-4g', 'fuzz', 'fuzz-4g', 'snapshot', 'savestate'):
+for name in ('restore', 'restore-4g', 'fuzz', 'fuzz-4g', 'snapshot', 'savestate', 'pss'):
     p = os.path.join(out, name + '.json')
     if os.path.exists(p) and os.path.getsize(p):
         cells += json.load(open(p))
 with open(os.path.join(out, 'all.json'), 'w') as f:
     f.write('[\n' + ',\n'.join('  ' + json.dumps(c) for c in cells) + '\n]\n')
-for name in ('restore', 'restore-4g', 'fuzz', 'fuzz-4g', 'snapshot', 'savestate'):
+for name in ('restore', 'restore-4g', 'fuzz', 'fuzz-4g', 'snapshot', 'savestate', 'pss'):
     p = os.path.join(out, name + '.json')
     if os.path.exists(p):
         os.remove(p)
