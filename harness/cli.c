@@ -142,15 +142,17 @@ static int cmd_bench(msf_target *t, inputs *in, uint64_t iterations)
 		fprintf(stderr, "\n");
 	const msf_stats *s = msf_target_stats(t);
 	double secs = (double)(msf_now_ns() - s->start_ns) / 1e9;
-	printf("reset: %s, guest RAM %" PRIu64 " KiB, %zu input(s), %" PRIu64 " iterations\n",
-	       msf_target_reset_name(t), msf_target_ram_pages(t) * 4, in->n, s->execs);
+	printf("reset: %s, tracking %s, guest RAM %" PRIu64 " KiB, %zu input(s), %" PRIu64
+	       " iterations\n",
+	       msf_target_reset_name(t), msf_target_tracking_name(t), msf_target_ram_pages(t) * 4,
+	       in->n, s->execs);
 	msf_stats_line(t, stdout);
 	printf("\n");
-	printf("csv,reset,ram_kib,execs,seconds,execs_per_sec,iteration_us,restore_us,"
+	printf("csv,reset,tracking,ram_kib,execs,seconds,execs_per_sec,iteration_us,restore_us,"
 	       "restore_share_pct,dirty_pages_per_exec\n");
-	printf("csv,%s,%" PRIu64 ",%" PRIu64 ",%.3f,%.0f,%.3f,%.3f,%.2f,%.2f\n",
-	       msf_target_reset_name(t), msf_target_ram_pages(t) * 4, s->execs, secs,
-	       (double)s->execs / secs, (double)s->iter_ns / (double)s->execs / 1e3,
+	printf("csv,%s,%s,%" PRIu64 ",%" PRIu64 ",%.3f,%.0f,%.3f,%.3f,%.2f,%.2f\n",
+	       msf_target_reset_name(t), msf_target_tracking_name(t), msf_target_ram_pages(t) * 4,
+	       s->execs, secs, (double)s->execs / secs, (double)s->iter_ns / (double)s->execs / 1e3,
 	       (double)s->restore_ns / (double)s->execs / 1e3,
 	       100.0 * (double)s->restore_ns / (double)s->iter_ns,
 	       (double)s->dirty_pages / (double)s->execs);
@@ -163,8 +165,8 @@ static void cmd_info(msf_target *t)
 {
 	const msf_config *c = msf_target_config(t);
 	const msf_elf *e = msf_target_elf(t);
-	printf("elf:       %s\narch:      %s\nreset:     %s\n", c->elf, msf_target_arch_name(t),
-	       msf_target_reset_name(t));
+	printf("elf:       %s\narch:      %s\nreset:     %s\ntracking:  %s\n", c->elf,
+	       msf_target_arch_name(t), msf_target_reset_name(t), msf_target_tracking_name(t));
 	for (size_t i = 0; i < e->n_segs; i++)
 		printf("segment:   0x%" PRIx64 " +0x%" PRIx64 " (file 0x%" PRIx64 ") %c%c%c\n",
 		       e->segs[i].vaddr, e->segs[i].memsz, e->segs[i].filesz,

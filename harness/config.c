@@ -27,6 +27,7 @@ void msf_config_init(msf_config *c)
 	memset(c, 0, sizeof *c);
 	c->budget = MSF_DEFAULT_BUDGET;
 	c->reset = MSF_RESET_MEMSNAP;
+	c->tracking = MSF_TRACK_HOOK;
 }
 
 void msf_config_free(msf_config *c)
@@ -222,6 +223,7 @@ static const struct {
     {"ram", "ADDR SIZE [PERMS] [file=PATH[@OFF]]  extra RAM region (repeatable)"},
     {"budget", "N        instructions per input before it is a timeout (100000)"},
     {"reset", "memsnap|memcpy  how guest RAM is reset between inputs"},
+    {"tracking", "hook|exact  how memsnap finds dirty pages (hook; exact: MEMSNAP_TRACKER)"},
     {"crash_dir", "DIR   where crashing inputs are saved (default: .)"},
     {"save_timeouts", "BOOL  also save inputs that time out"},
     {"prefault", "BOOL   read every RAM page once at start"},
@@ -316,6 +318,18 @@ int msf_config_set(msf_config *c, const char *key, const char *v, int repeat_ok,
 			c->reset = MSF_RESET_MEMCPY;
 		else
 			return fail(err, errlen, "reset: '%s' is not memsnap or memcpy", v);
+		return 0;
+	}
+	if (!strcmp(key, "tracking")) {
+		if (!strcmp(v, "hook"))
+			c->tracking = MSF_TRACK_HOOK;
+		else if (!strcmp(v, "exact"))
+			c->tracking = MSF_TRACK_EXACT;
+		else
+			return fail(err, errlen,
+				    "tracking: '%s' is not hook or exact (choose exact's tracker "
+				    "with MEMSNAP_TRACKER)",
+				    v);
 		return 0;
 	}
 	if (!strcmp(key, "crash_dir"))

@@ -33,6 +33,17 @@ typedef enum msf_reset {
 	MSF_RESET_MEMCPY,  /* copy every byte of guest RAM back (baseline) */
 } msf_reset;
 
+/* How the memsnap backend finds the pages an input dirtied (ms_uc_tracking).
+ * The harness is the only host-side writer of guest RAM after the start
+ * state (ms_uc_write of the input) and the guest's stores are seen by the
+ * runtime's write hook, so hook tracking is exact for the harness and is the
+ * default: its restore copies the logged pages and scans nothing. `exact`
+ * uses a memsnap tracker (MEMSNAP_TRACKER picks it; AUTO is uffd-async). */
+typedef enum msf_tracking {
+	MSF_TRACK_HOOK,	 /* MS_UC_TRACK_HOOK */
+	MSF_TRACK_EXACT, /* MS_UC_TRACK_EXACT with MS_TRACKER_AUTO / MEMSNAP_TRACKER */
+} msf_tracking;
+
 /* An extra RAM region: zeroed, or holding a file's bytes. */
 typedef struct msf_ram_spec {
 	uint64_t addr;
@@ -61,6 +72,7 @@ typedef struct msf_config {
 	int n_ram;
 	uint64_t budget;
 	msf_reset reset;
+	msf_tracking tracking;
 	char *crash_dir;
 	int save_timeouts;
 	int prefault;
@@ -137,7 +149,7 @@ const msf_symbol *msf_elf_symbolize(const msf_elf *elf, uint64_t addr);
 typedef struct uc_struct msf_uc;
 typedef struct msf_ram msf_ram;
 
-int msf_ram_new(msf_reset kind, msf_uc *uc, msf_ram **out);
+int msf_ram_new(msf_reset kind, msf_tracking tracking, msf_uc *uc, msf_ram **out);
 void msf_ram_free(msf_ram *r);
 int msf_ram_map_zeroed(msf_ram *r, uint64_t addr, uint64_t size, uint32_t perms);
 int msf_ram_map_file(msf_ram *r, uint64_t addr, uint64_t size, uint32_t perms, const char *path,
@@ -152,6 +164,13 @@ int msf_ram_restore(msf_ram *r, uint64_t *dirty_pages);
 /* Run the guest; returns 0 or a memsnap error (MS_ERR_UC_BASE - uc_err). */
 int msf_ram_run(msf_ram *r, uint64_t begin, uint64_t until, uint64_t count);
 uint64_t msf_ram_total_pages(const msf_ram *r);
+/* Pages of guest RAM that differ from what the next restore puts back but
+ * were not recorded as written (ms_uc_verify): 0 when tracking saw every
+ * writer. O(RAM size); for tests. -EOPNOTSUPP for the memcpy backend, which
+ * tracks nothing. */
+long msf_ram_verify(msf_ram *r);
+/* "hook", "exact/<tracker>" (memsnap) or "-" (memcpy). */
+const char *msf_ram_tracking_name(const msf_ram *r);
 
 /* ---- Targets (target.c) -------------------------------------------------- */
 
@@ -214,6 +233,10 @@ const msf_stats *msf_target_stats(const msf_target *t);
 size_t msf_target_input_max(const msf_target *t);
 const char *msf_target_arch_name(const msf_target *t);
 const char *msf_target_reset_name(const msf_target *t);
+/* "hook", "exact/uffd-async", ...; "-" for reset=memcpy. */
+const char *msf_target_tracking_name(const msf_target *t);
+/* msf_ram_verify of the target's guest RAM (see above). */
+long msf_target_verify(msf_target *t);
 /* Register names matching msf_result.regs. */
 const char *const *msf_target_reg_names(const msf_target *t, int *n);
 msf_uc *msf_target_engine(msf_target *t);

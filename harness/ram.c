@@ -3,7 +3,10 @@
  *
  *   memsnap  regions are memsnap copy-on-write views (ms_uc_map*); the start
  *            state is an ms_uc checkpoint and each reset restores only the
- *            pages the last input dirtied.
+ *            pages the last input dirtied. Dirty pages are found by the
+ *            runtime's write hook (tracking = hook, the default: exact here
+ *            because the harness writes guest RAM only through ms_uc_write)
+ *            or by a memsnap tracker (tracking = exact).
  *   memcpy   regions are plain anonymous memory given to Unicorn with
  *            uc_mem_map_ptr; the start state is a full copy and each reset
  *            copies every byte back. It exists as the baseline that the
@@ -12,6 +15,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -29,6 +33,7 @@ typedef struct plain_region {
 
 struct msf_ram {
 	msf_reset kind;
+	char tracking_name[32];
 	uc_engine *uc;
 	/* memsnap */
 	ms_uc *m;
@@ -42,19 +47,46 @@ struct msf_ram {
 	uint64_t total_pages;
 };
 
-int msf_ram_new(msf_reset kind, msf_uc *uc, msf_ram **out)
+/* The tracker exact mode's views get (for statistics): MEMSNAP_TRACKER when
+ * it names one, else what MS_TRACKER_AUTO resolves to. A file-backed region
+ * may still fall back to uffd-async (uffd-sync cannot watch private file
+ * mappings). */
+static const char *exact_tracker_name(void)
+{
+	const char *env = getenv("MEMSNAP_TRACKER");
+	if (env && *env && strcmp(env, "auto"))
+		for (int t = MS_TRACKER_AUTO + 1; t < MS_TRACKER_COUNT_; t++)
+			if (!strcmp(env, ms_tracker_name((ms_tracker)t)))
+				return env;
+	return ms_tracker_name(ms_tracker_resolve(MS_TRACKER_AUTO));
+}
+
+int msf_ram_new(msf_reset kind, msf_tracking tracking, msf_uc *uc, msf_ram **out)
 {
 	msf_ram *r = calloc(1, sizeof *r);
 	if (!r)
 		return -ENOMEM;
 	r->kind = kind;
 	r->uc = uc;
+	snprintf(r->tracking_name, sizeof r->tracking_name, "-");
 	if (kind == MSF_RESET_MEMSNAP) {
+		/* The configured mode wins over MEMSNAP_UC_TRACKING; in exact mode
+		 * MS_TRACKER_AUTO lets MEMSNAP_TRACKER choose the views' tracker. */
 		int rc = ms_uc_new(uc, &r->m);
+		if (!rc)
+			rc = ms_uc_set_tracking(
+			    r->m, tracking == MSF_TRACK_HOOK ? MS_UC_TRACK_HOOK : MS_UC_TRACK_EXACT,
+			    MS_TRACKER_AUTO);
 		if (rc) {
+			ms_uc_free(r->m);
 			free(r);
 			return rc;
 		}
+		if (tracking == MSF_TRACK_HOOK)
+			snprintf(r->tracking_name, sizeof r->tracking_name, "hook");
+		else
+			snprintf(r->tracking_name, sizeof r->tracking_name, "exact/%s",
+				 exact_tracker_name());
 	}
 	*out = r;
 	return 0;
@@ -254,4 +286,16 @@ int msf_ram_run(msf_ram *r, uint64_t begin, uint64_t until, uint64_t count)
 uint64_t msf_ram_total_pages(const msf_ram *r)
 {
 	return r->total_pages;
+}
+
+long msf_ram_verify(msf_ram *r)
+{
+	if (r->kind == MSF_RESET_MEMCPY)
+		return -EOPNOTSUPP;
+	return ms_uc_verify(r->m);
+}
+
+const char *msf_ram_tracking_name(const msf_ram *r)
+{
+	return r->tracking_name;
 }

@@ -181,11 +181,12 @@ void msf_stats_line(const msf_target *t, FILE *out)
 	double n = s->execs ? (double)s->execs : 1;
 	fprintf(out,
 		"execs %" PRIu64 "  %.0f execs/s  iteration %.2f us  restore %.2f us (%.1f%%)  "
-		"dirty %.1f pages/iter  crashes %" PRIu64 "  timeouts %" PRIu64 "  [%s]",
+		"dirty %.1f pages/iter  crashes %" PRIu64 "  timeouts %" PRIu64 "  [%s, %s]",
 		s->execs, secs > 0 ? (double)s->execs / secs : 0, (double)s->iter_ns / n / 1e3,
 		(double)s->restore_ns / n / 1e3,
 		s->iter_ns ? 100.0 * (double)s->restore_ns / (double)s->iter_ns : 0,
-		(double)s->dirty_pages / n, s->crashes, s->timeouts, msf_target_reset_name(t));
+		(double)s->dirty_pages / n, s->crashes, s->timeouts, msf_target_reset_name(t),
+		msf_target_tracking_name(t));
 }
 
 void msf_stats_write_file(const msf_target *t, const char *path)
@@ -210,6 +211,7 @@ void msf_stats_write_file(const msf_target *t, const char *path)
 	fprintf(f, "crashes: %" PRIu64 "\n", s->crashes);
 	fprintf(f, "timeouts: %" PRIu64 "\n", s->timeouts);
 	fprintf(f, "reset: %s\n", msf_target_reset_name(t));
+	fprintf(f, "tracking: %s\n", msf_target_tracking_name(t));
 	fprintf(f, "arch: %s\n", msf_target_arch_name(t));
 	fclose(f);
 	rename(tmp, path);

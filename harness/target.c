@@ -336,7 +336,7 @@ int msf_target_new(const msf_config *c, msf_target **out, char *err, size_t errl
 	if (!rc)
 		rc = setup_arch(t, err, errlen);
 	if (!rc) {
-		int e = msf_ram_new(c->reset, t->uc, &t->ram);
+		int e = msf_ram_new(c->reset, c->tracking, t->uc, &t->ram);
 		if (e)
 			rc = fail(err, errlen, "guest RAM: %s", ms_strerror(e));
 	}
@@ -533,6 +533,16 @@ const char *msf_target_arch_name(const msf_target *t)
 const char *msf_target_reset_name(const msf_target *t)
 {
 	return t->cfg.reset == MSF_RESET_MEMCPY ? "memcpy" : "memsnap";
+}
+
+const char *msf_target_tracking_name(const msf_target *t)
+{
+	return msf_ram_tracking_name(t->ram);
+}
+
+long msf_target_verify(msf_target *t)
+{
+	return msf_ram_verify(t->ram);
 }
 
 const char *const *msf_target_reg_names(const msf_target *t, int *n)

@@ -26,6 +26,7 @@ Test(config, parses_a_complete_config)
 			   "ram = 0x80000000 1M r file=/tmp/img@0x1000\n"
 			   "budget = 5000\n"
 			   "reset = memcpy\n"
+			   "tracking = exact\n"
 			   "save_timeouts = true\n";
 	cr_assert_eq(msf_config_parse_text(&c, text, "t.conf", err, sizeof err), 0, "%s", err);
 	cr_assert_str_eq(c.elf, "/x/demo.elf");
@@ -40,6 +41,7 @@ Test(config, parses_a_complete_config)
 	cr_assert_str_eq(c.stack_top, "0x7f010000");
 	cr_assert_eq(c.budget, 5000);
 	cr_assert_eq(c.reset, MSF_RESET_MEMCPY);
+	cr_assert_eq(c.tracking, MSF_TRACK_EXACT);
 	cr_assert_eq(c.save_timeouts, 1);
 	msf_config_free(&c);
 }
@@ -81,6 +83,10 @@ static const struct {
     {"budget = -5\n", "not a positive number"},
     {"input_max = 4G\n", "over 1 GiB"},
     {"reset = fork\n", "reset: 'fork' is not memsnap or memcpy"},
+    {"tracking = uffd-sync\n", "tracking: 'uffd-sync' is not hook or exact (choose exact's "
+			       "tracker with MEMSNAP_TRACKER)"},
+    {"tracking = Hook\n", "tracking: 'Hook' is not hook or exact"},
+    {"tracking =\n", "'tracking' has an empty value"},
     {"arch = mips\n", "arch: 'mips' is not x86-64, thumb or arm"},
     {"entry = 12zz\n", "entry: '12zz' is neither a symbol nor an address"},
     {"entry = foo bar\n", "neither a symbol nor an address"},
@@ -112,6 +118,24 @@ Test(config, rejects_bad_configs_with_clear_messages)
 			cr_expect(!strncmp(err, "t.conf:", 7), "no location in '%s'", err);
 		msf_config_free(&c);
 	}
+}
+
+Test(config, tracking_defaults_to_hook_and_the_command_line_picks_exact)
+{
+	msf_config c;
+	char err[MSF_ERR_LEN] = "";
+	msf_config_init(&c);
+	cr_assert_eq(c.reset, MSF_RESET_MEMSNAP);
+	cr_assert_eq(c.tracking, MSF_TRACK_HOOK);
+	char *argv[] = {"prog", "--tracking=exact", "in", NULL};
+	int argc = 3;
+	cr_assert_eq(msf_config_parse_args(&c, &argc, argv, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(c.tracking, MSF_TRACK_EXACT);
+	char *bad[] = {"prog", "--tracking=none", NULL};
+	argc = 2;
+	cr_assert_eq(msf_config_parse_args(&c, &argc, bad, err, sizeof err), -1);
+	cr_assert(strstr(err, "--tracking=none: tracking: 'none' is not hook or exact"), "%s", err);
+	msf_config_free(&c);
 }
 
 Test(config, a_missing_elf_is_reported)

@@ -4,9 +4,11 @@
 #include "../common.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unicorn/unicorn.h>
 
 #include "fuzz.h"
 
@@ -232,4 +234,167 @@ Test(replay, x86_64_reproduces_the_saved_crash)
 Test(replay, thumb_reproduces_the_saved_crash)
 {
 	replay_reproduces("MEMSNAP_DEMO_THUMB", "address:   0xc0011000");
+}
+
+/* ---- Reset correctness under each tracking mode ------------------------- */
+
+static uint64_t rng_next(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* A random demo input: the header, then records of random types and
+ * lengths. 'W' records use slot indexes from -64 to 63, so that some inputs
+ * crash, some are refused and some silently corrupt the guest's .data and
+ * .bss below the slot table (the planted bug); 'V' records dirty scratch
+ * pages. Every few inputs is the saved crash or a benign seed instead. */
+static size_t random_input(uint64_t *s, uint8_t *buf, size_t cap, int i)
+{
+	if (i % 7 == 3)
+		return read_seed("crash-example.bin", buf, cap);
+	if (i % 7 == 5)
+		return read_seed("benign-checksum.bin", buf, cap);
+	size_t n = 0;
+	memcpy(buf, "MSNP\x01\x00", 6);
+	n = 6;
+	int records = (int)(rng_next(s) % 6);
+	for (int r = 0; r < records && n + 2 + 255 < cap; r++) {
+		static const char types[] = "NVWWE?";
+		uint8_t type = (uint8_t)types[rng_next(s) % 6];
+		uint8_t len = type == 'W' ? 8 : (uint8_t)(rng_next(s) % 64);
+		buf[n++] = type;
+		buf[n++] = len;
+		for (uint8_t k = 0; k < len; k++)
+			buf[n + k] = (uint8_t)rng_next(s);
+		if (type == 'W') {
+			int32_t slot = (int32_t)(rng_next(s) % 128) - 64;
+			memcpy(buf + n, &slot, 4);
+		}
+		n += len;
+	}
+	return n;
+}
+
+/* The guest's writable memory after a run, to compare runs byte for byte. */
+static uint8_t *writable_memory(msf_target *t, size_t *len)
+{
+	const msf_elf *e = msf_target_elf(t);
+	uint8_t *mem = NULL;
+	*len = 0;
+	for (size_t i = 0; i < e->n_segs; i++) {
+		const msf_segment *sg = &e->segs[i];
+		if (!(sg->perms & UC_PROT_WRITE))
+			continue;
+		uint64_t lo = sg->vaddr & ~0xfffull,
+			 hi = (sg->vaddr + sg->memsz + 0xfff) & ~0xfffull;
+		mem = realloc(mem, *len + (hi - lo));
+		cr_assert(mem);
+		cr_assert_eq(uc_mem_read(msf_target_engine(t), lo, mem + *len, hi - lo), UC_ERR_OK);
+		*len += hi - lo;
+	}
+	return mem;
+}
+
+/*
+ * The same input sequence, crashes and guest corruption included, run with
+ * the memcpy baseline (every byte of RAM copied back) and with memsnap under
+ * `tracking`: every run must end the same way (kind, return value, PC,
+ * faulting address) and leave the same writable memory behind, and
+ * ms_uc_verify() must find no page written behind the tracking's back.
+ */
+static void same_results_as_memcpy(const char *env, const char *tracking)
+{
+	msf_target *ref = open_demo(env, "reset", "memcpy");
+	msf_target *t = open_demo(env, tracking ? "tracking" : NULL, tracking);
+	const char *name = msf_target_tracking_name(t);
+	if (tracking)
+		cr_assert(!strncmp(name, "exact/", 6), "tracking %s", name);
+	else
+		cr_assert_str_eq(name, "hook");
+	uint64_t seed = 0x9e3779b97f4a7c15ull;
+	uint8_t buf[4096];
+	int crashes = 0, oks = 0;
+	for (int i = 0; i < 400; i++) {
+		size_t n = random_input(&seed, buf, sizeof buf, i);
+		msf_result a, b;
+		cr_assert_eq(msf_target_run(ref, buf, n, &a), 0);
+		cr_assert_eq(msf_target_run(t, buf, n, &b), 0);
+		cr_assert_eq(b.kind, a.kind, "input %d: %s, memcpy reset gave %s", i,
+			     msf_kind_name(b.kind), msf_kind_name(a.kind));
+		cr_assert_eq(b.retval, a.retval, "input %d", i);
+		cr_assert_eq(b.pc, a.pc, "input %d", i);
+		cr_assert_eq(b.addr, a.addr, "input %d", i);
+		crashes += msf_kind_is_crash(a.kind);
+		oks += a.kind == MSF_KIND_OK;
+		size_t la, lb;
+		uint8_t *ma = writable_memory(ref, &la), *mb = writable_memory(t, &lb);
+		cr_assert_eq(la, lb);
+		cr_assert(!memcmp(ma, mb, la), "input %d: guest memory differs after the run", i);
+		free(ma);
+		free(mb);
+		cr_assert_eq(msf_target_verify(t), 0, "input %d: a write was not tracked", i);
+	}
+	/* The sequence exercised both outcomes. */
+	cr_assert(crashes > 10 && oks > 10, "%d crashes, %d ok", crashes, oks);
+	cr_assert_eq(msf_target_verify(ref), -EOPNOTSUPP);
+	msf_target_free(t);
+	msf_target_free(ref);
+}
+
+Test(reset, x86_64_default_tracking_is_hook_and_matches_memcpy)
+{
+	same_results_as_memcpy("MEMSNAP_DEMO_X86_64", NULL);
+}
+
+Test(reset, thumb_default_tracking_is_hook_and_matches_memcpy)
+{
+	same_results_as_memcpy("MEMSNAP_DEMO_THUMB", NULL);
+}
+
+Test(reset, x86_64_exact_tracking_matches_memcpy)
+{
+	same_results_as_memcpy("MEMSNAP_DEMO_X86_64", "exact");
+}
+
+/* A crash (and a silent corruption by a small negative slot) followed by
+ * normal inputs: the normal inputs give the results they give from a fresh
+ * target, under the default tracking. */
+Test(reset, crash_then_normal_inputs_give_identical_results)
+{
+	msf_target *t = open_demo("MEMSNAP_DEMO_X86_64", NULL, NULL);
+	uint8_t basic[4096], checksum[4096], crash[64], corrupt[16];
+	size_t nb = read_seed("benign-basic.bin", basic, sizeof basic);
+	size_t nc = read_seed("benign-checksum.bin", checksum, sizeof checksum);
+	size_t nx = read_seed("crash-example.bin", crash, sizeof crash);
+	size_t nw = write_record(corrupt, -16, 0xdeadbeef);
+	msf_result r, first_basic, first_checksum;
+	size_t len0;
+	msf_target_run(t, basic, nb, &first_basic);
+	uint8_t *mem0 = writable_memory(t, &len0);
+	msf_target_run(t, checksum, nc, &first_checksum);
+	cr_assert_eq(first_basic.kind, MSF_KIND_OK);
+	cr_assert_eq(first_checksum.kind, MSF_KIND_OK);
+	for (int round = 0; round < 50; round++) {
+		msf_target_run(t, crash, nx, &r);
+		cr_assert_eq(r.kind, MSF_KIND_WRITE_UNMAPPED);
+		msf_target_run(t, corrupt, nw, &r);
+		cr_assert_eq(r.kind, MSF_KIND_OK);
+		msf_target_run(t, basic, nb, &r);
+		cr_assert_eq(r.kind, first_basic.kind);
+		cr_assert_eq(r.retval, first_basic.retval);
+		size_t len;
+		uint8_t *mem = writable_memory(t, &len);
+		cr_assert_eq(len, len0);
+		cr_assert(!memcmp(mem, mem0, len), "round %d: memory differs", round);
+		free(mem);
+		msf_target_run(t, checksum, nc, &r);
+		cr_assert_eq(r.kind, first_checksum.kind);
+		cr_assert_eq(r.retval, first_checksum.retval);
+		cr_assert_eq(msf_target_verify(t), 0);
+	}
+	free(mem0);
+	msf_target_free(t);
 }
