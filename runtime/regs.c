@@ -157,6 +157,14 @@ long ms__uc_regs_save(uc_engine *uc, uc_arch arch, int mode, uint8_t *buf, size_
 	return (long)(p - buf);
 }
 
+static bool reg_known(const reg_desc *regs, size_t n, uint32_t id, uint32_t size)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((uint32_t)regs[i].id == id)
+			return regs[i].size == size;
+	return false;
+}
+
 int ms__uc_regs_load(uc_engine *uc, const uint8_t *buf, size_t len)
 {
 	if (!buf || len < HEADER || memcmp(buf, "MSUCREG1", 8) != 0)
@@ -171,13 +179,20 @@ int ms__uc_regs_load(uc_engine *uc, const uint8_t *buf, size_t len)
 		return MS_ERR_MISMATCH;
 	uint32_t n = get32(buf + 16);
 	const uint8_t *p = buf + HEADER, *end = buf + len;
-	/* Validate everything before writing anything. */
+	/* Validate everything before writing anything: only registers of this
+	 * architecture's list, each with its own size, and nothing left over
+	 * (a blob from a file may be hostile even with a good checksum). */
+	size_t known_n;
+	const reg_desc *known = reg_list((uc_arch)arch, mode, &known_n);
 	const uint8_t *q = p;
 	for (uint32_t i = 0; i < n; i++) {
-		if (end - q < 8 || get32(q + 4) > 16 || (size_t)(end - q) < 8 + get32(q + 4))
+		if (end - q < 8 || !reg_known(known, known_n, get32(q), get32(q + 4)) ||
+		    (size_t)(end - q) < 8 + get32(q + 4))
 			return MS_ERR_CORRUPT;
 		q += 8 + get32(q + 4);
 	}
+	if (q != end)
+		return MS_ERR_CORRUPT;
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t id = get32(p), size = get32(p + 4);
 		uint8_t val[16] = {0};
