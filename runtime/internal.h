@@ -158,6 +158,9 @@ size_t ms__uc_regs_size(uc_arch arch, int mode);
  * header {"MSUCREG1", arch, mode, count}, then {u32 id, u32 size, bytes}).
  * Returns the bytes written or a negative error (-ENOSPC, -EOPNOTSUPP). */
 long ms__uc_regs_save(uc_engine *uc, uc_arch arch, int mode, uint8_t *buf, size_t cap);
+/* The name of register `id` in the blob's list for arch/mode (e.g. "RIP"),
+ * NULL when it is not in the list. */
+const char *ms__uc_reg_name(uc_arch arch, int mode, int id);
 /* Load a blob written by ms__uc_regs_save into `uc`, which must have the
  * same arch and mode (else MS_ERR_MISMATCH); MS_ERR_CORRUPT if malformed. */
 int ms__uc_regs_load(uc_engine *uc, const uint8_t *buf, size_t len);

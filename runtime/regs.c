@@ -16,51 +16,45 @@
 
 typedef struct reg_desc {
 	int id;
-	unsigned size; /* bytes */
+	unsigned size;	  /* bytes */
+	const char *name; /* as in Unicorn's UC_*_REG_ names */
 } reg_desc;
 
+/* clang-format off */
+#define X86(r, size) {UC_X86_REG_##r, size, #r}
+#define ARM(r, size) {UC_ARM_REG_##r, size, #r}
+/* clang-format on */
+
 static const reg_desc x86_64_regs[] = {
-    {UC_X86_REG_RAX, 8},     {UC_X86_REG_RBX, 8},    {UC_X86_REG_RCX, 8},
-    {UC_X86_REG_RDX, 8},     {UC_X86_REG_RSI, 8},    {UC_X86_REG_RDI, 8},
-    {UC_X86_REG_RBP, 8},     {UC_X86_REG_RSP, 8},    {UC_X86_REG_R8, 8},
-    {UC_X86_REG_R9, 8},	     {UC_X86_REG_R10, 8},    {UC_X86_REG_R11, 8},
-    {UC_X86_REG_R12, 8},     {UC_X86_REG_R13, 8},    {UC_X86_REG_R14, 8},
-    {UC_X86_REG_R15, 8},     {UC_X86_REG_RFLAGS, 8}, {UC_X86_REG_CS, 2},
-    {UC_X86_REG_SS, 2},	     {UC_X86_REG_DS, 2},     {UC_X86_REG_ES, 2},
-    {UC_X86_REG_FS, 2},	     {UC_X86_REG_GS, 2},     {UC_X86_REG_FS_BASE, 8},
-    {UC_X86_REG_GS_BASE, 8}, {UC_X86_REG_MXCSR, 4},  {UC_X86_REG_FPCW, 2},
-    {UC_X86_REG_FPSW, 2},    {UC_X86_REG_FPTAG, 2},  {UC_X86_REG_XMM0, 16},
-    {UC_X86_REG_XMM1, 16},   {UC_X86_REG_XMM2, 16},  {UC_X86_REG_XMM3, 16},
-    {UC_X86_REG_XMM4, 16},   {UC_X86_REG_XMM5, 16},  {UC_X86_REG_XMM6, 16},
-    {UC_X86_REG_XMM7, 16},   {UC_X86_REG_XMM8, 16},  {UC_X86_REG_XMM9, 16},
-    {UC_X86_REG_XMM10, 16},  {UC_X86_REG_XMM11, 16}, {UC_X86_REG_XMM12, 16},
-    {UC_X86_REG_XMM13, 16},  {UC_X86_REG_XMM14, 16}, {UC_X86_REG_XMM15, 16},
-    {UC_X86_REG_RIP, 8}, /* last: see load() */
+    X86(RAX, 8),    X86(RBX, 8),    X86(RCX, 8),    X86(RDX, 8),     X86(RSI, 8),
+    X86(RDI, 8),    X86(RBP, 8),    X86(RSP, 8),    X86(R8, 8),	     X86(R9, 8),
+    X86(R10, 8),    X86(R11, 8),    X86(R12, 8),    X86(R13, 8),     X86(R14, 8),
+    X86(R15, 8),    X86(RFLAGS, 8), X86(CS, 2),	    X86(SS, 2),	     X86(DS, 2),
+    X86(ES, 2),	    X86(FS, 2),	    X86(GS, 2),	    X86(FS_BASE, 8), X86(GS_BASE, 8),
+    X86(MXCSR, 4),  X86(FPCW, 2),   X86(FPSW, 2),   X86(FPTAG, 2),   X86(XMM0, 16),
+    X86(XMM1, 16),  X86(XMM2, 16),  X86(XMM3, 16),  X86(XMM4, 16),   X86(XMM5, 16),
+    X86(XMM6, 16),  X86(XMM7, 16),  X86(XMM8, 16),  X86(XMM9, 16),   X86(XMM10, 16),
+    X86(XMM11, 16), X86(XMM12, 16), X86(XMM13, 16), X86(XMM14, 16),  X86(XMM15, 16),
+    X86(RIP, 8), /* last: see load() */
 };
 
 /* 32-bit x86: the 32-bit names of the same state. */
 static const reg_desc x86_32_regs[] = {
-    {UC_X86_REG_EAX, 4},    {UC_X86_REG_EBX, 4},   {UC_X86_REG_ECX, 4},	  {UC_X86_REG_EDX, 4},
-    {UC_X86_REG_ESI, 4},    {UC_X86_REG_EDI, 4},   {UC_X86_REG_EBP, 4},	  {UC_X86_REG_ESP, 4},
-    {UC_X86_REG_EFLAGS, 4}, {UC_X86_REG_CS, 2},	   {UC_X86_REG_SS, 2},	  {UC_X86_REG_DS, 2},
-    {UC_X86_REG_ES, 2},	    {UC_X86_REG_FS, 2},	   {UC_X86_REG_GS, 2},	  {UC_X86_REG_MXCSR, 4},
-    {UC_X86_REG_FPCW, 2},   {UC_X86_REG_FPSW, 2},  {UC_X86_REG_FPTAG, 2}, {UC_X86_REG_XMM0, 16},
-    {UC_X86_REG_XMM1, 16},  {UC_X86_REG_XMM2, 16}, {UC_X86_REG_XMM3, 16}, {UC_X86_REG_XMM4, 16},
-    {UC_X86_REG_XMM5, 16},  {UC_X86_REG_XMM6, 16}, {UC_X86_REG_XMM7, 16}, {UC_X86_REG_EIP, 4},
+    X86(EAX, 4),   X86(EBX, 4),	  X86(ECX, 4),	  X86(EDX, 4),	 X86(ESI, 4),	X86(EDI, 4),
+    X86(EBP, 4),   X86(ESP, 4),	  X86(EFLAGS, 4), X86(CS, 2),	 X86(SS, 2),	X86(DS, 2),
+    X86(ES, 2),	   X86(FS, 2),	  X86(GS, 2),	  X86(MXCSR, 4), X86(FPCW, 2),	X86(FPSW, 2),
+    X86(FPTAG, 2), X86(XMM0, 16), X86(XMM1, 16),  X86(XMM2, 16), X86(XMM3, 16), X86(XMM4, 16),
+    X86(XMM5, 16), X86(XMM6, 16), X86(XMM7, 16),  X86(EIP, 4),
 };
 
 /* 32-bit ARM (ARM and Thumb modes). CPSR comes before PC: writing CPSR sets
  * the Thumb bit, and PC is stored with bit 0 set in Thumb state. */
 static const reg_desc arm_regs[] = {
-    {UC_ARM_REG_R0, 4},	   {UC_ARM_REG_R1, 4},	 {UC_ARM_REG_R2, 4},  {UC_ARM_REG_R3, 4},
-    {UC_ARM_REG_R4, 4},	   {UC_ARM_REG_R5, 4},	 {UC_ARM_REG_R6, 4},  {UC_ARM_REG_R7, 4},
-    {UC_ARM_REG_R8, 4},	   {UC_ARM_REG_R9, 4},	 {UC_ARM_REG_R10, 4}, {UC_ARM_REG_R11, 4},
-    {UC_ARM_REG_R12, 4},   {UC_ARM_REG_SP, 4},	 {UC_ARM_REG_LR, 4},  {UC_ARM_REG_FPEXC, 4},
-    {UC_ARM_REG_FPSCR, 4}, {UC_ARM_REG_D0, 8},	 {UC_ARM_REG_D1, 8},  {UC_ARM_REG_D2, 8},
-    {UC_ARM_REG_D3, 8},	   {UC_ARM_REG_D4, 8},	 {UC_ARM_REG_D5, 8},  {UC_ARM_REG_D6, 8},
-    {UC_ARM_REG_D7, 8},	   {UC_ARM_REG_D8, 8},	 {UC_ARM_REG_D9, 8},  {UC_ARM_REG_D10, 8},
-    {UC_ARM_REG_D11, 8},   {UC_ARM_REG_D12, 8},	 {UC_ARM_REG_D13, 8}, {UC_ARM_REG_D14, 8},
-    {UC_ARM_REG_D15, 8},   {UC_ARM_REG_CPSR, 4}, {UC_ARM_REG_PC, 4},
+    ARM(R0, 4),	 ARM(R1, 4),	ARM(R2, 4),    ARM(R3, 4),  ARM(R4, 4),	 ARM(R5, 4),   ARM(R6, 4),
+    ARM(R7, 4),	 ARM(R8, 4),	ARM(R9, 4),    ARM(R10, 4), ARM(R11, 4), ARM(R12, 4),  ARM(SP, 4),
+    ARM(LR, 4),	 ARM(FPEXC, 4), ARM(FPSCR, 4), ARM(D0, 8),  ARM(D1, 8),	 ARM(D2, 8),   ARM(D3, 8),
+    ARM(D4, 8),	 ARM(D5, 8),	ARM(D6, 8),    ARM(D7, 8),  ARM(D8, 8),	 ARM(D9, 8),   ARM(D10, 8),
+    ARM(D11, 8), ARM(D12, 8),	ARM(D13, 8),   ARM(D14, 8), ARM(D15, 8), ARM(CPSR, 4), ARM(PC, 4),
 };
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -81,6 +75,16 @@ static const reg_desc *reg_list(uc_arch arch, int mode, size_t *n)
 		return arm_regs;
 	}
 	*n = 0;
+	return NULL;
+}
+
+const char *ms__uc_reg_name(uc_arch arch, int mode, int id)
+{
+	size_t n;
+	const reg_desc *regs = reg_list(arch, mode, &n);
+	for (size_t i = 0; regs && i < n; i++)
+		if (regs[i].id == id)
+			return regs[i].name;
 	return NULL;
 }
 

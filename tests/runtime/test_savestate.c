@@ -550,3 +550,58 @@ Test(savestate, load_is_lazy)
 	cr_assert_eq(x[63], (int)(((size - 4096) >> 12) & 0xff) | 1);
 	guest_close(&b);
 }
+
+/* memsnap-uc-state prints the machine, map and registers, verifies, and
+ * says what is wrong with a file that is not an engine's state. */
+static int tool(const char *args, char *out, size_t cap)
+{
+	const char *bin = getenv("MEMSNAP_UC_STATE_TOOL");
+	cr_assert(bin, "MEMSNAP_UC_STATE_TOOL is not set (run the tests with meson test)");
+	char cmd[2048];
+	snprintf(cmd, sizeof cmd, "%s %s 2>&1", bin, args);
+	FILE *f = popen(cmd, "r");
+	cr_assert(f);
+	size_t n = fread(out, 1, cap - 1, f);
+	out[n] = '\0';
+	int st = pclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+Test(savestate, inspection_tool)
+{
+	guest_env a;
+	guest_open(&a, &guest_x86_64);
+	uint64_t rip = 0x10abc;
+	cr_assert_eq(uc_reg_write(a.uc, UC_X86_REG_RIP, &rip), UC_ERR_OK);
+	cr_assert_eq(ms_uc_protect(a.m, G_DATA, 0x1000, UC_PROT_READ), 0);
+	ms_uc_checkpoint *cp;
+	cr_assert_eq(ms_uc_checkpoint_take(a.m, &cp), 0);
+	char path[600], args[700];
+	path_in(path, sizeof path, "tool.mss");
+	cr_assert_eq(ms_uc_checkpoint_save(cp, path, NULL), 0);
+	ms_uc_checkpoint_free(cp);
+	guest_close(&a);
+
+	static char out[1 << 16];
+	snprintf(args, sizeof args, "--verify %s", path);
+	cr_assert_eq(tool(args, out, sizeof out), 0, "%s", out);
+	cr_assert(strstr(out, "x86, 64-bit"), "%s", out);
+	cr_assert(strstr(out, "RIP      0x0000000000010abc"), "%s", out);
+	cr_assert(strstr(out, "0x0000000000100000 0x0000000000100fff r--"), "%s", out);
+	cr_assert(strstr(out, "0x0000000000101000 0x000000000010ffff rw-"), "%s", out);
+	cr_assert(strstr(out, "all RAM checksums match"), "%s", out);
+
+	/* A bit flipped in RAM: --verify says so with status 1. */
+	int fd = open(path, O_RDWR);
+	struct stat sb;
+	cr_assert_eq(fstat(fd, &sb), 0);
+	uint8_t byte = 0x5a;
+	cr_assert_eq(pwrite(fd, &byte, 1, sb.st_size - 4096), 1);
+	close(fd);
+	cr_assert_eq(tool(args, out, sizeof out), 1, "%s", out);
+	cr_assert(strstr(out, "checksum"), "%s", out);
+
+	snprintf(args, sizeof args, "%s/absent.mss", dir);
+	cr_assert_eq(tool(args, out, sizeof out), 2, "%s", out);
+	cr_assert(strstr(out, "No such file"), "%s", out);
+}
