@@ -15,6 +15,7 @@
 #include "memsnap/memsnap.h"
 
 typedef struct ms__ptab ms__ptab;
+typedef struct ms__pool ms__pool;
 
 struct ms_snapshot {
 	atomic_uint refs;
@@ -24,9 +25,9 @@ struct ms_snapshot {
 	/* Plain snapshots: the memfd or file holding the content, and a
 	 * read-only shared mapping of it that restores copy from. */
 	int fd;
-	off_t offset;      /* where the content starts in fd (page-aligned) */
-	bool writable;     /* fd is open for writing: shared views allowed */
-	bool file_backed;  /* fd is a user file, not a memfd of ours */
+	off_t offset;	  /* where the content starts in fd (page-aligned) */
+	bool writable;	  /* fd is open for writing: shared views allowed */
+	bool file_backed; /* fd is a user file, not a memfd of ours */
 	const uint8_t *rmap;
 
 	/* Views and stacked snapshots currently using this one. */
@@ -37,16 +38,19 @@ struct ms_snapshot {
 
 	/* Stacked (chained) snapshots: the content is `root` overridden by
 	 * the pages in `ptab`; this level itself stores `own_n` pages
-	 * (`own_pages`, sorted) packed in `delta_fd`/`delta_map`. For a plain
-	 * snapshot parent and ptab are NULL and root is the snapshot itself. */
+	 * (`own_pages`, sorted), page own_pages[i] in slot own_slots[i] of the
+	 * root's pool. For a plain snapshot parent and ptab are NULL and root
+	 * is the snapshot itself. */
 	ms_snapshot *parent;
 	ms_snapshot *root;
 	size_t depth;
 	ms__ptab *ptab;
 	size_t *own_pages;
+	uint8_t **own_slots;
 	size_t own_n;
-	int delta_fd;
-	uint8_t *delta_map;
+	/* Root only: where the snapshots stacked on it keep their pages
+	 * (created by the first one, under `lock`). */
+	ms__pool *pool;
 };
 
 /* Where page `pg` of `snap`'s content can be read. O(log) for stacked
@@ -59,9 +63,13 @@ int ms__snapshot_attach_view(ms_snapshot *snap, ms_view_mode mode);
 void ms__snapshot_detach_view(ms_snapshot *snap, ms_view_mode mode);
 
 /* A stacked snapshot on `parent` whose pages `pages[0..n)` (sorted, unique)
- * read from `src + pages[i] * page size`. O(n). */
+ * read from `src + pages[i] * page size`. O(n): one page copy each. */
 int ms__snapshot_stack(ms_snapshot *parent, const uint8_t *src, const size_t *pages, size_t n,
 		       ms_snapshot **out);
+/* The same; with `checked` the pages are copied through the kernel, so an
+ * unreadable one gives -EFAULT (for a source the user may have protected). */
+int ms__snapshot_stack_ex(ms_snapshot *parent, const uint8_t *src, const size_t *pages, size_t n,
+			  bool checked, ms_snapshot **out);
 
 /* ---- Dirty-page set of a view ------------------------------------------ */
 
@@ -157,7 +165,7 @@ struct ms_view {
 	size_t size;
 	size_t npages;
 	ms_view_mode mode;
-	ms_snapshot *snap;  /* what restore returns to (owned reference) */
+	ms_snapshot *snap; /* what restore returns to (owned reference) */
 	const ms__tracker_ops *ops;
 	void *tracker_state;
 	ms__dirty_set dirty;

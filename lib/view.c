@@ -398,7 +398,10 @@ int ms_view_take_snapshot(ms_view *v, ms_snapshot **out)
 			*out = ms_snapshot_ref(v->snap);
 		} else {
 			ms__dirty_sort(&v->dirty);
-			err = ms__snapshot_stack(v->snap, v->base, v->dirty.list, n, out);
+			/* Pages the user protected may be unreadable: copy
+			 * those views through the kernel (-EFAULT, no crash). */
+			err = ms__snapshot_stack_ex(v->snap, v->base, v->dirty.list, n,
+						    v->protected_any, out);
 		}
 	}
 	if (!err)

@@ -9,6 +9,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "fault.h"
@@ -167,6 +168,28 @@ int ms__pwrite_all(int fd, const void *buf, size_t len, off_t off)
 		p += n;
 		len -= (size_t)n;
 		off += n;
+	}
+	return 0;
+}
+
+int ms__copy_checked(void *dst, const void *src, size_t len)
+{
+	uint8_t *d = dst;
+	const uint8_t *s = src;
+	while (len > 0) {
+		FAULT(MS__SYS_READ);
+		struct iovec local = {d, len}, remote = {(void *)s, len};
+		ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EFAULT;
+		d += n;
+		s += n;
+		len -= (size_t)n;
 	}
 	return 0;
 }

@@ -52,6 +52,11 @@ int ms__fstat(int fd, struct stat *st);
 int ms__close(int fd);
 int ms__pread_all(int fd, void *buf, size_t len, off_t off);
 int ms__pwrite_all(int fd, const void *buf, size_t len, off_t off);
+/* Copy len bytes of this process's memory from src to dst through the
+ * kernel (process_vm_readv), so that an unreadable source page gives -EFAULT
+ * instead of a signal. Costs a system call and a page-table walk: for
+ * memory that may be protected. */
+int ms__copy_checked(void *dst, const void *src, size_t len);
 int ms__fsync(int fd);
 int ms__rename(const char *from, const char *to);
 int ms__ioctl(int fd, unsigned long req, void *arg);

@@ -202,6 +202,62 @@ Test(view, restore_resets_protection)
 	ms_view_free(v);
 }
 
+Test(view, take_snapshot_of_an_unreadable_written_page_is_efault)
+{
+	ms_view *v = protected_view(MS_ACCESS_WRITE);
+	((volatile char *)ms_view_data(v))[4096] = 'x';
+	cr_assert_eq(ms_view_protect(v, 4096, 4096, MS_ACCESS_NONE), 0);
+	ms_snapshot *t = NULL;
+	cr_assert_eq(ms_view_take_snapshot(v, &t), -EFAULT);
+	cr_assert_eq(ms_view_protect(v, 4096, 4096, MS_ACCESS_READ), 0);
+	cr_assert_eq(ms_view_take_snapshot(v, &t), 0, "readable again: the snapshot works");
+	char back;
+	cr_assert_eq(ms_snapshot_read(t, 4096, &back, 1), 0);
+	cr_assert_eq(back, 'x');
+	ms_snapshot_unref(t);
+	ms_view_free(v);
+}
+
+/* Stacked snapshots take their pages from a pool that reuses the pages of
+ * freed ones: live snapshots must never see a reused page change. */
+Test(view, freed_snapshot_pages_are_reused_without_touching_live_ones)
+{
+	enum { PAGES = 300, LIVE = 8, ROUNDS = 200 };
+	const size_t ps = 4096;
+	ms_snapshot *s;
+	cr_assert_eq(ms_snapshot_zeroed(PAGES * ps, &s), 0);
+	ms_view *v;
+	cr_assert_eq(ms_view_new(s, MS_VIEW_COW, &v), 0);
+	ms_snapshot_unref(s);
+	unsigned char *p = ms_view_data(v);
+	ms_snapshot *live[LIVE] = {0};
+	unsigned char tag[LIVE] = {0};
+	unsigned seed = 7;
+	for (int r = 0; r < ROUNDS; r++) {
+		int slot = r % LIVE;
+		ms_snapshot_unref(live[slot]);
+		seed = seed * 1103515245u + 12345u;
+		size_t n = 1 + (seed >> 16) % 96; /* pages written this round */
+		tag[slot] = (unsigned char)(r + 1);
+		for (size_t i = 0; i < n; i++)
+			memset(p + ((i * 37 + (size_t)r) % PAGES) * ps, tag[slot], ps);
+		cr_assert_eq(ms_view_take_snapshot(v, &live[slot]), 0);
+		cr_assert_eq(ms_view_restore(v), 0);
+		for (int k = 0; k < LIVE && live[k]; k++) {
+			unsigned char page[4096];
+			int rr = r - ((r - k) % LIVE + LIVE) % LIVE; /* round that made live[k] */
+			size_t pg = (size_t)rr % PAGES;              /* its i = 0 page */
+			cr_assert_eq(ms_snapshot_read(live[k], pg * ps, page, ps), 0);
+			for (size_t b = 0; b < ps; b++)
+				cr_assert_eq(page[b], tag[k], "snapshot %d page %zu byte %zu", k, pg,
+					     b);
+		}
+	}
+	for (int k = 0; k < LIVE; k++)
+		ms_snapshot_unref(live[k]);
+	ms_view_free(v);
+}
+
 Test(view, protect_rejects_bad_ranges)
 {
 	ms_view *v = protected_view(MS_ACCESS_READ | MS_ACCESS_WRITE);
