@@ -246,11 +246,11 @@ Test(view, freed_snapshot_pages_are_reused_without_touching_live_ones)
 		for (int k = 0; k < LIVE && live[k]; k++) {
 			unsigned char page[4096];
 			int rr = r - ((r - k) % LIVE + LIVE) % LIVE; /* round that made live[k] */
-			size_t pg = (size_t)rr % PAGES;              /* its i = 0 page */
+			size_t pg = (size_t)rr % PAGES;		     /* its i = 0 page */
 			cr_assert_eq(ms_snapshot_read(live[k], pg * ps, page, ps), 0);
 			for (size_t b = 0; b < ps; b++)
-				cr_assert_eq(page[b], tag[k], "snapshot %d page %zu byte %zu", k, pg,
-					     b);
+				cr_assert_eq(page[b], tag[k], "snapshot %d page %zu byte %zu", k,
+					     pg, b);
 		}
 	}
 	for (int k = 0; k < LIVE; k++)
