@@ -147,6 +147,9 @@ static int restore_map(ms_uc *m, const ms_uc_checkpoint *cp)
 		}
 		if (err)
 			return err;
+		/* With hook tracking the target's deltas over the base are
+		 * still to be applied by the restore. */
+		r->fresh = m->tracking == MS_UC_TRACK_EXACT || !c->delta;
 		if (r->exec)
 			ms__uc_drop_code(m, r->address, r->size);
 	}
@@ -180,6 +183,12 @@ static long code_ranges(ms_uc *m, ms__uc_region *r, const ms__uc_cp_region *c)
 
 static int restore_region(ms_uc *m, ms__uc_region *r, const ms__uc_cp_region *c, uint64_t *pages)
 {
+	if (r->fresh) {
+		/* Mapped by restore_map from c's content: nothing to put back
+		 * (and a fresh view's tracker has nothing to scan). */
+		r->fresh = false;
+		return 0;
+	}
 	if (m->tracking == MS_UC_TRACK_HOOK)
 		return ms__uc_hook_restore(m, r, c->delta, pages);
 	long ncode = code_ranges(m, r, c);

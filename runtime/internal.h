@@ -59,6 +59,7 @@ typedef struct ms__uc_region {
 	ms__uc_perm_run *perms; /* sorted runs covering the region */
 	size_t nperms;
 	bool exec;	   /* some run has UC_PROT_EXEC */
+	bool fresh;	   /* mapped by a restore just now: holds its content */
 	ms_snapshot *base; /* what the region was mapped from */
 	ms_view *view;
 	uint8_t *data;	    /* ms_view_data(view) */
