@@ -169,6 +169,9 @@ struct ms_view {
 	const ms__tracker_ops *ops;
 	void *tracker_state;
 	ms__dirty_set dirty;
+	/* Pages restored by copying since the mapping was made or last
+	 * trimmed: each holds a private copy of snapshot content. */
+	ms__dirty_set kept;
 	bool protected_any; /* ms_view_protect was used since the last restore */
 	ms_view_stats stats;
 	int pid; /* process that attached the tracker (fork detection) */

@@ -138,6 +138,8 @@ int ms_view_new_tracked(ms_snapshot *snap, ms_view_mode mode, ms_tracker tracker
 		if (err)
 			goto fail;
 		err = ms__dirty_init(&v->dirty, v->npages);
+		if (!err)
+			err = ms__dirty_init(&v->kept, v->npages);
 		if (err)
 			goto fail;
 		err = attach_tracker(v, strict);
@@ -161,6 +163,7 @@ void ms_view_free(ms_view *v)
 	if (v->base)
 		ms__unmap(v->base, v->size ? v->size : ms_page_size());
 	ms__dirty_fini(&v->dirty);
+	ms__dirty_fini(&v->kept);
 	ms__snapshot_detach_view(v->snap, v->mode);
 	ms_snapshot_unref(v->snap);
 	free(v);
@@ -206,6 +209,7 @@ static int remap_all(ms_view *v, ms_snapshot *snap)
 	v->pid = 0;
 	v->ops->detach(v);
 	ms__dirty_clear(&v->dirty);
+	ms__dirty_clear(&v->kept);
 	int err = map_cow(v, snap);
 	if (err)
 		return err;
@@ -237,6 +241,54 @@ static int reset_protection(ms_view *v)
 	if (!err)
 		v->protected_any = false;
 	return err;
+}
+
+/*
+ * Restoring a page by copying keeps it as a private copy of the snapshot's
+ * content: fast to write again (no copy-on-write fault), but it is memory
+ * the view would not need, and after many iterations that each write other
+ * pages a view would hold a private copy of every page ever written. So the
+ * view remembers the pages it restored by copying (`kept`); when they exceed
+ * a budget, trim() discards them (MADV_DONTNEED), and they read the
+ * snapshot's shared pages again. The budget is the larger of 1/128 of the
+ * view (8 MiB per GiB), 8x the pages of this restore (so that a steady
+ * working set is never thrown away) and 256 pages.
+ *
+ * Discarding is only done once every page is write-protected again (after
+ * rearm): the kernel then keeps a write-protect marker in the emptied entry
+ * (uffd trackers) or the mapping is read-only (mprotect), so the next write
+ * is still caught. Pages a stacked snapshot overrides hold content that the
+ * shared pages do not have: they are kept.
+ */
+static void trim(ms_view *v, size_t restored)
+{
+	size_t n = atomic_load(&v->kept.n);
+	size_t budget = v->npages / 128;
+	if (budget < 8 * restored)
+		budget = 8 * restored;
+	if (budget < 256)
+		budget = 256;
+	if (n <= budget)
+		return;
+	ms__dirty_sort(&v->kept);
+	const size_t *list = v->kept.list;
+	unsigned shift = ms__page_shift();
+	const ms__ptab *over = v->snap->ptab;
+	for (size_t i = 0; i < n;) {
+		if (over && ms__ptab_get(over, list[i])) {
+			i++;
+			continue;
+		}
+		size_t j = i + 1;
+		while (j < n && list[j] == list[j - 1] + 1 &&
+		       !(over && ms__ptab_get(over, list[j])))
+			j++;
+		/* A failure leaves the private copy, which holds the right
+		 * content: nothing to report. */
+		(void)ms__advise(v->base + (list[i] << shift), (j - i) << shift, MADV_DONTNEED);
+		i = j;
+	}
+	ms__dirty_clear(&v->kept);
 }
 
 /* Copy every dirty page back from the snapshot, then re-arm them. */
@@ -272,6 +324,9 @@ static int restore_dirty(ms_view *v)
 	err = v->ops->rearm(v);
 	if (err)
 		return err;
+	for (size_t i = 0; i < n; i++)
+		ms__dirty_add(&v->kept, list[i]);
+	trim(v, n);
 	ms__dirty_clear(&v->dirty);
 	v->stats.last_restore_pages = n;
 	v->stats.pages_restored += n;

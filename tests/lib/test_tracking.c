@@ -248,6 +248,73 @@ Test(tracking, random_writes_and_restores_match_the_model, .timeout = 120)
 	}
 }
 
+/* Bytes of private (anonymous) memory in the view's mappings. */
+static size_t view_anon_bytes(model *m)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	cr_assert(f);
+	char line[512];
+	uintptr_t b = (uintptr_t)data(m);
+	bool inside = false;
+	size_t kb = 0, total = 0;
+	while (fgets(line, sizeof line, f)) {
+		uintptr_t lo, hi;
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
+		    strchr(line, '-') < strchr(line, ' '))
+			inside = lo >= b && hi <= b + m->size;
+		else if (inside && sscanf(line, "Anonymous: %zu kB", &kb) == 1)
+			total += kb * 1024;
+	}
+	fclose(f);
+	return total;
+}
+
+/* Restored pages are private copies; past a budget (256 pages here) the view
+ * discards them. Writes to discarded pages must still be caught, pages a
+ * stacked snapshot overrides must keep their content, and memory must
+ * follow the budget, not every page ever written. */
+Test(tracking, restored_pages_are_discarded_past_the_budget_and_stay_tracked, .timeout = 120)
+{
+	for (size_t t = 0; t < N_TRACKERS; t++) {
+		if (!usable(all_trackers[t]))
+			continue;
+		model m;
+		model_init(&m, all_trackers[t], 2048);
+		for (int round = 0; round < 120; round++) {
+			for (int k = 0; k < 24; k++) {
+				uint8_t b = (uint8_t)rnd();
+				size_t off = rnd() % m.size;
+				if (rnd() % 4 == 0)
+					write_by_kernel(&m, off - off % PS, PS);
+				else
+					write_bytes(&m, off, &b, 1);
+			}
+			check_content(&m, "after writes");
+			check_dirty(&m);
+			if (round == 60) {
+				/* Go on from a stacked snapshot holding this
+				 * round's pages: trimming must keep them. */
+				ms_snapshot *s;
+				cr_assert_eq(ms_view_checkpoint(m.v, &s), 0);
+				cr_assert_gt(ms_snapshot_depth(s), 0);
+				ms_snapshot_unref(m.snap);
+				m.snap = s;
+				memcpy(m.base, m.want, m.size);
+				memset(m.touched, 0, m.np);
+			}
+			restore(&m);
+		}
+		/* 120 rounds wrote most of the 2,048 pages; at most the budget
+		 * (256 pages), the pages of the last round and those the
+		 * checkpoint adopted stay private. */
+		size_t anon = view_anon_bytes(&m);
+		cr_log_info("%s: %zu pages private", ms_tracker_name(m.tracker), anon / PS);
+		cr_assert_lt(anon, (size_t)400 * PS, "%s: %zu KiB private after trimming",
+			     ms_tracker_name(m.tracker), anon / 1024);
+		model_fini(&m);
+	}
+}
+
 Test(tracking, first_writes_to_untouched_pages_are_caught)
 {
 	for (size_t t = 0; t < N_TRACKERS; t++) {
