@@ -4,6 +4,8 @@
 # side: every repetition runs every configuration once, in turn, so that a
 # noisy neighbour slows all of them alike. Prints every run as CSV, then the
 # medians and the ratios to memcpy (docs/harness.md, "Performance").
+# Medians can be recomputed from a saved output: RESULTS=FILE BUILD_DIR REPS
+# SIZES... skips the runs and reads FILE.
 #
 # usage: harness/tools/bench-reset.sh BUILD_DIR [REPS] [RAM SIZES...]
 #   REPS       repetitions (default 5); the table gives medians
@@ -24,7 +26,7 @@ SEED=$(dirname "$0")/../demo/seeds/benign-checksum.bin
 ITER_MEMSNAP=${ITER_MEMSNAP:-10000}
 ITER_MEMCPY_PER_GIB=${ITER_MEMCPY_PER_GIB:-16}
 OUT=$(mktemp)
-trap 'rm -f "$OUT"' EXIT
+trap 'rm -f "$OUT" "$OUT.med"' EXIT
 
 bytes() {
 	case $1 in
@@ -37,10 +39,14 @@ bytes() {
 
 echo "# machine: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(nproc) CPUs," \
 	"$(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# commit $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo unknown)," \
+echo "# commit ${COMMIT:-$(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo unknown)}," \
 	"$REPS repetitions, seed $(basename "$SEED")"
 echo "rep,ram,config,tracking,ram_kib,execs,seconds,execs_per_sec,iteration_us,restore_us,restore_share_pct,dirty_pages_per_exec"
 r=1
+if [ -n "${RESULTS:-}" ]; then
+	grep '^[0-9]*,' "$RESULTS" >"$OUT"
+	r=$((REPS + 1))
+fi
 while [ $r -le "$REPS" ]; do
 	for size in $SIZES; do
 		ram=""
@@ -77,7 +83,7 @@ echo "median of $REPS: ram,config,execs_per_sec,iteration_us,restore_us,restore_
 for size in $SIZES; do
 	for config in memsnap-hook memsnap-exact-async memsnap-exact-sync memcpy; do
 		grep "^[0-9]*,$size,$config," "$OUT" | awk -F, -v size="$size" -v config="$config" '
-			{ e[NR] = $8; it[NR] = $9; rs[NR] = $10; sh[NR] = $11; d[NR] = $12 }
+			{ e[NR] = $6 / $7; it[NR] = $9; rs[NR] = $10; sh[NR] = $11; d[NR] = $12 }
 			function median(a, n,   i, j, t) {
 				for (i = 2; i <= n; i++)
 					for (j = i; j > 1 && a[j] < a[j - 1]; j--) {
@@ -85,7 +91,7 @@ for size in $SIZES; do
 					}
 				return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 			}
-			END { printf "%s,%s,%.0f,%.2f,%.2f,%.2f,%.1f\n", size, config, median(e, NR),
+			END { printf "%s,%s,%.1f,%.2f,%.2f,%.2f,%.1f\n", size, config, median(e, NR),
 				median(it, NR), median(rs, NR), median(sh, NR), median(d, NR) }'
 	done
 done >"$OUT.med"
