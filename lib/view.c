@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -260,6 +261,19 @@ static int reset_protection(ms_view *v)
  * is still caught. Pages a stacked snapshot overrides hold content that the
  * shared pages do not have: they are kept.
  */
+/* Give back the memory of runs of clean, write-protected pages and map the
+ * snapshot's shared pages there again right away: views are normally fully
+ * populated, so reads then need no fault, and uffd-async's page-table scan
+ * is slower over emptied entries (write-protect markers) than over present
+ * ones (restore at 1 GiB, 4,096 dirty pages: 9.1 ms against 7.0). A failure
+ * leaves private copies that hold the right content, or empty entries that
+ * fault in on the next read: nothing to report. */
+static void discard(const struct iovec *iov, size_t n)
+{
+	if (ms__advise_ranges(iov, n, MADV_DONTNEED) == 0)
+		(void)ms__advise_ranges(iov, n, MADV_POPULATE_READ);
+}
+
 static void trim(ms_view *v, size_t restored)
 {
 	size_t n = atomic_load(&v->kept.n);
@@ -274,6 +288,9 @@ static void trim(ms_view *v, size_t restored)
 	const size_t *list = v->kept.list;
 	unsigned shift = ms__page_shift();
 	const ms__ptab *over = v->snap->ptab;
+	enum { BATCH = 256 };
+	struct iovec iov[BATCH];
+	size_t k = 0;
 	for (size_t i = 0; i < n;) {
 		if (over && ms__ptab_get(over, list[i])) {
 			i++;
@@ -283,11 +300,15 @@ static void trim(ms_view *v, size_t restored)
 		while (j < n && list[j] == list[j - 1] + 1 &&
 		       !(over && ms__ptab_get(over, list[j])))
 			j++;
-		/* A failure leaves the private copy, which holds the right
-		 * content: nothing to report. */
-		(void)ms__advise(v->base + (list[i] << shift), (j - i) << shift, MADV_DONTNEED);
+		iov[k++] = (struct iovec){v->base + (list[i] << shift), (j - i) << shift};
 		i = j;
+		if (k == BATCH) {
+			discard(iov, k);
+			k = 0;
+		}
 	}
+	if (k)
+		discard(iov, k);
 	ms__dirty_clear(&v->kept);
 }
 

@@ -109,6 +109,52 @@ int ms__advise(void *addr, size_t len, int advice)
 	return madvise(addr, len, advice) == 0 ? 0 : -errno;
 }
 
+/* process_madvise(2) on the calling process without a pidfd (Linux 6.14's
+ * PIDFD_SELF_THREAD; any advice is accepted on oneself since 6.13). */
+#define MS__PIDFD_SELF (-10000)
+
+int ms__advise_ranges(const struct iovec *iov, size_t n, int advice)
+{
+	static atomic_int batch_broken; /* process_madvise refused once */
+	while (n > 0) {
+		FAULT(MS__SYS_MADVISE);
+		size_t k = n < 1024 ? n : 1024;
+		if (!atomic_load_explicit(&batch_broken, memory_order_relaxed)) {
+			long done = syscall(SYS_process_madvise, MS__PIDFD_SELF, iov, k, advice, 0);
+			if (done >= 0) {
+				/* Skip what was done; a partial result ends
+				 * inside a range: finish it with madvise. */
+				size_t left = (size_t)done;
+				while (k > 0 && left >= iov->iov_len) {
+					left -= iov->iov_len;
+					iov++;
+					n--;
+					k--;
+				}
+				if (left == 0)
+					continue;
+				if (madvise((uint8_t *)iov->iov_base + left, iov->iov_len - left,
+					    advice) != 0)
+					return -errno;
+				iov++;
+				n--;
+				continue;
+			}
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			if (errno != EINVAL && errno != EBADF && errno != ENOSYS &&
+			    errno != ESRCH && errno != EPERM)
+				return -errno;
+			atomic_store_explicit(&batch_broken, 1, memory_order_relaxed);
+		}
+		if (madvise(iov->iov_base, iov->iov_len, advice) != 0)
+			return -errno;
+		iov++;
+		n--;
+	}
+	return 0;
+}
+
 int ms__open(const char *path, int flags, mode_t mode)
 {
 	FAULT(MS__SYS_OPEN);

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 /* The kinds of system call that can be made to fail in tests. Keep in sync
  * with ms__sys_names in prim.c. */
@@ -46,6 +47,11 @@ int ms__map(void *addr, size_t len, int prot, int flags, int fd, off_t off, void
 int ms__unmap(void *addr, size_t len);
 int ms__protect(void *addr, size_t len, int prot);
 int ms__advise(void *addr, size_t len, int advice);
+/* madvise(2) `advice` on every range of iov[0..n), in batches of up to 1024
+ * ranges per system call (process_madvise(2) on this process; Linux 6.13+),
+ * else one madvise(2) per range. 0 or the first -errno; ranges after a
+ * failed one may not have been advised. */
+int ms__advise_ranges(const struct iovec *iov, size_t n, int advice);
 int ms__open(const char *path, int flags, mode_t mode);
 int ms__dup(int fd);
 int ms__fstat(int fd, struct stat *st);

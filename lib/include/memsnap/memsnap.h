@@ -207,11 +207,17 @@ MS_API int ms_tracker_probe(ms_tracker tracker);
 MS_API ms_tracker ms_tracker_resolve(ms_tracker tracker);
 
 /* Make a CoW view equal its snapshot again, keeping its address, and reset
- * every protection to read/write. O(dirty pages) with a tracker (plus ~0.3
+ * every protection to read/write. O(dirty pages) with a tracker (plus ~0.5-1
  * ms/GiB page-table scan for uffd-async); with MS_TRACKER_NONE O(pages
  * touched). On a shared view: a no-op returning 0. The caller must not write
  * to the view concurrently. After a failure the view may be partly restored;
- * calling restore again completes it. */
+ * calling restore again completes it.
+ * Memory: a tracked restore copies the snapshot's content into the written
+ * pages, which stay private to the view (the next write to them is cheaper).
+ * Once more than max(1/128 of the view, 8x the pages of this restore, 256)
+ * pages are held that way, the restore discards them (MADV_DONTNEED, about
+ * 1 µs per run of pages) and they share the snapshot's pages again, so a
+ * view's memory follows its recent writes, not every page ever written. */
 MS_API int ms_view_restore(ms_view *view);
 
 /* Make a CoW view equal `snap` and make `snap` its snapshot from now on.
@@ -224,8 +230,12 @@ MS_API int ms_view_restore_to(ms_view *view, ms_snapshot *snap);
 /* A snapshot of the view's current content that later writes to the view
  * never change. Unwritten CoW view: a new reference to its own snapshot,
  * O(1). Tracked CoW view: a snapshot stacked on the view's snapshot that
- * stores only the pages written since the last restore, O(dirty pages).
- * Otherwise O(size) copy. */
+ * stores only the pages written since the last restore, O(dirty pages): one
+ * page copy each into memory the family of snapshots keeps for reuse (the
+ * pages of freed stacked snapshots stay allocated, up to max(1024 pages, the
+ * pages in use), until the plain snapshot at the root is freed). Otherwise
+ * O(size) copy. Errors: -ENOMEM; -EFAULT when a written page was made
+ * unreadable with ms_view_protect. */
 MS_API int ms_view_take_snapshot(ms_view *view, ms_snapshot **out);
 
 /* ms_view_take_snapshot, then make the new snapshot the view's own (so the
