@@ -172,8 +172,9 @@ struct ms_view {
 	/* Pages restored by copying since the mapping was made or last
 	 * trimmed: each holds a private copy of snapshot content. */
 	ms__dirty_set kept;
-	size_t kept_budget; /* kept pages allowed before trimming (view.c) */
-	bool protected_any; /* ms_view_protect was used since the last restore */
+	ms__dirty_set discarded; /* pages the last trim discarded */
+	size_t kept_budget;	 /* kept pages allowed before trimming (view.c) */
+	bool protected_any;	 /* ms_view_protect was used since the last restore */
 	ms_view_stats stats;
 	int pid; /* process that attached the tracker (fork detection) */
 };

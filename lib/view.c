@@ -141,6 +141,8 @@ int ms_view_new_tracked(ms_snapshot *snap, ms_view_mode mode, ms_tracker tracker
 		err = ms__dirty_init(&v->dirty, v->npages);
 		if (!err)
 			err = ms__dirty_init(&v->kept, v->npages);
+		if (!err)
+			err = ms__dirty_init(&v->discarded, v->npages);
 		if (err)
 			goto fail;
 		err = attach_tracker(v, strict);
@@ -165,6 +167,7 @@ void ms_view_free(ms_view *v)
 		ms__unmap(v->base, v->size ? v->size : ms_page_size());
 	ms__dirty_fini(&v->dirty);
 	ms__dirty_fini(&v->kept);
+	ms__dirty_fini(&v->discarded);
 	ms__snapshot_detach_view(v->snap, v->mode);
 	ms_snapshot_unref(v->snap);
 	free(v);
@@ -211,6 +214,7 @@ static int remap_all(ms_view *v, ms_snapshot *snap)
 	v->ops->detach(v);
 	ms__dirty_clear(&v->dirty);
 	ms__dirty_clear(&v->kept);
+	ms__dirty_clear(&v->discarded);
 	int err = map_cow(v, snap);
 	if (err)
 		return err;
@@ -256,9 +260,10 @@ static int reset_protection(ms_view *v)
  * The budget starts at the larger of 1/128 of the view (8 MiB per GiB) and
  * 256 pages, and is at least 8x the pages of the restore. It adapts to the
  * workload: when at least a quarter of the pages a restore copies were
- * already kept, the program keeps writing the same pages (a working set larger than
- * the budget) and discarding them would only make the next writes pay a
- * copy-on-write fault, so the budget doubles (up to the view's size). When
+ * already kept or were discarded by the last trim, the program keeps writing
+ * the same pages (a working set larger than the budget) and discarding them
+ * would only make the next writes pay a copy-on-write fault, so the budget
+ * doubles (up to the view's size). When
  * the written pages keep changing (a 1 GiB view, 100 new random pages per
  * iteration) few are kept twice, and memory stays within the budget.
  *
@@ -281,7 +286,7 @@ static void discard(const struct iovec *iov, size_t n)
 		(void)ms__advise_ranges(iov, n, MADV_POPULATE_READ);
 }
 
-static void trim(ms_view *v, size_t restored, size_t already_kept)
+static void trim(ms_view *v, size_t restored, size_t rewritten)
 {
 	size_t n = atomic_load(&v->kept.n);
 	size_t budget = v->kept_budget;
@@ -291,11 +296,12 @@ static void trim(ms_view *v, size_t restored, size_t already_kept)
 		budget = 256;
 	if (budget < 8 * restored)
 		budget = 8 * restored;
-	if (4 * already_kept >= restored && restored > 0 && n > budget)
+	if (4 * rewritten >= restored && restored > 0 && n > budget)
 		budget = 2 * budget < v->npages ? 2 * budget : v->npages;
 	v->kept_budget = budget;
 	if (n <= budget)
 		return;
+	ms__dirty_clear(&v->discarded);
 	ms__dirty_sort(&v->kept);
 	const size_t *list = v->kept.list;
 	unsigned shift = ms__page_shift();
@@ -313,6 +319,7 @@ static void trim(ms_view *v, size_t restored, size_t already_kept)
 		       !(over && ms__ptab_get(over, list[j])))
 			j++;
 		iov[k++] = (struct iovec){v->base + (list[i] << shift), (j - i) << shift};
+		ms__dirty_add_run(&v->discarded, list[i], j - i);
 		i = j;
 		if (k == BATCH) {
 			discard(iov, k);
@@ -357,10 +364,11 @@ static int restore_dirty(ms_view *v)
 	err = v->ops->rearm(v);
 	if (err)
 		return err;
-	size_t already_kept = 0;
+	size_t rewritten = 0;
 	for (size_t i = 0; i < n; i++)
-		already_kept += !ms__dirty_add(&v->kept, list[i]);
-	trim(v, n, already_kept);
+		rewritten +=
+		    !ms__dirty_add(&v->kept, list[i]) || ms__dirty_has(&v->discarded, list[i]);
+	trim(v, n, rewritten);
 	ms__dirty_clear(&v->dirty);
 	v->stats.last_restore_pages = n;
 	v->stats.pages_restored += n;
