@@ -15,10 +15,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include "memsnap/uc_state.h"
-#include "state/format.h"
+#include "../../state/fuzz/resum.h"
 
 static uc_engine *uc;
 static ms_uc *m;
@@ -84,19 +83,6 @@ static void load(const uint8_t *data, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	engine();
-	load(data, size);
-	if (size < MS__STATE_HEADER_SIZE)
-		return 0;
-	uint8_t *copy = malloc(size);
-	if (!copy)
-		return 0;
-	memcpy(copy, data, size);
-	uint64_t msize = ms__get64(copy + MS__H_METASIZE);
-	if (msize <= size - MS__STATE_HEADER_SIZE)
-		ms__put64(copy + MS__H_METAHASH,
-			  XXH3_64bits(copy + MS__STATE_HEADER_SIZE, (size_t)msize));
-	ms__put64(copy + MS__H_HASH, XXH3_64bits(copy, MS__H_HASH));
-	load(copy, size);
-	free(copy);
+	fuzz_with_resum(data, size, load);
 	return 0;
 }
