@@ -115,42 +115,42 @@ int ms__advise(void *addr, size_t len, int advice)
 
 int ms__advise_ranges(const struct iovec *iov, size_t n, int advice)
 {
-	static atomic_int batch_broken; /* process_madvise refused once */
+	/* Kernels without process_madvise, or before 6.13 (which accepts
+	 * only a few advices), refuse the batch: then one madvise per range.
+	 * Nothing is cached, so this holds no global state; a refused batch
+	 * costs one failed system call per 1,024 ranges. */
 	while (n > 0) {
 		FAULT(MS__SYS_MADVISE);
 		size_t k = n < 1024 ? n : 1024;
-		if (!atomic_load_explicit(&batch_broken, memory_order_relaxed)) {
-			long done = syscall(SYS_process_madvise, MS__PIDFD_SELF, iov, k, advice, 0);
-			if (done >= 0) {
-				/* Skip what was done; a partial result ends
-				 * inside a range: finish it with madvise. */
-				size_t left = (size_t)done;
-				while (k > 0 && left >= iov->iov_len) {
-					left -= iov->iov_len;
-					iov++;
-					n--;
-					k--;
-				}
-				if (left == 0)
-					continue;
-				if (madvise((uint8_t *)iov->iov_base + left, iov->iov_len - left,
-					    advice) != 0)
-					return -errno;
-				iov++;
-				n--;
-				continue;
-			}
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			if (errno != EINVAL && errno != EBADF && errno != ENOSYS &&
-			    errno != ESRCH && errno != EPERM)
-				return -errno;
-			atomic_store_explicit(&batch_broken, 1, memory_order_relaxed);
-		}
-		if (madvise(iov->iov_base, iov->iov_len, advice) != 0)
+		long done = syscall(SYS_process_madvise, MS__PIDFD_SELF, iov, k, advice, 0);
+		if (done < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (done < 0 && errno != EINVAL && errno != EBADF && errno != ENOSYS &&
+		    errno != ESRCH && errno != EPERM)
 			return -errno;
-		iov++;
-		n--;
+		if (done < 0) {
+			for (size_t i = 0; i < k; i++)
+				if (madvise(iov[i].iov_base, iov[i].iov_len, advice) != 0)
+					return -errno;
+			iov += k;
+			n -= k;
+			continue;
+		}
+		/* Skip what was done; a partial result may end inside a
+		 * range: finish that one with madvise. */
+		size_t left = (size_t)done;
+		while (n > 0 && left >= iov->iov_len) {
+			left -= iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (left > 0) {
+			if (madvise((uint8_t *)iov->iov_base + left, iov->iov_len - left, advice) !=
+			    0)
+				return -errno;
+			iov++;
+			n--;
+		}
 	}
 	return 0;
 }
@@ -218,6 +218,42 @@ int ms__pwrite_all(int fd, const void *buf, size_t len, off_t off)
 	return 0;
 }
 
+/* The fallback of ms__copy_checked where process_vm_readv is not allowed
+ * (seccomp, or no CONFIG_CROSS_MEMORY_ATTACH): through a pipe, whose write
+ * fails with EFAULT on an unreadable source. */
+static int copy_through_pipe(uint8_t *d, const uint8_t *s, size_t len)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) != 0)
+		return -errno;
+	int err = 0;
+	while (!err && len > 0) {
+		size_t chunk = len < 65536 ? len : 65536; /* the pipe's capacity */
+		ssize_t w = write(p[1], s, chunk);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			err = w < 0 ? -errno : -EIO;
+			break;
+		}
+		for (size_t got = 0; !err && got < (size_t)w;) {
+			ssize_t r = read(p[0], d + got, (size_t)w - got);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				err = r < 0 ? -errno : -EIO;
+			else
+				got += (size_t)r;
+		}
+		d += w;
+		s += w;
+		len -= (size_t)w;
+	}
+	close(p[0]);
+	close(p[1]);
+	return err;
+}
+
 int ms__copy_checked(void *dst, const void *src, size_t len)
 {
 	uint8_t *d = dst;
@@ -229,6 +265,8 @@ int ms__copy_checked(void *dst, const void *src, size_t len)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
+			if (errno == EPERM || errno == ENOSYS)
+				return copy_through_pipe(d, s, len);
 			return -errno;
 		}
 		if (n == 0)
