@@ -435,3 +435,55 @@ int ms_snapshot_flatten(ms_snapshot *snap, ms_snapshot **out)
 	}
 	return ms_snapshot_clone(snap, out);
 }
+
+static int cmp_page(const void *x, const void *y)
+{
+	size_t a = *(const size_t *)x, b = *(const size_t *)y;
+	return a < b ? -1 : a > b;
+}
+
+long ms_snapshot_diff_ranges(const ms_snapshot *a, const ms_snapshot *b, ms_range *ranges,
+			     size_t cap)
+{
+	if (!a || !b || (!ranges && cap) || a->size != b->size)
+		return -EINVAL;
+	if (a->root != b->root)
+		return -EXDEV;
+	/* The levels between each snapshot and the common ancestor: walk the
+	 * deeper one up until they meet (depth is the distance to the root). */
+	size_t total = 0;
+	for (const ms_snapshot *x = a, *y = b; x != y;) {
+		if (x->depth >= y->depth) {
+			total += x->own_n;
+			x = x->parent;
+		} else {
+			total += y->own_n;
+			y = y->parent;
+		}
+	}
+	if (total == 0)
+		return 0;
+	size_t *pages = malloc(total * sizeof *pages), n = 0;
+	if (!pages)
+		return -ENOMEM;
+	for (const ms_snapshot *x = a, *y = b; x != y;) {
+		const ms_snapshot **z = x->depth >= y->depth ? &x : &y;
+		memcpy(pages + n, (*z)->own_pages, (*z)->own_n * sizeof *pages);
+		n += (*z)->own_n;
+		*z = (*z)->parent;
+	}
+	qsort(pages, n, sizeof *pages, cmp_page);
+	size_t shift = ms__page_shift(), runs = 0;
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
+		while (j < n && pages[j] <= pages[j - 1] + 1)
+			j++; /* duplicates and neighbours join the run */
+		if (runs < cap)
+			ranges[runs] =
+			    (ms_range){pages[i] << shift, (pages[j - 1] - pages[i] + 1) << shift};
+		runs++;
+		i = j;
+	}
+	free(pages);
+	return (long)runs;
+}

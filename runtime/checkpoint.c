@@ -157,27 +157,46 @@ static int restore_map(ms_uc *m, const ms_uc_checkpoint *cp)
 	return 0;
 }
 
+/* Make room for `n` ranges in m->scratch. */
+static bool scratch_reserve(ms_uc *m, size_t n)
+{
+	if (n <= m->scratch_cap)
+		return true;
+	size_t cap = n * 2;
+	ms_range *p = realloc(m->scratch, cap * sizeof *p);
+	if (!p)
+		return false;
+	m->scratch = p;
+	m->scratch_cap = cap;
+	return true;
+}
+
 /* Translated code of r's pages that the restore of the view is about to
- * change is dropped after the restore: collect them now. Returns the number
- * of ranges in m->scratch, or -1 meaning "the whole region". */
+ * change is dropped after the restore: collect them now, the pages written
+ * since and, when the restore goes to another snapshot of the family, the
+ * pages that differ between the two. Returns the number of ranges in
+ * m->scratch, or -1 meaning "the whole region". */
 static long code_ranges(ms_uc *m, ms__uc_region *r, const ms__uc_cp_region *c)
 {
 	if (!r->exec)
 		return 0;
-	if (ms_view_snapshot(r->view) != c->snapshot)
-		return -1; /* the pages that differ between snapshots are not listed */
 	for (;;) {
 		long n = ms_view_dirty_ranges(r->view, m->scratch, m->scratch_cap);
 		if (n < 0)
 			return -1; /* untracked view: restore remaps everything */
-		if ((size_t)n <= m->scratch_cap)
-			return n;
-		size_t cap = (size_t)n * 2;
-		ms_range *p = realloc(m->scratch, cap * sizeof *p);
-		if (!p)
+		long d = 0;
+		ms_snapshot *now = ms_view_snapshot(r->view);
+		if (now != c->snapshot) {
+			size_t room = (size_t)n < m->scratch_cap ? m->scratch_cap - (size_t)n : 0;
+			d = ms_snapshot_diff_ranges(now, c->snapshot, room ? m->scratch + n : NULL,
+						    room);
+			if (d < 0)
+				return -1; /* not one family: every page may change */
+		}
+		if ((size_t)(n + d) <= m->scratch_cap)
+			return n + d;
+		if (!scratch_reserve(m, (size_t)(n + d)))
 			return -1;
-		m->scratch = p;
-		m->scratch_cap = cap;
 	}
 }
 

@@ -289,9 +289,21 @@ Test(snapshot, no_descriptor_or_mapping_left_after_many_cycles)
 
 Test(snapshot, strerror_describes_every_error)
 {
-	int errs[] = {0, -EINVAL, -EBUSY, -EACCES, -ENOENT, -EISDIR, -EROFS, -EOPNOTSUPP,
-		      -ENOMEM, -EOVERFLOW, MS_ERR_CORRUPT, MS_ERR_FORMAT, MS_ERR_MISMATCH,
-		      MS_ERR_UC_BASE - 7, -99999};
+	int errs[] = {0,
+		      -EINVAL,
+		      -EBUSY,
+		      -EACCES,
+		      -ENOENT,
+		      -EISDIR,
+		      -EROFS,
+		      -EOPNOTSUPP,
+		      -ENOMEM,
+		      -EOVERFLOW,
+		      MS_ERR_CORRUPT,
+		      MS_ERR_FORMAT,
+		      MS_ERR_MISMATCH,
+		      MS_ERR_UC_BASE - 7,
+		      -99999};
 	for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++) {
 		const char *m = ms_strerror(errs[i]);
 		cr_assert_not_null(m);
@@ -299,4 +311,93 @@ Test(snapshot, strerror_describes_every_error)
 	}
 	cr_assert_neq(strcmp(ms_strerror(-EBUSY), ms_strerror(-EINVAL)), 0);
 	cr_assert_str_eq(ms_version(), MS_VERSION_STRING);
+}
+
+/* Pages that may differ between snapshots of one family: exactly the pages
+ * stored between them, and every page that does differ is among them. */
+static ms_snapshot *take_after_writes(ms_view *v, const size_t *pages, size_t n, uint8_t value)
+{
+	size_t ps = ms_page_size();
+	uint8_t *d = ms_view_data(v);
+	for (size_t i = 0; i < n; i++)
+		memset(d + pages[i] * ps + 7, value, 9);
+	ms_snapshot *s;
+	cr_assert_eq(ms_view_take_snapshot(v, &s), 0);
+	return s;
+}
+
+static void assert_covered(ms_snapshot *a, ms_snapshot *b, size_t npages)
+{
+	size_t ps = ms_page_size();
+	ms_range r[64];
+	long n = ms_snapshot_diff_ranges(a, b, r, 64);
+	cr_assert_geq(n, 0);
+	cr_assert_eq(ms_snapshot_diff_ranges(b, a, NULL, 0), n, "symmetric");
+	uint8_t *pa = malloc(ps), *pb = malloc(ps);
+	for (size_t pg = 0; pg < npages; pg++) {
+		cr_assert_eq(ms_snapshot_read(a, pg * ps, pa, ps), 0);
+		cr_assert_eq(ms_snapshot_read(b, pg * ps, pb, ps), 0);
+		if (memcmp(pa, pb, ps) == 0)
+			continue;
+		bool in = false;
+		for (long i = 0; i < n && !in; i++)
+			in = pg * ps >= r[i].offset && pg * ps < r[i].offset + r[i].len;
+		cr_assert(in, "page %zu differs but is not listed", pg);
+	}
+	free(pa);
+	free(pb);
+}
+
+Test(snapshot, diff_ranges_of_a_family)
+{
+	size_t ps = ms_page_size();
+	ms_snapshot *base;
+	cr_assert_eq(ms_snapshot_zeroed(64 * ps, &base), 0);
+	ms_view *v;
+	cr_assert_eq(ms_view_new(base, MS_VIEW_COW, &v), 0);
+	if (ms_view_tracker(v) == MS_TRACKER_NONE)
+		cr_skip_test("untracked views make plain snapshots, not families");
+	ms_snapshot *s1 = take_after_writes(v, (size_t[]){1, 2, 3}, 3, 0x11);
+	ms_snapshot *s2 = take_after_writes(v, (size_t[]){10}, 1, 0x22);
+	cr_assert_eq(ms_view_restore_to(v, s1), 0);
+	ms_snapshot *s3 = take_after_writes(v, (size_t[]){21, 20, 3}, 3, 0x33);
+	cr_assert_gt(ms_snapshot_depth(s3), 0);
+
+	ms_range r[8];
+	cr_assert_eq(ms_snapshot_diff_ranges(s2, s2, r, 8), 0);
+	cr_assert_eq(ms_snapshot_diff_ranges(base, s2, r, 8), 2);
+	cr_assert(r[0].offset == 1 * ps && r[0].len == 3 * ps);
+	cr_assert(r[1].offset == 10 * ps && r[1].len == ps);
+	/* take_snapshot leaves the view on its snapshot: s1 and s2 are both
+	 * stacked on base (s2 stores 1, 2, 3 and 10); s3 on s1 stores 3, 20
+	 * and 21. Between s2 and s3 lie s2, s3 and s1. */
+	cr_assert_eq(ms_snapshot_depth(s2), 1);
+	cr_assert_eq(ms_snapshot_depth(s3), 2);
+	cr_assert_eq(ms_snapshot_diff_ranges(s2, s3, r, 8), 3);
+	cr_assert(r[0].offset == 1 * ps && r[0].len == 3 * ps);
+	cr_assert(r[1].offset == 10 * ps && r[1].len == ps);
+	cr_assert(r[2].offset == 20 * ps && r[2].len == 2 * ps);
+	cr_assert_eq(ms_snapshot_diff_ranges(s1, s3, r, 8), 2, "3 and 20-21 only");
+	/* A short buffer: the total is still returned. */
+	cr_assert_eq(ms_snapshot_diff_ranges(s2, s3, r, 1), 3);
+	cr_assert(r[0].offset == 1 * ps);
+	assert_covered(base, s3, 64);
+	assert_covered(s2, s3, 64);
+	assert_covered(s1, s2, 64);
+
+	ms_snapshot *other;
+	cr_assert_eq(ms_snapshot_zeroed(64 * ps, &other), 0);
+	cr_assert_eq(ms_snapshot_diff_ranges(s1, other, r, 8), -EXDEV);
+	ms_snapshot *small;
+	cr_assert_eq(ms_snapshot_zeroed(ps, &small), 0);
+	cr_assert_eq(ms_snapshot_diff_ranges(s1, small, r, 8), -EINVAL);
+	cr_assert_eq(ms_snapshot_diff_ranges(NULL, s1, r, 8), -EINVAL);
+	cr_assert_eq(ms_snapshot_diff_ranges(s1, s2, NULL, 8), -EINVAL);
+	ms_snapshot_unref(small);
+	ms_snapshot_unref(other);
+	ms_snapshot_unref(s3);
+	ms_snapshot_unref(s2);
+	ms_snapshot_unref(s1);
+	ms_view_free(v);
+	ms_snapshot_unref(base);
 }

@@ -295,6 +295,59 @@ Test(checkpoint, self_modifying_code_thumb)
 	self_modifying(&guest_thumb);
 }
 
+/* Restoring another checkpoint drops the translations of the pages that
+ * differ between the two checkpoints, even unwritten since, and only those:
+ * C1 holds the rewritten code; f (at 0x380) is translated from it without
+ * writing; C0
+ * is restored and must run the original f. A second executable region that
+ * is the same in both checkpoints keeps its translations. */
+static void smc_across_checkpoints(const guest *g)
+{
+	guest_env e;
+	guest_open(&e, g);
+	cr_assert_eq(ms_uc_map_zeroed(e.m, 0x400000, 0x10000, UC_PROT_ALL), 0);
+	ms_uc_checkpoint *c0, *c1;
+	cr_assert_eq(ms_uc_checkpoint_take(e.m, &c0), 0);
+	cr_assert_eq(guest_run(&e, G_SMC), 0); /* leaves f rewritten */
+	cr_assert_eq(guest_reg(&e, g->result_reg), 3);
+	cr_assert_eq(ms_uc_checkpoint_take(e.m, &c1), 0);
+	/* Run f alone from C1: translated with the rewritten operand. */
+	uint64_t ret = (G_CODE + G_DONE) | g->thumb, zero = 0;
+	cr_assert_eq(uc_reg_write(e.uc, g->result_reg, &zero), UC_ERR_OK);
+	int link = g->arch == UC_ARCH_X86 ? UC_X86_REG_RBX : UC_ARM_REG_R5;
+	cr_assert_eq(uc_reg_write(e.uc, link, &ret), UC_ERR_OK);
+	cr_assert_eq(ms_uc_run(e.m, (G_CODE + 0x380) | g->thumb, G_CODE + G_DONE, 0, 0), 0);
+	cr_assert_eq(guest_reg(&e, g->result_reg), 2, "f of C1 returns 2");
+	ms_uc_stats before, after;
+	ms_uc_get_stats(e.m, &before);
+	cr_assert_eq(ms_uc_checkpoint_restore(e.m, c0), 0);
+	ms_uc_get_stats(e.m, &after);
+	cr_assert_eq(guest_run(&e, G_SMC), 0);
+	cr_assert_eq(guest_reg(&e, g->result_reg), 3, "stale f after restoring C0: %llu",
+		     (unsigned long long)guest_reg(&e, g->result_reg));
+	/* Untracked views are remapped whole, so their code is dropped whole. */
+	const char *tracker = getenv("MEMSNAP_TRACKER");
+	if (tracker && strcmp(tracker, "none") == 0 && !hook_mode(&e))
+		cr_assert_geq(after.code_pages_flushed - before.code_pages_flushed, 1);
+	else
+		cr_assert_eq(
+		    after.code_pages_flushed - before.code_pages_flushed, 1, "%llu pages dropped",
+		    (unsigned long long)(after.code_pages_flushed - before.code_pages_flushed));
+	ms_uc_checkpoint_free(c1);
+	ms_uc_checkpoint_free(c0);
+	guest_close(&e);
+}
+
+Test(checkpoint, smc_across_checkpoints_x86_64)
+{
+	smc_across_checkpoints(&guest_x86_64);
+}
+
+Test(checkpoint, smc_across_checkpoints_thumb)
+{
+	smc_across_checkpoints(&guest_thumb);
+}
+
 /* A file-backed region is read lazily: mapping 64 MiB costs no memory. */
 Test(checkpoint, lazy_file_backed_ram)
 {

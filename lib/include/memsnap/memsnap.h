@@ -272,6 +272,18 @@ typedef struct ms_range {
  * O(dirty pages). */
 MS_API long ms_view_dirty_ranges(ms_view *view, ms_range *ranges, size_t cap);
 
+/* The runs of pages whose content may differ between snapshots `a` and `b`
+ * of one family (stacked on each other, or on a common snapshot): the pages
+ * stored by the levels between each of them and their nearest common
+ * ancestor. Sorted, adjacent pages merged; returns the total number of runs
+ * (which may exceed cap; then only cap were written). A restore of a view
+ * from `a` to `b` (ms_view_restore_to) changes no page outside these runs
+ * and the view's dirty ones. O(p log p), p = pages stored between them.
+ * Errors: -EINVAL, -EXDEV (not one family: every page may differ), -ENOMEM.
+ * Thread-safety: snapshots are immutable; any thread. */
+MS_API long ms_snapshot_diff_ranges(const ms_snapshot *a, const ms_snapshot *b, ms_range *ranges,
+				    size_t cap);
+
 /* The number of pages written since the last restore. O(dirty) worst case. */
 MS_API long ms_view_dirty_count(ms_view *view);
 
