@@ -150,6 +150,7 @@ static int restore_map(ms_uc *m, const ms_uc_checkpoint *cp)
 		/* With hook tracking the target's deltas over the base are
 		 * still to be applied by the restore. */
 		r->fresh = m->tracking == MS_UC_TRACK_EXACT || !c->delta;
+		m->fresh_pending = true;
 		if (r->exec)
 			ms__uc_drop_code(m, r->address, r->size);
 	}
@@ -242,14 +243,23 @@ int ms_uc_checkpoint_restore(ms_uc *m, ms_uc_checkpoint *cp)
 		return -EXDEV;
 	uint64_t t0 = ms__uc_now_ns();
 	int err = 0;
+	if (m->fresh_pending) {
+		/* A restore that failed part way left regions marked as just
+		 * mapped: their content is no longer known. */
+		for (size_t i = 0; i < m->nregions; i++)
+			m->regions[i]->fresh = false;
+		m->fresh_pending = false;
+	}
 	if (m->map_gen != cp->map_gen)
 		err = restore_map(m, cp);
 	uint64_t pages = 0;
 	/* After restore_map, the regions are exactly cp's, in the same order. */
 	for (size_t i = 0; !err && i < m->nregions; i++)
 		err = restore_region(m, m->regions[i], &cp->regions[i], &pages);
-	if (!err)
+	if (!err) {
+		m->fresh_pending = false; /* every region was visited */
 		err = ms_uc_error(uc_context_restore(m->uc, cp->ctx));
+	}
 	if (err)
 		return err;
 	uint64_t dt = ms__uc_now_ns() - t0;

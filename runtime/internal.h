@@ -86,6 +86,7 @@ struct ms_uc {
 	uint64_t map_gen;     /* identifies the current memory map state */
 	uint64_t map_counter; /* source of new map_gen values */
 	uint64_t cp_gen;      /* identity of this ms_uc for checkpoints */
+	bool fresh_pending;   /* some region may still be marked `fresh` */
 	/* ms_uc_run: stop hook at `stop_addr` (see run.c). */
 	uc_hook stop_hook;
 	uint64_t stop_addr;

@@ -348,6 +348,35 @@ Test(checkpoint, smc_across_checkpoints_thumb)
 	smc_across_checkpoints(&guest_thumb);
 }
 
+/* A restore that fails part way (a region cannot be mapped back) must not
+ * leave state that makes a later restore skip a region. */
+Test(checkpoint, failed_restore_then_restore)
+{
+	guest_env e;
+	guest_open(&e, &guest_x86_64);
+	ms_uc_checkpoint *c1, *c2;
+	cr_assert_eq(ms_uc_checkpoint_take(e.m, &c1), 0);
+	cr_assert_eq(ms_uc_write(e.m, G_DATA + 0x10, "X", 1), 0);
+	cr_assert_eq(ms_uc_checkpoint_take(e.m, &c2), 0);
+	cr_assert_eq(ms_uc_unmap(e.m, G_DATA, G_DATA_SIZE), 0);
+	cr_assert_eq(ms_uc_unmap(e.m, G_DATA + G_DATA_SIZE, G_DATA_SIZE), 0);
+	/* Foreign memory where the second data region was: restoring c1
+	 * maps the first region back, then fails. */
+	cr_assert_eq(uc_mem_map(e.uc, G_DATA + G_DATA_SIZE, 0x1000, UC_PROT_READ), UC_ERR_OK);
+	cr_assert_neq(ms_uc_checkpoint_restore(e.m, c1), 0);
+	cr_assert_eq(uc_mem_unmap(e.uc, G_DATA + G_DATA_SIZE, 0x1000), UC_ERR_OK);
+	cr_assert_eq(ms_uc_checkpoint_restore(e.m, c2), 0);
+	char x = 0;
+	cr_assert_eq(ms_uc_read(e.m, G_DATA + 0x10, &x, 1), 0);
+	cr_assert_eq(x, 'X', "the first data region holds c1's content, not c2's");
+	cr_assert_eq(ms_uc_checkpoint_restore(e.m, c1), 0);
+	cr_assert_eq(ms_uc_read(e.m, G_DATA + 0x10, &x, 1), 0);
+	cr_assert_eq(x, 0);
+	ms_uc_checkpoint_free(c2);
+	ms_uc_checkpoint_free(c1);
+	guest_close(&e);
+}
+
 /* A file-backed region is read lazily: mapping 64 MiB costs no memory. */
 Test(checkpoint, lazy_file_backed_ram)
 {
