@@ -161,14 +161,6 @@ long ms__uc_regs_save(uc_engine *uc, uc_arch arch, int mode, uint8_t *buf, size_
 	return (long)(p - buf);
 }
 
-static bool reg_known(const reg_desc *regs, size_t n, uint32_t id, uint32_t size)
-{
-	for (size_t i = 0; i < n; i++)
-		if ((uint32_t)regs[i].id == id)
-			return regs[i].size == size;
-	return false;
-}
-
 int ms__uc_regs_load(uc_engine *uc, const uint8_t *buf, size_t len)
 {
 	if (!buf || len < HEADER || memcmp(buf, "MSUCREG1", 8) != 0)
@@ -183,17 +175,21 @@ int ms__uc_regs_load(uc_engine *uc, const uint8_t *buf, size_t len)
 		return MS_ERR_MISMATCH;
 	uint32_t n = get32(buf + 16);
 	const uint8_t *p = buf + HEADER, *end = buf + len;
-	/* Validate everything before writing anything: only registers of this
-	 * architecture's list, each with its own size, and nothing left over
-	 * (a blob from a file may be hostile even with a good checksum). */
+	/* Validate everything before writing anything: exactly this
+	 * architecture's list, in its order, each register with its size, and
+	 * nothing left over (a blob from a file may be hostile even with a good
+	 * checksum, and a register left out would keep whatever value the
+	 * loading engine had). */
 	size_t known_n;
 	const reg_desc *known = reg_list((uc_arch)arch, mode, &known_n);
+	if (n != known_n)
+		return MS_ERR_CORRUPT;
 	const uint8_t *q = p;
 	for (uint32_t i = 0; i < n; i++) {
-		if (end - q < 8 || !reg_known(known, known_n, get32(q), get32(q + 4)) ||
-		    (size_t)(end - q) < 8 + get32(q + 4))
+		if (end - q < 8 || get32(q) != (uint32_t)known[i].id ||
+		    get32(q + 4) != known[i].size || (size_t)(end - q) < 8 + known[i].size)
 			return MS_ERR_CORRUPT;
-		q += 8 + get32(q + 4);
+		q += 8 + known[i].size;
 	}
 	if (q != end)
 		return MS_ERR_CORRUPT;

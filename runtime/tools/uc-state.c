@@ -118,10 +118,12 @@ static void show_regs(ms_state *st, const ms_state_machine *m)
 	p += 20;
 	for (uint32_t i = 0; i < n && end - p >= 8; i++) {
 		uint32_t id = get32(p), size = get32(p + 4);
-		if (size > 16 || (size_t)(end - p) < 8 + size)
+		if (size == 0 || size > 16 || (size_t)(end - p) < 8 + size) {
+			printf("  (malformed entry %" PRIu32 ")\n", i);
 			break;
+		}
 		const char *name = ms__uc_reg_name((uc_arch)m->arch, (int)m->mode, (int)id);
-		char hex[40];
+		char hex[40] = "";
 		for (uint32_t k = 0; k < size; k++)
 			snprintf(hex + 2 * k, 3, "%02x", p[8 + size - 1 - k]);
 		printf("  %-8s 0x%s\n", name ? name : "?", hex);
@@ -200,11 +202,14 @@ int main(int argc, char **argv)
 	if (verify) {
 		size_t bad = 0;
 		err = ms_state_verify(st, &bad);
-		if (err)
+		if (err == MS_ERR_CORRUPT)
 			printf("\nVerification: region %zu: %s\n", bad, ms_strerror(err));
+		else if (err)
+			fprintf(stderr, "memsnap-uc-state: %s: verification failed: %s\n", path,
+				ms_strerror(err));
 		else
 			printf("\nVerification: all RAM checksums match\n");
-		status = err ? 1 : 0;
+		status = err == MS_ERR_CORRUPT ? 1 : err ? 2 : 0;
 	}
 	ms_state_close(st);
 	ms_state_close(base);

@@ -356,7 +356,8 @@ typedef struct forged {
 	const char *engine;
 	uint64_t version; /* 0: this Unicorn's */
 	uint32_t mode;
-	int cpu; /* 0 none, 1 good, 2 garbage, 3 unknown register id */
+	int cpu; /* 0 none, 1 good, 2 garbage, 3 unknown register id, 4 empty,
+		    5 RIP missing, 6 a register twice */
 	int map; /* 0 none, 1 good, 2 not covering, 3 bad perms, 4 outside */
 } forged;
 
@@ -382,6 +383,12 @@ static void forge(const char *path, const forged *f)
 			memset(regs + 20, 0xee, 16);
 		if (f->cpu == 3)
 			regs[20] = 0xfe; /* first entry's register id */
+		if (f->cpu == 4)	 /* no registers at all */
+			n = 20, memset(regs + 16, 0, 4);
+		if (f->cpu == 5) /* RIP (the last) left out */
+			n -= 16, regs[16] = (uint8_t)(regs[16] - 1);
+		if (f->cpu == 6) /* RAX twice, in RBX's place */
+			memcpy(regs + 36, regs + 20, 4);
 		cr_assert_eq(ms_state_writer_add_blob(w, MS_UC_STATE_BLOB_CPU, MS_UC_STATE_TYPE_CPU,
 						      regs, (size_t)n),
 			     0);
@@ -447,6 +454,9 @@ Test(savestate, forged_states_are_refused_and_change_nothing)
 	cr_assert_eq(load_forged(&(forged){"unicorn", 0, 0, 0, 1}), MS_ERR_CORRUPT);
 	cr_assert_eq(load_forged(&(forged){"unicorn", 0, 0, 2, 1}), MS_ERR_CORRUPT);
 	cr_assert_eq(load_forged(&(forged){"unicorn", 0, 0, 3, 1}), MS_ERR_CORRUPT);
+	cr_assert_eq(load_forged(&(forged){"unicorn", 0, 0, 4, 1}), MS_ERR_CORRUPT);
+	cr_assert_eq(load_forged(&(forged){"unicorn", 0, 0, 5, 1}), MS_ERR_CORRUPT);
+	cr_assert_eq(load_forged(&(forged){"unicorn", 0, 0, 6, 1}), MS_ERR_CORRUPT);
 	cr_assert_eq(load_forged(&(forged){"unicorn", 0, 0, 1, 2}), MS_ERR_CORRUPT);
 	cr_assert_eq(load_forged(&(forged){"unicorn", 0, 0, 1, 3}), MS_ERR_CORRUPT);
 	cr_assert_eq(load_forged(&(forged){"unicorn", 0, 0, 1, 4}), MS_ERR_CORRUPT);
