@@ -165,84 +165,44 @@ static int check_machine(const ms_uc *m, const ms_state *st)
 	return 0;
 }
 
-/* The permission runs of region `reg` from the "uc.map" blob (whole-region
- * run of `perms` when the blob is absent). Every run must lie inside one
- * region, runs must be sorted and cover each region exactly. */
-static int parse_runs(const uint8_t *map, const ms_state_region *reg, ms__uc_perm_run **out,
-		      size_t *nout)
-{
-	if (!map) {
-		if (reg->perms & ~(uint32_t)UC_PROT_ALL)
-			return MS_ERR_CORRUPT;
-		*out = malloc(sizeof **out);
-		if (!*out)
-			return -ENOMEM;
-		**out = (ms__uc_perm_run){0, reg->size, reg->perms};
-		*nout = 1;
-		return 0;
-	}
-	uint32_t total = get32(map + 4);
-	size_t n = 0, first = 0;
-	for (uint32_t i = 0; i < total; i++) {
-		uint64_t a = get64(map + MAP_HEAD + (size_t)i * MAP_RUN);
-		if (a >= reg->address && a - reg->address < reg->size) {
-			if (!n)
-				first = i;
-			n++;
-		}
-	}
-	if (!n)
-		return MS_ERR_CORRUPT;
-	ms__uc_perm_run *runs = calloc(n, sizeof *runs);
-	if (!runs)
-		return -ENOMEM;
-	uint64_t at = 0;
-	for (size_t k = 0; k < n; k++) {
-		const uint8_t *p = map + MAP_HEAD + (first + k) * MAP_RUN;
-		uint64_t a = get64(p), size = get64(p + 8);
-		uint32_t perms = get32(p + 16);
-		/* Runs of one region are consecutive in the blob, in order, and
-		 * tile it in whole pages. */
-		if (a != reg->address + at || size == 0 || size % GUEST_PAGE ||
-		    size > reg->size - at || (perms & ~(uint32_t)UC_PROT_ALL) || get32(p + 20)) {
-			free(runs);
-			return MS_ERR_CORRUPT;
-		}
-		runs[k] = (ms__uc_perm_run){at, size, perms};
-		at += size;
-	}
-	if (at != reg->size) {
-		free(runs);
-		return MS_ERR_CORRUPT;
-	}
-	*out = runs;
-	*nout = n;
-	return 0;
-}
-
-/* The "uc.map" blob's framing: count matches the length, every run lies in
- * some region, and the runs cover all regions (checked region by region in
- * parse_runs, which also sees that no run is left over). */
-static int check_map(const ms_state *st, const uint8_t *map, size_t len)
+/* The permission runs of every region from the "uc.map" blob, in one pass:
+ * the runs of each region come together, in address order, in whole pages,
+ * and tile it exactly; regions are in address order too; no run is left
+ * over. O(regions + runs) on any input. */
+static int assign_runs(ms_uc_checkpoint *cp, const uint8_t *map, size_t len)
 {
 	if (len < MAP_HEAD || get32(map) != MAP_VERSION)
 		return MS_ERR_CORRUPT;
-	uint64_t n = get32(map + 4);
-	if ((len - MAP_HEAD) / MAP_RUN != n || (len - MAP_HEAD) % MAP_RUN)
+	size_t n = get32(map + 4);
+	if ((len - MAP_HEAD) % MAP_RUN || (len - MAP_HEAD) / MAP_RUN != n)
 		return MS_ERR_CORRUPT;
-	size_t nreg = ms_state_region_count(st);
-	for (uint64_t i = 0; i < n; i++) {
-		uint64_t a = get64(map + MAP_HEAD + i * MAP_RUN);
-		bool inside = false;
-		for (size_t r = 0; r < nreg && !inside; r++) {
-			ms_state_region reg;
-			if (ms_state_region_info(st, r, &reg) == 0)
-				inside = a >= reg.address && a - reg.address < reg.size;
+	size_t k = 0;
+	for (size_t i = 0; i < cp->nregions; i++) {
+		ms__uc_cp_region *c = &cp->regions[i];
+		size_t first = k;
+		for (uint64_t at = 0; at < c->size; k++) {
+			const uint8_t *p = map + MAP_HEAD + k * MAP_RUN;
+			uint64_t size = k < n ? get64(p + 8) : 0;
+			if (k >= n || get64(p) != c->address + at || size == 0 ||
+			    size % GUEST_PAGE || size > c->size - at ||
+			    (get32(p + 16) & ~(uint32_t)UC_PROT_ALL) || get32(p + 20))
+				return MS_ERR_CORRUPT;
+			at += size;
 		}
-		if (!inside)
-			return MS_ERR_CORRUPT;
+		ms__uc_perm_run *runs = calloc(k - first, sizeof *runs);
+		if (!runs)
+			return -ENOMEM;
+		uint64_t at = 0;
+		for (size_t r = first; r < k; r++) {
+			const uint8_t *p = map + MAP_HEAD + r * MAP_RUN;
+			runs[r - first] = (ms__uc_perm_run){at, get64(p + 8), get32(p + 16)};
+			at += get64(p + 8);
+		}
+		free(c->perms);
+		c->perms = runs;
+		c->nperms = k - first;
 	}
-	return 0;
+	return k == n ? 0 : MS_ERR_CORRUPT;
 }
 
 /* Guest memory mapped outside memsnap (uc_mem_map by the caller) that
@@ -295,7 +255,7 @@ static int make_context(ms_uc *m, const uint8_t *regs, size_t len, uc_context **
 	return 0;
 }
 
-static int load_region(ms_uc *m, ms_state *st, size_t i, const uint8_t *map, ms__uc_cp_region *c)
+static int load_region(ms_uc *m, ms_state *st, size_t i, ms__uc_cp_region *c)
 {
 	ms_state_region reg;
 	int err = ms_state_region_info(st, i, &reg);
@@ -304,10 +264,17 @@ static int load_region(ms_uc *m, ms_state *st, size_t i, const uint8_t *map, ms_
 	if (reg.address % GUEST_PAGE || reg.size % GUEST_PAGE || reg.size % ms_page_size())
 		return MS_ERR_CORRUPT;
 	err = check_foreign(m, reg.address, reg.size);
-	if (!err)
-		err = parse_runs(map, &reg, &c->perms, &c->nperms);
 	if (err)
 		return err;
+	/* One run of the region's perms; the "uc.map" blob, when there is
+	 * one, replaces it (assign_runs). */
+	if (reg.perms & ~(uint32_t)UC_PROT_ALL)
+		return MS_ERR_CORRUPT;
+	c->perms = malloc(sizeof *c->perms);
+	if (!c->perms)
+		return -ENOMEM;
+	*c->perms = (ms__uc_perm_run){0, reg.size, reg.perms};
+	c->nperms = 1;
 	c->id = m->next_id++;
 	c->address = reg.address;
 	c->size = reg.size;
@@ -343,7 +310,7 @@ int ms_uc_checkpoint_from_state(ms_uc *m, ms_state *st, ms_uc_checkpoint **out)
 		err = 0;
 	} else if (err) {
 		return err;
-	} else if (type != MS_UC_STATE_TYPE_MAP || check_map(st, map, map_len)) {
+	} else if (type != MS_UC_STATE_TYPE_MAP) {
 		return MS_ERR_CORRUPT;
 	}
 
@@ -364,9 +331,11 @@ int ms_uc_checkpoint_from_state(ms_uc *m, ms_state *st, ms_uc_checkpoint **out)
 			err = -ENOMEM;
 	}
 	for (size_t i = 0; !err && i < n; i++) {
-		err = load_region(m, st, i, map, &cp->regions[i]);
+		err = load_region(m, st, i, &cp->regions[i]);
 		cp->nregions = i + 1;
 	}
+	if (!err && map)
+		err = assign_runs(cp, map, map_len);
 	if (!err) {
 		cp->regs = malloc(regs_len);
 		if (!cp->regs)

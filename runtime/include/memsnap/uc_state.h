@@ -23,7 +23,9 @@
  * architecture, mode or guest page size, or an incremental state whose base
  * is missing or wrong.
  *
- * Thread-safety: as memsnap/uc.h (one thread per ms_uc at a time).
+ * Thread-safety: as memsnap/uc.h (one thread per ms_uc at a time). An open
+ * ms_state is used by one thread at a time too (memsnap/state.h): workers
+ * that load one state each open it themselves, or take turns.
  */
 #ifndef MEMSNAP_UC_STATE_H
 #define MEMSNAP_UC_STATE_H
@@ -56,11 +58,15 @@ MS_API int ms_uc_checkpoint_save(const ms_uc_checkpoint *cp, const char *path, m
 /* A checkpoint of `m` holding the content of the open state `st` (an
  * incremental state needs its base attached first: ms_state_set_base). The
  * engine is not changed; restore the checkpoint to apply it (any number of
- * times: it behaves like a checkpoint taken on `m`). O(metadata + regions);
- * RAM is not read (see MS_STATE_VERIFY_REGIONS in memsnap/state.h).
- * Errors: -EINVAL, MS_ERR_MISMATCH (see above), MS_ERR_CORRUPT (registers or
- * map malformed; a region not 4 KiB aligned), -EEXIST (a region overlaps
- * guest memory mapped outside memsnap), -ENOMEM, Unicorn errors. */
+ * times: it behaves like a checkpoint taken on `m`). O(metadata + regions)
+ * for a full state, whose RAM is not read (see MS_STATE_VERIFY_REGIONS in
+ * memsnap/state.h); an incremental state's stored pages are read, O(pages
+ * stored). Errors: -EINVAL, MS_ERR_MISMATCH (see above; also an incremental
+ * state without its base), MS_ERR_CORRUPT (registers or map malformed; a
+ * region not 4 KiB aligned; an incremental state's region its base lacks),
+ * -EOPNOTSUPP (a region this host cannot map: its size is not a multiple of
+ * the host page size), -EEXIST (a region overlaps guest memory mapped
+ * outside memsnap), -ENOMEM, Unicorn errors. */
 MS_API int ms_uc_checkpoint_from_state(ms_uc *m, ms_state *st, ms_uc_checkpoint **out);
 
 /* Open `path` with `flags` (MS_STATE_VERIFY, MS_STATE_VERIFY_REGIONS), make
