@@ -261,8 +261,10 @@ static int load_region(ms_uc *m, ms_state *st, size_t i, ms__uc_cp_region *c)
 	int err = ms_state_region_info(st, i, &reg);
 	if (err)
 		return err;
-	if (reg.address % GUEST_PAGE || reg.size % GUEST_PAGE || reg.size % ms_page_size())
+	if (reg.address % GUEST_PAGE || reg.size % GUEST_PAGE)
 		return MS_ERR_CORRUPT;
+	if (reg.address % ms_page_size() || reg.size % ms_page_size())
+		return -EOPNOTSUPP; /* valid, but not on a host with larger pages */
 	err = check_foreign(m, reg.address, reg.size);
 	if (err)
 		return err;
