@@ -114,8 +114,10 @@ static int load_delta(ms_state *st, const ms__state_region *r, ms_snapshot *pare
 		for (uint64_t j = 0; j < count; j++)
 			pages[k++] = (size_t)(first + j);
 	}
+	/* Copied through the kernel: a file cut short under us (it must not
+	 * change while open, but may) gives -EFAULT, not SIGBUS. */
 	if (!err)
-		err = ms__snapshot_stack(parent, scratch, pages, n, out);
+		err = ms__snapshot_stack_ex(parent, scratch, pages, n, true, out);
 	ms__unmap(scratch, (size_t)r->size);
 	free(pages);
 	return err;
