@@ -254,10 +254,27 @@ static bool runs_exec(const ms__uc_perm_run *runs, size_t n)
 	return false;
 }
 
+/* Unicorn 2.0.x emulates some x86 instructions differently while any
+ * UC_HOOK_MEM_WRITE hook exists (flags of shifts with a memory operand:
+ * unicorn-engine/unicorn issues 1911 and 1933, fixed for 2.1). */
+static bool write_hook_changes_guest(const ms_uc *m)
+{
+	unsigned major = 0, minor = 0;
+	uc_version(&major, &minor);
+	return m->arch == UC_ARCH_X86 && (major < 2 || (major == 2 && minor < 1));
+}
+
+/* The write hook: always in hook mode (it is the tracking). In exact mode
+ * it only saves the synchronous trackers a signal per page (it lifts a
+ * page's protection before the store), so it is left out where it could
+ * change what the guest computes, and with uffd-async, whose write faults
+ * the kernel resolves by itself more cheaply than the hook's ioctl. */
 static int install_hook(ms_uc *m, ms__uc_region *r)
 {
-	bool want =
-	    m->tracking == MS_UC_TRACK_HOOK || tracker_is_fault_driven(ms_view_tracker(r->view));
+	ms_tracker t = ms_view_tracker(r->view);
+	bool want = m->tracking == MS_UC_TRACK_HOOK ||
+		    (tracker_is_fault_driven(t) && t != MS_TRACKER_UFFD_ASYNC &&
+		     !write_hook_changes_guest(m));
 	const char *env = getenv("MEMSNAP_UC_WRITE_HOOK");
 	if (m->tracking == MS_UC_TRACK_EXACT && env && *env)
 		want = strcmp(env, "0") != 0;
