@@ -228,7 +228,9 @@ static int copy_through_pipe(uint8_t *d, const uint8_t *s, size_t len)
 		return -errno;
 	int err = 0;
 	while (!err && len > 0) {
-		size_t chunk = len < 65536 ? len : 65536; /* the pipe's capacity */
+		/* A pipe holds at least two pages, even one made past the
+		 * user's pipe-buffer soft limit: a page at a time never blocks. */
+		size_t chunk = len < 4096 ? len : 4096;
 		ssize_t w = write(p[1], s, chunk);
 		if (w < 0 && errno == EINTR)
 			continue;
