@@ -42,9 +42,6 @@ struct msf_ram {
 	plain_region regions[MSF_MAX_RAM + 8];
 	int n_regions;
 	uc_context *ctx;
-	uc_hook stop_hook;
-	uint64_t stop_addr;
-	int stop_set;
 	/* both */
 	uint64_t total_pages;
 };
@@ -71,14 +68,19 @@ int msf_ram_new(msf_reset kind, msf_tracking tracking, msf_uc *uc, msf_ram **out
 	r->kind = kind;
 	r->uc = uc;
 	snprintf(r->tracking_name, sizeof r->tracking_name, "-");
+	/* Both backends run the guest with ms_uc_run (the memcpy one maps no
+	 * memsnap region), so that they differ only in how they reset RAM. */
+	int rc = ms_uc_new(uc, &r->m);
+	if (rc) {
+		free(r);
+		return rc;
+	}
 	if (kind == MSF_RESET_MEMSNAP) {
 		/* The configured mode wins over MEMSNAP_UC_TRACKING; in exact mode
 		 * MS_TRACKER_AUTO lets MEMSNAP_TRACKER choose the views' tracker. */
-		int rc = ms_uc_new(uc, &r->m);
-		if (!rc)
-			rc = ms_uc_set_tracking(
-			    r->m, tracking == MSF_TRACK_HOOK ? MS_UC_TRACK_HOOK : MS_UC_TRACK_EXACT,
-			    MS_TRACKER_AUTO);
+		rc = ms_uc_set_tracking(
+		    r->m, tracking == MSF_TRACK_HOOK ? MS_UC_TRACK_HOOK : MS_UC_TRACK_EXACT,
+		    MS_TRACKER_AUTO);
 		if (rc) {
 			ms_uc_free(r->m);
 			free(r);
@@ -273,49 +275,9 @@ int msf_ram_restore(msf_ram *r, uint64_t *dirty_pages)
 	return ms_uc_error(uc_context_restore(r->uc, r->ctx));
 }
 
-static void stop_hook(uc_engine *uc, uint64_t address, uint32_t size, void *user_data)
-{
-	(void)address;
-	(void)size;
-	(void)user_data;
-	uc_emu_stop(uc);
-}
-
-/* The memcpy backend runs the guest exactly the way ms_uc_run does (see
- * runtime/run.c), so that the two backends differ only in how they reset
- * RAM: a code hook bounded to `until` stops the guest there, and Unicorn is
- * given an `until` where no code is ever translated. Handing Unicorn the real
- * `until` instead would retranslate the last block after every run and,
- * after ~4.2 million runs, crash Unicorn 2.0.1 (docs/runtime.md); it would
- * also run the guest faster than ms_uc_run does, because in Unicorn 2.0.1 any
- * UC_HOOK_CODE hook, even one bounded to a single address, makes every
- * instruction call a helper (docs/harness.md, "Performance"). */
-static int plain_run(msf_ram *r, uint64_t begin, uint64_t until, uint64_t count)
-{
-	if (!r->stop_set || r->stop_addr != until) {
-		if (r->stop_set)
-			uc_hook_del(r->uc, r->stop_hook);
-		r->stop_set = 0;
-		uc_err e = uc_hook_add(r->uc, &r->stop_hook, UC_HOOK_CODE, (void *)stop_hook, NULL,
-				       until, until);
-		if (e)
-			return ms_uc_error(e);
-		r->stop_set = 1;
-		r->stop_addr = until;
-		uc_ctl_remove_cache(r->uc, (uint64_t)(until & ~4095ull),
-				    (uint64_t)((until & ~4095ull) + 4096));
-	}
-	size_t mode = 0;
-	uc_query(r->uc, UC_QUERY_MODE, &mode);
-	uint64_t never = mode & UC_MODE_64 ? 0xfffffffffffffff0ull : 0xfffffff0ull;
-	return ms_uc_error(uc_emu_start(r->uc, begin, never, 0, (size_t)count));
-}
-
 int msf_ram_run(msf_ram *r, uint64_t begin, uint64_t until, uint64_t count)
 {
-	if (r->kind == MSF_RESET_MEMSNAP)
-		return ms_uc_run(r->m, begin, until, 0, (size_t)count);
-	return plain_run(r, begin, until, count);
+	return ms_uc_run(r->m, begin, until, 0, (size_t)count);
 }
 
 uint64_t msf_ram_total_pages(const msf_ram *r)
