@@ -58,11 +58,32 @@ static int cmp_size(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+void ms__pages_sort(size_t *list, size_t n)
+{
+	if (n > 1)
+		qsort(list, n, sizeof *list, cmp_size);
+}
+
+long ms__pages_to_ranges(const size_t *list, size_t n, ms_range *ranges, size_t cap)
+{
+	unsigned shift = ms__page_shift();
+	long runs = 0;
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
+		while (j < n && list[j] <= list[j - 1] + 1)
+			j++; /* neighbours and duplicates join the run */
+		if ((size_t)runs < cap)
+			ranges[runs] =
+			    (ms_range){list[i] << shift, (list[j - 1] - list[i] + 1) << shift};
+		runs++;
+		i = j;
+	}
+	return runs;
+}
+
 void ms__dirty_sort(ms__dirty_set *d)
 {
-	size_t n = atomic_load(&d->n);
-	if (n > 1)
-		qsort(d->list, n, sizeof(size_t), cmp_size);
+	ms__pages_sort(d->list, atomic_load(&d->n));
 }
 
 void ms__dirty_clear(ms__dirty_set *d)

@@ -105,6 +105,11 @@ static inline bool ms__dirty_has(const ms__dirty_set *d, size_t pg)
 void ms__dirty_add_run(ms__dirty_set *d, size_t first, size_t n);
 /* Sort the list (in place) and empty nothing. O(n log n). */
 void ms__dirty_sort(ms__dirty_set *d);
+/* Sort a list of page indices in place. */
+void ms__pages_sort(size_t *list, size_t n);
+/* The runs of a sorted page list (neighbours and duplicates merged) as byte
+ * ranges: writes up to `cap`, returns how many runs there are. */
+long ms__pages_to_ranges(const size_t *list, size_t n, ms_range *ranges, size_t cap);
 /* Empty the set. O(n). */
 void ms__dirty_clear(ms__dirty_set *d);
 

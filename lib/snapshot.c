@@ -436,12 +436,6 @@ int ms_snapshot_flatten(ms_snapshot *snap, ms_snapshot **out)
 	return ms_snapshot_clone(snap, out);
 }
 
-static int cmp_page(const void *x, const void *y)
-{
-	size_t a = *(const size_t *)x, b = *(const size_t *)y;
-	return a < b ? -1 : a > b;
-}
-
 long ms_snapshot_diff_ranges(const ms_snapshot *a, const ms_snapshot *b, ms_range *ranges,
 			     size_t cap)
 {
@@ -472,18 +466,8 @@ long ms_snapshot_diff_ranges(const ms_snapshot *a, const ms_snapshot *b, ms_rang
 		n += (*z)->own_n;
 		*z = (*z)->parent;
 	}
-	qsort(pages, n, sizeof *pages, cmp_page);
-	size_t shift = ms__page_shift(), runs = 0;
-	for (size_t i = 0; i < n;) {
-		size_t j = i + 1;
-		while (j < n && pages[j] <= pages[j - 1] + 1)
-			j++; /* duplicates and neighbours join the run */
-		if (runs < cap)
-			ranges[runs] =
-			    (ms_range){pages[i] << shift, (pages[j - 1] - pages[i] + 1) << shift};
-		runs++;
-		i = j;
-	}
+	ms__pages_sort(pages, n);
+	long runs = ms__pages_to_ranges(pages, n, ranges, cap);
 	free(pages);
-	return (long)runs;
+	return runs;
 }

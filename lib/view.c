@@ -603,20 +603,7 @@ long ms_view_dirty_ranges(ms_view *v, ms_range *ranges, size_t cap)
 	if (err)
 		return err > 0 ? 0 : err;
 	ms__dirty_sort(&v->dirty);
-	size_t n = atomic_load(&v->dirty.n);
-	const size_t *list = v->dirty.list;
-	unsigned shift = ms__page_shift();
-	long runs = 0;
-	for (size_t i = 0; i < n;) {
-		size_t j = i + 1;
-		while (j < n && list[j] == list[j - 1] + 1)
-			j++;
-		if ((size_t)runs < cap)
-			ranges[runs] = (ms_range){list[i] << shift, (j - i) << shift};
-		runs++;
-		i = j;
-	}
-	return runs;
+	return ms__pages_to_ranges(v->dirty.list, atomic_load(&v->dirty.n), ranges, cap);
 }
 
 long ms_view_dirty_count(ms_view *v)
