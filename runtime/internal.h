@@ -128,6 +128,27 @@ struct ms_uc_checkpoint {
 	((uc_control_type)((uint32_t)(type) | ((uint32_t)(nr) << 26) |                             \
 			   ((uint32_t)UC_CTL_IO_READ << 30)))
 
+/* Little-endian integers of the portable formats (register blob, save-state
+ * blobs), byte by byte so that they do not depend on the host. */
+static inline void ms__uc_put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void ms__uc_put64(uint8_t *p, uint64_t v)
+{
+	ms__uc_put32(p, (uint32_t)v);
+	ms__uc_put32(p + 4, (uint32_t)(v >> 32));
+}
+static inline uint32_t ms__uc_get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t ms__uc_get64(const uint8_t *p)
+{
+	return (uint64_t)ms__uc_get32(p) | (uint64_t)ms__uc_get32(p + 4) << 32;
+}
+
 /* ---- uc.c ----------------------------------------------------------------- */
 ms__uc_region *ms__uc_find(const ms_uc *m, uint64_t address);
 /* Map a CoW view of `snap` at `address` as region `id` with the given

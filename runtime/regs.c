@@ -100,17 +100,6 @@ size_t ms__uc_regs_size(uc_arch arch, int mode)
 	return total;
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* Values come from Unicorn in host byte order; the blob is little-endian. */
 static void host_to_le(uint8_t *dst, const uint8_t *src, unsigned size)
 {
@@ -132,9 +121,9 @@ long ms__uc_regs_save(uc_engine *uc, uc_arch arch, int mode, uint8_t *buf, size_
 	if (cap < need)
 		return -ENOSPC;
 	memcpy(buf, "MSUCREG1", 8);
-	put32(buf + 8, (uint32_t)arch);
-	put32(buf + 12, (uint32_t)mode);
-	put32(buf + 16, (uint32_t)n);
+	ms__uc_put32(buf + 8, (uint32_t)arch);
+	ms__uc_put32(buf + 12, (uint32_t)mode);
+	ms__uc_put32(buf + 16, (uint32_t)n);
 	uint8_t *p = buf + HEADER;
 	uint32_t thumb = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -153,8 +142,8 @@ long ms__uc_regs_save(uc_engine *uc, uc_arch arch, int mode, uint8_t *buf, size_
 			pc |= thumb;
 			memcpy(val, &pc, 4);
 		}
-		put32(p, (uint32_t)regs[i].id);
-		put32(p + 4, regs[i].size);
+		ms__uc_put32(p, (uint32_t)regs[i].id);
+		ms__uc_put32(p + 4, regs[i].size);
 		host_to_le(p + 8, val, regs[i].size);
 		p += 8 + regs[i].size;
 	}
@@ -171,9 +160,9 @@ int ms__uc_regs_load(uc_engine *uc, const uint8_t *buf, size_t len)
 		err = ms_uc_error(uc_ctl(uc, MS__UC_CTL_READ(UC_CTL_UC_MODE, 1), &mode));
 	if (err)
 		return err;
-	if (get32(buf + 8) != (uint32_t)arch || get32(buf + 12) != (uint32_t)mode)
+	if (ms__uc_get32(buf + 8) != (uint32_t)arch || ms__uc_get32(buf + 12) != (uint32_t)mode)
 		return MS_ERR_MISMATCH;
-	uint32_t n = get32(buf + 16);
+	uint32_t n = ms__uc_get32(buf + 16);
 	const uint8_t *p = buf + HEADER, *end = buf + len;
 	/* Validate everything before writing anything: exactly this
 	 * architecture's list, in its order, each register with its size, and
@@ -186,15 +175,15 @@ int ms__uc_regs_load(uc_engine *uc, const uint8_t *buf, size_t len)
 		return MS_ERR_CORRUPT;
 	const uint8_t *q = p;
 	for (uint32_t i = 0; i < n; i++) {
-		if (end - q < 8 || get32(q) != (uint32_t)known[i].id ||
-		    get32(q + 4) != known[i].size || (size_t)(end - q) < 8 + known[i].size)
+		if (end - q < 8 || ms__uc_get32(q) != (uint32_t)known[i].id ||
+		    ms__uc_get32(q + 4) != known[i].size || (size_t)(end - q) < 8 + known[i].size)
 			return MS_ERR_CORRUPT;
 		q += 8 + known[i].size;
 	}
 	if (q != end)
 		return MS_ERR_CORRUPT;
 	for (uint32_t i = 0; i < n; i++) {
-		uint32_t id = get32(p), size = get32(p + 4);
+		uint32_t id = ms__uc_get32(p), size = ms__uc_get32(p + 4);
 		uint8_t val[16] = {0};
 		host_to_le(val, p + 8, size); /* the same swap both ways */
 		uc_err e = uc_reg_write(uc, (int)id, val);

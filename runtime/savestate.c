@@ -29,28 +29,6 @@
 #define MAP_HEAD 8u
 #define MAP_RUN 24u
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
 /* ---- Saving ---------------------------------------------------------------- */
 
 static int map_blob(const ms_uc_checkpoint *cp, uint8_t **out, size_t *len)
@@ -61,16 +39,16 @@ static int map_blob(const ms_uc_checkpoint *cp, uint8_t **out, size_t *len)
 	uint8_t *b = malloc(MAP_HEAD + n * MAP_RUN);
 	if (!b)
 		return -ENOMEM;
-	put32(b, MAP_VERSION);
-	put32(b + 4, (uint32_t)n);
+	ms__uc_put32(b, MAP_VERSION);
+	ms__uc_put32(b + 4, (uint32_t)n);
 	uint8_t *p = b + MAP_HEAD;
 	for (size_t i = 0; i < cp->nregions; i++) {
 		const ms__uc_cp_region *c = &cp->regions[i];
 		for (size_t j = 0; j < c->nperms; j++, p += MAP_RUN) {
-			put64(p, c->address + c->perms[j].offset);
-			put64(p + 8, c->perms[j].size);
-			put32(p + 16, c->perms[j].perms);
-			put32(p + 20, 0);
+			ms__uc_put64(p, c->address + c->perms[j].offset);
+			ms__uc_put64(p + 8, c->perms[j].size);
+			ms__uc_put32(p + 16, c->perms[j].perms);
+			ms__uc_put32(p + 20, 0);
 		}
 	}
 	*out = b;
@@ -171,9 +149,9 @@ static int check_machine(const ms_uc *m, const ms_state *st)
  * over. O(regions + runs) on any input. */
 static int assign_runs(ms_uc_checkpoint *cp, const uint8_t *map, size_t len)
 {
-	if (len < MAP_HEAD || get32(map) != MAP_VERSION)
+	if (len < MAP_HEAD || ms__uc_get32(map) != MAP_VERSION)
 		return MS_ERR_CORRUPT;
-	size_t n = get32(map + 4);
+	size_t n = ms__uc_get32(map + 4);
 	if ((len - MAP_HEAD) % MAP_RUN || (len - MAP_HEAD) / MAP_RUN != n)
 		return MS_ERR_CORRUPT;
 	size_t k = 0;
@@ -182,10 +160,10 @@ static int assign_runs(ms_uc_checkpoint *cp, const uint8_t *map, size_t len)
 		size_t first = k;
 		for (uint64_t at = 0; at < c->size; k++) {
 			const uint8_t *p = map + MAP_HEAD + k * MAP_RUN;
-			uint64_t size = k < n ? get64(p + 8) : 0;
-			if (k >= n || get64(p) != c->address + at || size == 0 ||
+			uint64_t size = k < n ? ms__uc_get64(p + 8) : 0;
+			if (k >= n || ms__uc_get64(p) != c->address + at || size == 0 ||
 			    size % GUEST_PAGE || size > c->size - at ||
-			    (get32(p + 16) & ~(uint32_t)UC_PROT_ALL) || get32(p + 20))
+			    (ms__uc_get32(p + 16) & ~(uint32_t)UC_PROT_ALL) || ms__uc_get32(p + 20))
 				return MS_ERR_CORRUPT;
 			at += size;
 		}
@@ -195,8 +173,9 @@ static int assign_runs(ms_uc_checkpoint *cp, const uint8_t *map, size_t len)
 		uint64_t at = 0;
 		for (size_t r = first; r < k; r++) {
 			const uint8_t *p = map + MAP_HEAD + r * MAP_RUN;
-			runs[r - first] = (ms__uc_perm_run){at, get64(p + 8), get32(p + 16)};
-			at += get64(p + 8);
+			runs[r - first] =
+			    (ms__uc_perm_run){at, ms__uc_get64(p + 8), ms__uc_get32(p + 16)};
+			at += ms__uc_get64(p + 8);
 		}
 		free(c->perms);
 		c->perms = runs;

@@ -57,16 +57,6 @@ static void mode_name(uint32_t arch, uint32_t mode, char *buf, size_t cap)
 		snprintf(buf, cap, "mode %#" PRIx32, mode);
 }
 
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
 static void perms_str(uint32_t perms, char out[4])
 {
 	out[0] = perms & UC_PROT_READ ? 'r' : '-';
@@ -83,13 +73,13 @@ static void show_map(ms_state *st)
 	printf("\nMemory map:\n  %-18s %-18s %s\n", "begin", "end", "perms");
 	if (ms_state_find_blob(st, MS_UC_STATE_BLOB_MAP, &type, &data, &len) == 0 && len >= 8) {
 		const uint8_t *p = data;
-		uint32_t n = get32(p + 4);
+		uint32_t n = ms__uc_get32(p + 4);
 		for (uint32_t i = 0; i < n && 8 + (size_t)(i + 1) * 24 <= len; i++) {
 			const uint8_t *r = p + 8 + (size_t)i * 24;
 			char perms[4];
-			perms_str(get32(r + 16), perms);
-			printf("  0x%016" PRIx64 " 0x%016" PRIx64 " %s\n", get64(r),
-			       get64(r) + get64(r + 8) - 1, perms);
+			perms_str(ms__uc_get32(r + 16), perms);
+			printf("  0x%016" PRIx64 " 0x%016" PRIx64 " %s\n", ms__uc_get64(r),
+			       ms__uc_get64(r) + ms__uc_get64(r + 8) - 1, perms);
 		}
 	}
 	for (size_t i = 0; i < ms_state_region_count(st); i++) {
@@ -113,11 +103,11 @@ static void show_regs(ms_state *st, const ms_state_machine *m)
 		return;
 	}
 	const uint8_t *p = data, *end = p + len;
-	uint32_t n = get32(p + 16);
+	uint32_t n = ms__uc_get32(p + 16);
 	printf("\nRegisters (%" PRIu32 "):\n", n);
 	p += 20;
 	for (uint32_t i = 0; i < n && end - p >= 8; i++) {
-		uint32_t id = get32(p), size = get32(p + 4);
+		uint32_t id = ms__uc_get32(p), size = ms__uc_get32(p + 4);
 		if (size == 0 || size > 16 || (size_t)(end - p) < 8 + size) {
 			printf("  (malformed entry %" PRIu32 ")\n", i);
 			break;
