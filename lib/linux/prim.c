@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
@@ -65,6 +66,26 @@ int ms__fault_hit(ms__sys sys)
 		if (fault_)                                                                        \
 			return fault_;                                                             \
 	} while (0)
+
+static atomic_int self_pid;
+static pthread_once_t self_pid_once = PTHREAD_ONCE_INIT;
+
+static void self_pid_refresh(void)
+{
+	atomic_store_explicit(&self_pid, getpid(), memory_order_relaxed);
+}
+
+static void self_pid_init(void)
+{
+	self_pid_refresh();
+	pthread_atfork(NULL, NULL, self_pid_refresh);
+}
+
+pid_t ms__pid(void)
+{
+	pthread_once(&self_pid_once, self_pid_init);
+	return atomic_load_explicit(&self_pid, memory_order_relaxed);
+}
 
 int ms__memfd_new(const char *name, size_t size)
 {
@@ -263,7 +284,7 @@ int ms__copy_checked(void *dst, const void *src, size_t len)
 	while (len > 0) {
 		FAULT(MS__SYS_READ);
 		struct iovec local = {d, len}, remote = {(void *)s, len};
-		ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+		ssize_t n = process_vm_readv(ms__pid(), &local, 1, &remote, 1, 0);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
