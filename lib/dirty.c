@@ -60,7 +60,12 @@ static int cmp_size(const void *a, const void *b)
 
 void ms__pages_sort(size_t *list, size_t n)
 {
-	if (n > 1)
+	/* Lists are often sorted already (a restore that only copies hot
+	 * pages back sorts the list the previous one left). */
+	size_t i = 1;
+	while (i < n && list[i - 1] <= list[i])
+		i++;
+	if (i < n)
 		qsort(list, n, sizeof *list, cmp_size);
 }
 

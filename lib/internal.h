@@ -156,6 +156,10 @@ typedef struct ms__tracker_ops {
 	int (*unprotect)(ms_view *v, size_t first, size_t n);
 	int (*protect)(ms_view *v, size_t first, size_t n, int prot);
 	int (*reset_protection)(ms_view *v);
+	/* Writes are recorded as they fault (uffd-sync, mprotect): a page
+	 * left unprotected is simply not recorded again, which hot pages
+	 * (view.c) rely on. */
+	bool fault_driven;
 } ms__tracker_ops;
 
 extern const ms__tracker_ops ms__tracker_uffd_async;
@@ -180,6 +184,12 @@ struct ms_view {
 	ms__dirty_set discarded; /* pages the last trim discarded */
 	size_t kept_budget;	 /* kept pages allowed before trimming (view.c) */
 	bool protected_any;	 /* ms_view_protect was used since the last restore */
+	/* Hot pages (view.c): pages left writable across restores, always in
+	 * `dirty`; `prev` holds the pages the last restore copied, `cool` the
+	 * hot pages a check found unchanged. */
+	bool hot_enabled;
+	unsigned hot_rounds;
+	ms__dirty_set hot, prev, cool, scratch;
 	ms_view_stats stats;
 	int pid; /* process that attached the tracker (fork detection) */
 };

@@ -116,7 +116,7 @@ int ms_view_new_tracked(ms_snapshot *snap, ms_view_mode mode, ms_tracker tracker
 	v->mode = mode;
 	v->snap = ms_snapshot_ref(snap);
 	v->ops = ops;
-	v->pid = getpid();
+	v->pid = ms__pid();
 
 	if (v->size == 0) {
 		/* A zero-sized view still has a valid, unique address. */
@@ -138,11 +138,10 @@ int ms_view_new_tracked(ms_snapshot *snap, ms_view_mode mode, ms_tracker tracker
 		err = map_cow(v, snap);
 		if (err)
 			goto fail;
-		err = ms__dirty_init(&v->dirty, v->npages);
-		if (!err)
-			err = ms__dirty_init(&v->kept, v->npages);
-		if (!err)
-			err = ms__dirty_init(&v->discarded, v->npages);
+		ms__dirty_set *sets[] = {&v->dirty, &v->kept, &v->discarded, &v->hot,
+					 &v->prev,  &v->cool, &v->scratch};
+		for (size_t i = 0; !err && i < sizeof sets / sizeof sets[0]; i++)
+			err = ms__dirty_init(sets[i], v->npages);
 		if (err)
 			goto fail;
 		err = attach_tracker(v, strict);
@@ -165,9 +164,10 @@ void ms_view_free(ms_view *v)
 		v->ops->detach(v);
 	if (v->base)
 		ms__unmap(v->base, v->size ? v->size : ms_page_size());
-	ms__dirty_fini(&v->dirty);
-	ms__dirty_fini(&v->kept);
-	ms__dirty_fini(&v->discarded);
+	ms__dirty_set *sets[] = {&v->dirty, &v->kept, &v->discarded, &v->hot,
+				 &v->prev,  &v->cool, &v->scratch};
+	for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
+		ms__dirty_fini(sets[i]);
 	ms__snapshot_detach_view(v->snap, v->mode);
 	ms_snapshot_unref(v->snap);
 	free(v);
@@ -203,6 +203,100 @@ static bool tracked(const ms_view *v)
 	return v->mode == MS_VIEW_COW && v->ops && v->ops->id != MS_TRACKER_NONE;
 }
 
+/*
+ * Hot pages. A fuzz loop writes mostly the same pages every iteration (its
+ * stack, globals, heap). With a fault-driven tracker each of them costs, per
+ * iteration, a fault (~4 µs with uffd-sync) and two protection changes (~1 µs
+ * each), several times the copy that restores it (~1 µs). When hot pages are
+ * on (ms_view_set_hot_pages), a page that a restore copies and that the
+ * previous restore copied too is left writable: it stays in the dirty set,
+ * is no longer tracked, and every restore copies it back. Every HOT_CHECK-th
+ * restore first compares the hot pages with the snapshot; those the
+ * iteration left unchanged are protected again and tracked as before. A
+ * restore that finds only hot pages dirty, off the check rounds, just copies
+ * them. So a
+ * page written once costs what it did, and a page written every iteration
+ * costs one copy, the physical limit of any reset.
+ */
+enum { HOT_CHECK = 16 };
+
+static void hot_forget(ms_view *v)
+{
+	ms__dirty_clear(&v->hot);
+	ms__dirty_clear(&v->cool);
+}
+
+/* Before the copy, on check rounds: the hot pages equal to the snapshot
+ * (`cool`). Returns whether this is a check round. */
+static bool hot_check(ms_view *v)
+{
+	size_t n = atomic_load(&v->hot.n);
+	if (n == 0 || ++v->hot_rounds % HOT_CHECK != 0)
+		return false;
+	unsigned shift = ms__page_shift();
+	size_t ps = (size_t)1 << shift;
+	for (size_t i = 0; i < n; i++) {
+		size_t pg = v->hot.list[i];
+		if (memcmp(v->base + (pg << shift), ms__snapshot_page(v->snap, pg), ps) == 0)
+			ms__dirty_add(&v->cool, pg);
+	}
+	return true;
+}
+
+/* After the copy: split the sorted dirty list in place into the pages to
+ * protect again (first, still sorted; returns how many) and the pages that
+ * stay hot (into v->scratch). prev becomes this restore's pages. */
+static size_t hot_split(ms_view *v, size_t *list, size_t n)
+{
+	size_t nre = 0;
+	ms__dirty_clear(&v->scratch);
+	for (size_t i = 0; i < n; i++) {
+		size_t pg = list[i];
+		bool stay = ms__dirty_has(&v->hot, pg) ? !ms__dirty_has(&v->cool, pg)
+						       : ms__dirty_has(&v->prev, pg);
+		if (stay)
+			ms__dirty_add(&v->scratch, pg);
+		else
+			list[nre++] = pg;
+	}
+	ms__dirty_clear(&v->prev);
+	ms__dirty_clear(&v->cool);
+	ms__dirty_clear(&v->hot);
+	for (size_t i = 0; i < nre; i++)
+		ms__dirty_add(&v->prev, list[i]);
+	size_t nh = atomic_load(&v->scratch.n);
+	for (size_t i = 0; i < nh; i++) {
+		ms__dirty_add(&v->prev, v->scratch.list[i]);
+		ms__dirty_add(&v->hot, v->scratch.list[i]);
+	}
+	return nre;
+}
+
+/* Put the hot pages, split off the dirty list by hot_split (their bits are
+ * still set), back at its end. */
+static void dirty_append_hot(ms_view *v)
+{
+	size_t n = atomic_load(&v->dirty.n);
+	size_t nh = atomic_load(&v->hot.n);
+	memcpy(v->dirty.list + n, v->hot.list, nh * sizeof *v->hot.list);
+	atomic_store(&v->dirty.n, n + nh);
+}
+
+/* The dirty set after a restore: exactly the hot pages. */
+static void dirty_keep_hot(ms_view *v)
+{
+	dirty_append_hot(v);
+	ms__dirty_clear(&v->dirty);
+	size_t nh = atomic_load(&v->hot.n);
+	for (size_t i = 0; i < nh; i++)
+		ms__dirty_add(&v->dirty, v->hot.list[i]);
+}
+
+static bool hot_active(const ms_view *v)
+{
+	return v->hot_enabled && v->ops->fault_driven;
+}
+
 /* Replace the whole mapping with `snap`'s content and start tracking anew.
  * This is the untracked restore, the restore after fork, and the restore to
  * an unrelated snapshot. */
@@ -215,13 +309,15 @@ static int remap_all(ms_view *v, ms_snapshot *snap)
 	ms__dirty_clear(&v->dirty);
 	ms__dirty_clear(&v->kept);
 	ms__dirty_clear(&v->discarded);
+	ms__dirty_clear(&v->prev);
+	hot_forget(v);
 	int err = map_cow(v, snap);
 	if (err)
 		return err;
 	v->protected_any = false;
 	err = attach_tracker(v, false);
 	if (!err)
-		v->pid = getpid();
+		v->pid = ms__pid();
 	return err;
 }
 
@@ -233,7 +329,7 @@ static int remap_all(ms_view *v, ms_snapshot *snap)
  * whose remap failed midway is in the same state (pid 0). */
 static bool forked(const ms_view *v)
 {
-	return v->pid != getpid();
+	return v->pid != ms__pid();
 }
 
 static int reset_protection(ms_view *v)
@@ -286,6 +382,14 @@ static void discard(const struct iovec *iov, size_t n)
 		(void)ms__advise_ranges(iov, n, MADV_POPULATE_READ);
 }
 
+/* A kept page may be discarded unless a stacked snapshot overrides it or it
+ * is hot (writable: after a discard its next write would not be caught, and
+ * would pay a copy-on-write fault). */
+static bool discardable(const ms_view *v, const ms__ptab *over, size_t pg)
+{
+	return !(over && ms__ptab_get(over, pg)) && !ms__dirty_has(&v->hot, pg);
+}
+
 static void trim(ms_view *v, size_t restored, size_t rewritten)
 {
 	size_t n = atomic_load(&v->kept.n);
@@ -310,13 +414,12 @@ static void trim(ms_view *v, size_t restored, size_t rewritten)
 	struct iovec iov[BATCH];
 	size_t k = 0;
 	for (size_t i = 0; i < n;) {
-		if (over && ms__ptab_get(over, list[i])) {
+		if (!discardable(v, over, list[i])) {
 			i++;
 			continue;
 		}
 		size_t j = i + 1;
-		while (j < n && list[j] == list[j - 1] + 1 &&
-		       !(over && ms__ptab_get(over, list[j])))
+		while (j < n && list[j] == list[j - 1] + 1 && discardable(v, over, list[j]))
 			j++;
 		iov[k++] = (struct iovec){v->base + (list[i] << shift), (j - i) << shift};
 		ms__dirty_add_run(&v->discarded, list[i], j - i);
@@ -331,7 +434,8 @@ static void trim(ms_view *v, size_t restored, size_t rewritten)
 	ms__dirty_clear(&v->kept);
 }
 
-/* Copy every dirty page back from the snapshot, then re-arm them. */
+/* Copy every dirty page back from the snapshot, then re-arm them (except
+ * the hot pages). */
 static int restore_dirty(ms_view *v)
 {
 	int err = v->ops->collect(v);
@@ -342,9 +446,14 @@ static int restore_dirty(ms_view *v)
 		return err;
 	ms__dirty_sort(&v->dirty);
 	size_t n = atomic_load(&v->dirty.n);
-	const size_t *list = v->dirty.list;
+	size_t *list = v->dirty.list;
 	unsigned shift = ms__page_shift();
 	size_t ps = (size_t)1 << shift;
+	bool hot = hot_active(v);
+	/* Only hot pages dirty (hot is a subset of dirty), the previous
+	 * restore's too, and no check: nothing to protect or record. */
+	bool only_hot =
+	    hot && !hot_check(v) && n == atomic_load(&v->hot.n) && n == atomic_load(&v->prev.n);
 	if (!v->snap->ptab) {
 		/* Plain snapshot: runs are contiguous in the source too. */
 		const uint8_t *src = v->snap->rmap;
@@ -361,15 +470,33 @@ static int restore_dirty(ms_view *v)
 			memcpy(v->base + (list[i] << shift), ms__snapshot_page(v->snap, list[i]),
 			       ps);
 	}
+	if (only_hot) {
+		v->stats.last_restore_pages = n;
+		v->stats.pages_restored += n;
+		return 0;
+	}
+	size_t nre = n;
+	if (hot) {
+		nre = hot_split(v, list, n);
+		atomic_store(&v->dirty.n, nre);
+	}
 	err = v->ops->rearm(v);
-	if (err)
+	if (err) {
+		if (hot) /* the hot pages are writable: keep them dirty */
+			dirty_append_hot(v);
 		return err;
+	}
 	size_t rewritten = 0;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < nre; i++)
 		rewritten +=
 		    !ms__dirty_add(&v->kept, list[i]) || ms__dirty_has(&v->discarded, list[i]);
-	trim(v, n, rewritten);
-	ms__dirty_clear(&v->dirty);
+	trim(v, nre, rewritten);
+	if (hot)
+		dirty_keep_hot(v);
+	else
+		ms__dirty_clear(&v->dirty);
+	if (!hot && atomic_load(&v->hot.n))
+		hot_forget(v); /* turned off: every page was protected again */
 	v->stats.last_restore_pages = n;
 	v->stats.pages_restored += n;
 	return 0;
@@ -527,6 +654,7 @@ int ms_view_checkpoint(ms_view *v, ms_snapshot **out)
 				return err;
 			}
 			ms__dirty_clear(&v->dirty);
+			hot_forget(v); /* rearm protected them too */
 			ms__snapshot_detach_view(v->snap, MS_VIEW_COW);
 			ms_snapshot_unref(v->snap);
 			v->snap = ms_snapshot_ref(s);
@@ -564,6 +692,14 @@ int ms_view_protect(ms_view *v, size_t offset, size_t len, unsigned access)
 	if (!err)
 		v->protected_any = true;
 	return err;
+}
+
+int ms_view_set_hot_pages(ms_view *v, int enable)
+{
+	if (!v || v->mode != MS_VIEW_COW)
+		return -EINVAL;
+	v->hot_enabled = enable != 0;
+	return 0;
 }
 
 int ms_view_note_written(ms_view *v, size_t offset, size_t len)

@@ -200,6 +200,7 @@ const ms__tracker_ops ms__tracker_mprotect = {
     .collect = collect,
     .rearm = rearm,
     .unprotect = unprotect,
+    .fault_driven = true,
     .protect = protect,
     .reset_protection = reset_protection,
 };

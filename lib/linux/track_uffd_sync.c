@@ -128,4 +128,5 @@ const ms__tracker_ops ms__tracker_uffd_sync = {
     .collect = collect,
     .rearm = rearm,
     .unprotect = unprotect,
+    .fault_driven = true,
 };

@@ -67,6 +67,7 @@ typedef struct model {
 	uint8_t *base;	  /* the snapshot's content */
 	uint8_t *want;	  /* the view's expected content */
 	uint8_t *touched; /* per page: written since the last restore */
+	bool hot;	  /* hot pages on: the dirty set may hold more pages */
 } model;
 
 static void model_from(model *m, ms_tracker t, ms_snapshot *snap, const uint8_t *content)
@@ -78,6 +79,7 @@ static void model_from(model *m, ms_tracker t, ms_snapshot *snap, const uint8_t 
 	m->base = malloc(m->size);
 	m->want = malloc(m->size);
 	m->touched = calloc(m->np, 1);
+	m->hot = false;
 	cr_assert(m->base && m->want && m->touched);
 	memcpy(m->base, content, m->size);
 	memcpy(m->want, content, m->size);
@@ -190,7 +192,14 @@ static void check_content(model *m, const char *when)
 				       when, pg);
 }
 
-/* The view's dirty ranges are exactly the pages written. */
+static void model_set_hot(model *m)
+{
+	cr_assert_eq(ms_view_set_hot_pages(m->v, 1), 0);
+	m->hot = true;
+}
+
+/* The view's dirty ranges are exactly the pages written (with hot pages: at
+ * least those). */
 static void check_dirty(model *m)
 {
 	size_t cap = m->np;
@@ -209,8 +218,9 @@ static void check_dirty(model *m)
 		}
 	}
 	for (size_t pg = 0; pg < m->np; pg++)
-		cr_assert_eq(seen[pg], m->touched[pg], "%s: page %zu dirty %d, written %d",
-			     ms_tracker_name(m->tracker), pg, seen[pg], m->touched[pg]);
+		if (!m->hot || m->touched[pg])
+			cr_assert_eq(seen[pg], m->touched[pg], "%s: page %zu dirty %d, written %d",
+				     ms_tracker_name(m->tracker), pg, seen[pg], m->touched[pg]);
 	cr_assert_eq(ms_view_dirty_count(m->v), (long)pages);
 	cr_assert_eq(ms_view_verify(m->v, NULL, 0), 0, "no write missed");
 	free(seen);
@@ -223,7 +233,8 @@ static void restore(model *m)
 	memcpy(m->want, m->base, m->size);
 	memset(m->touched, 0, m->np);
 	check_content(m, "after restore");
-	cr_assert_eq(ms_view_dirty_count(m->v), 0);
+	if (!m->hot)
+		cr_assert_eq(ms_view_dirty_count(m->v), 0);
 }
 
 /* ---- Randomized differential tests ------------------------------------- */
@@ -246,6 +257,127 @@ Test(tracking, random_writes_and_restores_match_the_model, .timeout = 120)
 		cr_assert_eq(st.restores, 60);
 		model_fini(&m);
 	}
+}
+
+static void assert_snapshot_is(ms_snapshot *s, const uint8_t *want, size_t size);
+
+/* Hot pages: a working set rewritten every round (bytes, whole pages, by the
+ * kernel), random writes elsewhere, snapshots taken, checkpoints and
+ * restore_to within the family; the view must match the model after every
+ * step. */
+Test(tracking, hot_pages_match_the_model, .timeout = 120)
+{
+	for (size_t t = 0; t < N_TRACKERS; t++) {
+		if (!usable(all_trackers[t]))
+			continue;
+		model m;
+		model_init(&m, all_trackers[t], 200);
+		model_set_hot(&m);
+		enum { K = 4 };
+		ms_snapshot *cp[K] = {0};
+		uint8_t *content[K] = {0};
+		size_t ncp = 0;
+		for (int round = 0; round < 300; round++) {
+			/* Pages 10..17 every round, page 30 every third round,
+			 * page 40 only in rounds 0..19. */
+			for (size_t pg = 10; pg < 18; pg++) {
+				uint8_t b[16];
+				for (size_t k = 0; k < sizeof b; k++)
+					b[k] = (uint8_t)rnd();
+				if (pg == 12 && round % 5 == 0)
+					write_by_kernel(&m, pg * PS, PS);
+				else
+					write_bytes(&m, pg * PS + rnd() % (PS - sizeof b), b,
+						    (size_t)1 + rnd() % sizeof b);
+			}
+			uint8_t b = (uint8_t)(round + 1);
+			if (round % 3 == 0)
+				write_bytes(&m, 30 * PS + 7, &b, 1);
+			if (round < 20)
+				write_bytes(&m, 40 * PS + 9, &b, 1);
+			random_writes(&m, (int)(rnd() % 8));
+			check_content(&m, "after writes");
+			check_dirty(&m);
+			int op = (int)(rnd() % 16);
+			if (op == 0 && ncp < K) {
+				ms_snapshot *s;
+				cr_assert_eq(ms_view_take_snapshot(m.v, &s), 0);
+				assert_snapshot_is(s, m.want, m.size);
+				cp[ncp] = s;
+				content[ncp] = malloc(m.size);
+				memcpy(content[ncp], m.want, m.size);
+				ncp++;
+				restore(&m);
+			} else if (op == 1 && ncp > 0) {
+				size_t k = rnd() % ncp;
+				cr_assert_eq(ms_view_restore_to(m.v, cp[k]), 0);
+				memcpy(m.base, content[k], m.size);
+				memcpy(m.want, content[k], m.size);
+				memset(m.touched, 0, m.np);
+				check_content(&m, "after restore_to");
+			} else {
+				restore(&m);
+			}
+			cr_assert_eq(ms_view_verify(m.v, NULL, 0), 0);
+		}
+		for (size_t k = 0; k < ncp; k++) {
+			ms_snapshot_unref(cp[k]);
+			free(content[k]);
+		}
+		model_fini(&m);
+	}
+}
+
+/* Hot pages stop costing faults: a page rewritten every round stays in the
+ * dirty set after restores (fault-driven trackers), a page left alone for a
+ * while is tracked again, and turning hot pages off tracks everything again. */
+Test(tracking, hot_pages_become_hot_and_cool_down)
+{
+	for (size_t t = 0; t < N_TRACKERS; t++) {
+		if (!usable(all_trackers[t]))
+			continue;
+		bool fault_driven = needs_prepare(all_trackers[t]);
+		model m;
+		model_init(&m, all_trackers[t], 64);
+		model_set_hot(&m);
+		for (int round = 0; round < 4; round++) {
+			uint8_t b = (uint8_t)(round + 1);
+			write_bytes(&m, 5 * PS, &b, 1);
+			write_bytes(&m, 6 * PS + 100, &b, 1);
+			restore(&m);
+		}
+		/* Pages 5 and 6 are hot now: dirty, though equal to the snapshot. */
+		cr_assert_eq(ms_view_dirty_count(m.v), fault_driven ? 2 : 0, "%s",
+			     ms_tracker_name(m.tracker));
+		uint8_t b = 0x5a;
+		write_bytes(&m, 5 * PS + 1, &b, 1);
+		write_bytes(&m, 20 * PS, &b, 1);
+		check_dirty(&m);
+		restore(&m);
+		/* 32 restores without writes: a check round (every 16th)
+		 * cools them. */
+		for (int round = 0; round < 32; round++)
+			restore(&m);
+		cr_assert_eq(ms_view_dirty_count(m.v), 0, "%s: hot pages never cooled",
+			     ms_tracker_name(m.tracker));
+		/* Tracked again: a write is recorded and restored. */
+		write_bytes(&m, 6 * PS, &b, 1);
+		check_dirty(&m);
+		restore(&m);
+		/* Off: the hot pages of the next restore are protected again. */
+		for (int round = 0; round < 3; round++) {
+			write_bytes(&m, 7 * PS, &b, 1);
+			restore(&m);
+		}
+		cr_assert_eq(ms_view_set_hot_pages(m.v, 0), 0);
+		m.hot = false;
+		write_bytes(&m, 7 * PS, &b, 1);
+		check_dirty(&m);
+		restore(&m);
+		cr_assert_eq(ms_view_dirty_count(m.v), 0);
+		model_fini(&m);
+	}
+	cr_assert_eq(ms_view_set_hot_pages(NULL, 1), -EINVAL);
 }
 
 /* Bytes of private (anonymous) memory in the view's mappings. */
