@@ -365,6 +365,10 @@ int ms__uc_region_map(ms_uc *m, uint64_t id, uint64_t address, ms_snapshot *snap
 		r->exec = runs_exec(runs, nruns);
 		ms_tracker t = m->tracking == MS_UC_TRACK_HOOK ? MS_TRACKER_NONE : m->tracker;
 		err = ms_view_new_tracked(snap, MS_VIEW_COW, t, &r->view);
+		/* Guest loops rewrite the same pages (stack, globals, heap)
+		 * every iteration: keep those writable (memsnap.h). */
+		if (!err)
+			err = ms_view_set_hot_pages(r->view, 1);
 		if (!err && m->tracking == MS_UC_TRACK_HOOK)
 			err =
 			    ms_view_new_tracked(snap, MS_VIEW_COW, MS_TRACKER_NONE, &r->base_view);
