@@ -36,6 +36,7 @@ typedef struct msb_options {
 	const char *strategies[MSB_MAX_STRATEGIES];
 	size_t n_strategies;
 	long reps;     /* 0: the benchmark's default */
+	bool fixed_pages; /* restore: the same pages every repetition */
 	int cpu;       /* CPU to pin to; -1: the last one allowed; -2: none */
 	bool progress; /* stderr is a terminal */
 } msb_options;

@@ -7,11 +7,12 @@
  * Strategies:
  *   floor         no reset at all: the engine's own cost
  *   limit         memcpy of exactly the pages the guest wrote (known here
- *                 from the guest's input table): the floor for a reset
+ *                 from the guest's input table) and uc_context_restore of
+ *                 the CPU: the floor for a reset
  *   memsnap       guest RAM is a memsnap copy-on-write view (automatic
  *                 tracker) mapped with uc_mem_map_ptr; reset is
- *                 ms_view_restore() plus uc_ctl_remove_cache() of every
- *                 restored page, as the runtime does
+ *                 ms_view_restore() (RAM is read/write data, so, as in
+ *                 the runtime, no translated code is dropped)
  *   memsnap-T     the same with tracker T
  *   memsnap-uc    the runtime (memsnap/uc.h): RAM mapped with ms_uc_map,
  *                 guest run with ms_uc_run, reset with
@@ -20,6 +21,10 @@
  *   uc_mem_write  uc_mem_write of all guest RAM from a pristine copy
  *   fresh_engine  uc_close + uc_open + a fresh MAP_PRIVATE mapping of the
  *                 RAM image per iteration
+ *
+ * Every strategy that keeps its engine runs the guest with the runtime's
+ * ms_uc_run when the runtime is built, so that floor, limit and memsnap
+ * differ only in the reset.
  *
  * Strategies take turns in rounds (interleaved); the figure reported is the
  * median over rounds of iterations per second. Every engine serves one cell
@@ -48,6 +53,9 @@ extern const uint8_t msb_guest_code[], msb_guest_exit[], msb_guest_end[];
 #define TABLE_SIZE 0x10000u /* room for 8192 page offsets */
 #define RAM_BASE 0x10000000u
 #define MAX_ROUND_ITERS 50000 /* keeps every engine far below ~1M calls */
+/* Guest RAM holds data only (the code has its own read/execute page), as an
+ * ELF's writable segments do: a restore drops no translated code there. */
+#define RAM_PROT (UC_PROT_READ | UC_PROT_WRITE)
 
 enum kind { K_FLOOR, K_LIMIT, K_MEMSNAP, K_MEMSNAP_UC, K_MEMCPY, K_UCWRITE, K_FRESH };
 
@@ -56,6 +64,7 @@ typedef struct strategy {
 	enum kind kind;
 	ms_tracker tracker;
 	uc_engine *uc;
+	uc_context *ctx; /* K_LIMIT: the CPU state every reset puts back */
 	uint8_t *ram;
 	ms_view *view; /* K_MEMSNAP: lives as long as the RAM size */
 #ifdef MSB_HAVE_MEMSNAP_UC
@@ -80,7 +89,6 @@ typedef struct cell {
 	uint64_t *table;     /* byte offsets of the pages the guest writes */
 	size_t nd;
 	uint64_t rounds; /* C, the guest's arithmetic rounds */
-	ms_range *ranges;
 } cell;
 
 const char *msb_unicorn_version(void)
@@ -120,11 +128,25 @@ static int engine_new(strategy *s, const cell *c, uint8_t *ram)
 	    (e = uc_mem_write(uc, CODE_BASE, msb_guest_code, code_len)) ||
 	    (e = uc_mem_map(uc, TABLE_BASE, TABLE_SIZE, UC_PROT_READ)) ||
 	    (c->nd && (e = uc_mem_write(uc, TABLE_BASE, c->table, c->nd * 8))) ||
-	    (ram && (e = uc_mem_map_ptr(uc, RAM_BASE, c->ram_size, UC_PROT_ALL, ram)))) {
+	    (ram && (e = uc_mem_map_ptr(uc, RAM_BASE, c->ram_size, RAM_PROT, ram)))) {
 		uc_close(uc);
 		return uc_fail(s, "engine setup", e);
 	}
 	s->uc = uc;
+#ifdef MSB_HAVE_MEMSNAP_UC
+	/* Every strategy that keeps its engine runs the guest the same way,
+	 * with the runtime's ms_uc_run (no `until` passed to Unicorn, whose
+	 * exit block would be translated again on every call). */
+	if (ram && s->kind != K_FRESH) {
+		int err = ms_uc_new(uc, &s->msuc);
+		if (err) {
+			s->ok = false;
+			s->err = err;
+			s->what = "ms_uc_new";
+			return -1;
+		}
+	}
+#endif
 	return 0;
 }
 
@@ -141,7 +163,7 @@ static uc_err run_guest(strategy *s, const cell *c)
 		return e;
 #ifdef MSB_HAVE_MEMSNAP_UC
 	/* The runtime's own run call (it keeps long campaigns safe). */
-	if (s->kind == K_MEMSNAP_UC) {
+	if (s->msuc) {
 		int err = ms_uc_run(s->msuc, CODE_BASE, exit_address(), 0, 0);
 		return err ? (uc_err)(MS_ERR_UC_BASE - err) : UC_ERR_OK;
 	}
@@ -160,8 +182,15 @@ static uint8_t *map_image(const cell *c)
 static int strategy_setup(strategy *s, cell *c)
 {
 	switch (s->kind) {
-	case K_FLOOR:
 	case K_LIMIT:
+		s->ram = c->shared_ram;
+		if (engine_new(s, c, s->ram))
+			return -1;
+		uc_err e = uc_context_alloc(s->uc, &s->ctx);
+		if (!e)
+			e = uc_context_save(s->uc, s->ctx);
+		return e ? uc_fail(s, "uc_context_save", e) : 0;
+	case K_FLOOR:
 	case K_MEMCPY:
 	case K_UCWRITE:
 		s->ram = c->shared_ram;
@@ -183,7 +212,7 @@ static int strategy_setup(strategy *s, cell *c)
 			return -1;
 		int err = ms_uc_new(s->uc, &s->msuc);
 		if (!err)
-			err = ms_uc_map(s->msuc, RAM_BASE, c->snap, UC_PROT_ALL);
+			err = ms_uc_map(s->msuc, RAM_BASE, c->snap, RAM_PROT);
 		if (!err)
 			err = ms_uc_checkpoint_take(s->msuc, &s->cp);
 		if (err) {
@@ -215,6 +244,9 @@ static void strategy_teardown(strategy *s, const cell *c)
 	ms_uc_free(s->msuc);
 	s->msuc = NULL;
 #endif
+	if (s->ctx)
+		uc_context_free(s->ctx);
+	s->ctx = NULL;
 	if (s->uc)
 		uc_close(s->uc);
 	s->uc = NULL;
@@ -236,9 +268,10 @@ static int reset(strategy *s, cell *c)
 			size_t off = (size_t)c->table[i] & ~(ps - 1);
 			memcpy(s->ram + off, c->pristine + off, ps);
 		}
-		return 0;
+		/* A reset puts the CPU back too, as a checkpoint restore does. */
+		e = uc_context_restore(s->uc, s->ctx);
+		return e ? uc_fail(s, "uc_context_restore", e) : 0;
 	case K_MEMSNAP: {
-		long n = ms_view_dirty_ranges(s->view, c->ranges, c->nd + 1);
 		int err = ms_view_restore(s->view);
 		if (err) {
 			s->ok = false;
@@ -246,16 +279,7 @@ static int reset(strategy *s, cell *c)
 			s->what = "ms_view_restore";
 			return -1;
 		}
-		/* Drop translations of restored pages (none hold code here, but
-		 * a real runtime cannot know that). Without a tracker the
-		 * ranges are unknown; the guest code is not in RAM, so the
-		 * step is skipped rather than flushing everything. */
-		if (n > (long)(c->nd + 1))
-			n = (long)(c->nd + 1);
-		for (long i = 0; i < n; i++)
-			uc_ctl_remove_cache(
-			    s->uc, (uint64_t)(RAM_BASE + c->ranges[i].offset),
-			    (uint64_t)(RAM_BASE + c->ranges[i].offset + c->ranges[i].len));
+		/* RAM is not executable: no translated code to drop. */
 		return 0;
 	}
 	case K_MEMSNAP_UC:
@@ -500,12 +524,8 @@ static void run_ram(msb_options *o, size_t ram_size, strategy *strats, size_t ns
 		err = ms_snapshot_from_fd(c.fd, &c.snap);
 	if (!err && !(c.shared_ram = msb_map_anon(ram_size)))
 		err = -ENOMEM;
-	long maxd = 0;
-	for (size_t i = 0; i < o->n_dirty; i++)
-		maxd = o->dirty[i] > maxd ? o->dirty[i] : maxd;
 	c.table = calloc(TABLE_SIZE / 8, 8);
-	c.ranges = calloc((size_t)maxd + 1, sizeof *c.ranges);
-	if (!err && (!c.table || !c.ranges))
+	if (!err && !c.table)
 		err = -ENOMEM;
 	if (err) {
 		fprintf(stderr, "memsnap-bench: fuzz %s: setup: %s\n", sz, ms_strerror(err));
@@ -544,7 +564,6 @@ static void run_ram(msb_options *o, size_t ram_size, strategy *strats, size_t ns
 	}
 out:
 	free(c.table);
-	free(c.ranges);
 	if (c.shared_ram)
 		munmap(c.shared_ram, ram_size);
 	if (p != MAP_FAILED)

@@ -6,6 +6,7 @@
  *       [--sizes 16M,256M,1G] [--dirty 1,16,256,4096] [--reads 0,1000]
  *       [--strategies a,b,...] [--ram 64M,1G] [--insns 1000,10000]
  *       [--views 8] [--rounds 1,10,100] [--reps N] [--cpu N|none]
+ *       [--pages random|fixed]
  *
  * stdout carries the results only: a human table, CSV (--csv, with the
  * machine as leading '#' comment lines) or one JSON array (--json). The
@@ -37,6 +38,7 @@ static void usage(FILE *f)
 	      "  --rounds 1,10,100    measure memory after these rounds (pss)\n"
 	      "  --strategies a,b     only these strategies\n"
 	      "  --reps N             repetitions per cell\n"
+	      "  --pages random|fixed new pages every repetition, or the same ones (restore)\n"
 	      "  --cpu N|none         CPU to pin to (default: the last allowed)\n",
 	      f);
 }
@@ -368,6 +370,10 @@ int main(int argc, char **argv)
 			err = (o.views = strtol(val, NULL, 10)) > 0 && o.views <= 4096 ? 0 : -1;
 		else if (strcmp(a, "--reps") == 0)
 			err = (o.reps = strtol(val, NULL, 10)) > 0 ? 0 : -1;
+		else if (strcmp(a, "--pages") == 0)
+			err = strcmp(val, "fixed") == 0	   ? (o.fixed_pages = true, 0)
+			      : strcmp(val, "random") == 0 ? (o.fixed_pages = false, 0)
+							   : -1;
 		else if (strcmp(a, "--cpu") == 0)
 			o.cpu = strcmp(val, "none") == 0 ? -2 : (int)strtol(val, NULL, 10);
 		else {

@@ -9,7 +9,12 @@
  *   dontneed  madvise(MADV_DONTNEED) of the whole MAP_PRIVATE view
  *   memsnap   ms_view_restore() with the automatic tracker
  *   memsnap-T ms_view_restore() with tracker T (each one the kernel offers)
+ *   memsnap-T-hot  the same with hot pages on (fault-driven trackers only)
  *   limit     memcpy of exactly the D written pages, no tracking: the floor
+ *
+ * Each repetition writes D pages picked at random (--pages random, the
+ * default) or the same D pages every time (--pages fixed, what a fuzz loop's
+ * stack and globals look like).
  *
  * Strategies take turns within each repetition (round-robin, rotating the
  * start) so that a noisy neighbour hits all of them alike.
@@ -31,6 +36,7 @@ typedef struct strategy {
 	char name[32];
 	enum kind kind;
 	ms_tracker tracker;
+	bool hot;
 	uint8_t *data;
 	ms_view *view;
 	double *restore_ns;
@@ -173,6 +179,15 @@ static size_t list_strategies(const msb_options *o, strategy *list)
 		}
 		add_strategy(list, &n, name, K_MEMSNAP, (ms_tracker)t);
 	}
+	static const ms_tracker fault_driven[] = {MS_TRACKER_UFFD_SYNC, MS_TRACKER_MPROTECT};
+	for (size_t i = 0; i < sizeof fault_driven / sizeof fault_driven[0]; i++) {
+		char name[32];
+		snprintf(name, sizeof name, "memsnap-%s-hot", ms_tracker_name(fault_driven[i]));
+		if (!msb_wants(o, name) || ms_tracker_probe(fault_driven[i]) != 0)
+			continue;
+		add_strategy(list, &n, name, K_MEMSNAP, fault_driven[i]);
+		list[n - 1].hot = true;
+	}
 	if (msb_wants(o, "limit"))
 		add_strategy(list, &n, "limit", K_LIMIT, MS_TRACKER_AUTO);
 	return n;
@@ -193,6 +208,8 @@ static int setup_strategy(strategy *s, const image *im)
 		int err = s->tracker == MS_TRACKER_AUTO
 			      ? ms_view_new(im->snap, MS_VIEW_COW, &s->view)
 			      : ms_view_new_tracked(im->snap, MS_VIEW_COW, s->tracker, &s->view);
+		if (!err && s->hot)
+			err = ms_view_set_hot_pages(s->view, 1);
 		if (err)
 			return err;
 		s->data = ms_view_data(s->view);
@@ -321,8 +338,9 @@ static void run_size(msb_options *o, size_t size, strategy *strats, size_t ns)
 				msb_progress(o, "restore %s D=%zu R=%zu rep %ld/%ld", sz, nd, nr,
 					     rep + 1, cell_reps);
 				uint64_t seed = msb_seed(size, nd, nr, (uint64_t)(rep + 1));
-				msb_pick_pages(seed, npages, nd, dirty);
-				msb_pick_pages(seed ^ 0x5555, npages, nr, reads);
+				uint64_t pick = o->fixed_pages ? msb_seed(size, nd, nr, 0) : seed;
+				msb_pick_pages(pick, npages, nd, dirty);
+				msb_pick_pages(pick ^ 0x5555, npages, nr, reads);
 				for (size_t k = 0; k < nlive; k++) {
 					size_t start = (size_t)(rep + 1) % nlive;
 					strategy *s = &strats[live[(start + k) % nlive]];
