@@ -70,11 +70,6 @@ void ms__uc_pageset_clear(ms__uc_pageset *s)
 
 /* ---- Engine state ---------------------------------------------------------- */
 
-static ms_tracker tracker_is_fault_driven(ms_tracker t)
-{
-	return t == MS_TRACKER_UFFD_SYNC || t == MS_TRACKER_MPROTECT || t == MS_TRACKER_UFFD_ASYNC;
-}
-
 int ms_uc_new(uc_engine *uc, ms_uc **out)
 {
 	if (!uc || !out)
@@ -254,27 +249,16 @@ static bool runs_exec(const ms__uc_perm_run *runs, size_t n)
 	return false;
 }
 
-/* Unicorn 2.0.x emulates some x86 instructions differently while any
- * UC_HOOK_MEM_WRITE hook exists (flags of shifts with a memory operand:
- * unicorn-engine/unicorn issues 1911 and 1933, fixed for 2.1). */
-static bool write_hook_changes_guest(const ms_uc *m)
-{
-	unsigned major = 0, minor = 0;
-	uc_version(&major, &minor);
-	return m->arch == UC_ARCH_X86 && (major < 2 || (major == 2 && minor < 1));
-}
-
-/* The write hook: always in hook mode (it is the tracking). In exact mode
- * it only saves the synchronous trackers a signal per page (it lifts a
- * page's protection before the store), so it is left out where it could
- * change what the guest computes, and with uffd-async, whose write faults
- * the kernel resolves by itself more cheaply than the hook's ioctl. */
+/* The write hook: always in hook mode (it is the tracking). Exact mode does
+ * without it unless MEMSNAP_UC_WRITE_HOOK=1: its trackers see every writer,
+ * the pages a loop rewrites stay writable (hot pages), so a hook would only
+ * save a fault on the first write to a page, at ~170 host instructions per
+ * guest store; and on x86 with Unicorn < 2.1 any UC_HOOK_MEM_WRITE hook
+ * changes the flags some instructions compute (unicorn-engine/unicorn issues
+ * 1911 and 1933). */
 static int install_hook(ms_uc *m, ms__uc_region *r)
 {
-	ms_tracker t = ms_view_tracker(r->view);
-	bool want = m->tracking == MS_UC_TRACK_HOOK ||
-		    (tracker_is_fault_driven(t) && t != MS_TRACKER_UFFD_ASYNC &&
-		     !write_hook_changes_guest(m));
+	bool want = m->tracking == MS_UC_TRACK_HOOK;
 	const char *env = getenv("MEMSNAP_UC_WRITE_HOOK");
 	if (m->tracking == MS_UC_TRACK_EXACT && env && *env)
 		want = strcmp(env, "0") != 0;
