@@ -27,7 +27,7 @@ void msf_config_init(msf_config *c)
 	memset(c, 0, sizeof *c);
 	c->budget = MSF_DEFAULT_BUDGET;
 	c->reset = MSF_RESET_MEMSNAP;
-	c->tracking = MSF_TRACK_HOOK;
+	c->tracking = MSF_TRACK_EXACT;
 }
 
 void msf_config_free(msf_config *c)
@@ -223,7 +223,7 @@ static const struct {
     {"ram", "ADDR SIZE [PERMS] [file=PATH[@OFF]]  extra RAM region (repeatable)"},
     {"budget", "N        instructions per input before it is a timeout (100000)"},
     {"reset", "memsnap|memcpy  how guest RAM is reset between inputs"},
-    {"tracking", "hook|exact  how memsnap finds dirty pages (hook; exact: MEMSNAP_TRACKER)"},
+    {"tracking", "exact|hook  how memsnap finds dirty pages (exact; its tracker: MEMSNAP_TRACKER)"},
     {"crash_dir", "DIR   where crashing inputs are saved (default: .)"},
     {"save_timeouts", "BOOL  also save inputs that time out"},
     {"prefault", "BOOL   read every RAM page once at start"},

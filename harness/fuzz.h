@@ -15,6 +15,7 @@
 #ifndef MEMSNAP_HARNESS_FUZZ_H
 #define MEMSNAP_HARNESS_FUZZ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,14 +35,16 @@ typedef enum msf_reset {
 } msf_reset;
 
 /* How the memsnap backend finds the pages an input dirtied (ms_uc_tracking).
- * The harness is the only host-side writer of guest RAM after the start
- * state (ms_uc_write of the input) and the guest's stores are seen by the
- * runtime's write hook, so hook tracking is exact for the harness and is the
- * default: its restore copies the logged pages and scans nothing. `exact`
- * uses a memsnap tracker (MEMSNAP_TRACKER picks it; AUTO is uffd-async). */
+ * `exact` (the default) uses a memsnap tracker: uffd-sync where the kernel
+ * offers it and no RAM region is file-backed (the harness's only host-side
+ * writer is ms_uc_write, so no kernel write needs announcing; the pages every
+ * input rewrites stay writable, so an input costs no fault per page), else
+ * what MS_TRACKER_AUTO picks; MEMSNAP_TRACKER overrides. `hook` logs guest
+ * stores with a Unicorn write hook, which costs every store ~170 host
+ * instructions and, on x86 with Unicorn < 2.1, changes some flags. */
 typedef enum msf_tracking {
+	MSF_TRACK_EXACT, /* MS_UC_TRACK_EXACT */
 	MSF_TRACK_HOOK,	 /* MS_UC_TRACK_HOOK */
-	MSF_TRACK_EXACT, /* MS_UC_TRACK_EXACT with MS_TRACKER_AUTO / MEMSNAP_TRACKER */
 } msf_tracking;
 
 /* An extra RAM region: zeroed, or holding a file's bytes. */
@@ -149,7 +152,10 @@ const msf_symbol *msf_elf_symbolize(const msf_elf *elf, uint64_t addr);
 typedef struct uc_struct msf_uc;
 typedef struct msf_ram msf_ram;
 
-int msf_ram_new(msf_reset kind, msf_tracking tracking, msf_uc *uc, msf_ram **out);
+/* `file_regions`: some RAM region will be mapped from a file (uffd-sync
+ * cannot watch those; exact tracking then takes MS_TRACKER_AUTO). */
+int msf_ram_new(msf_reset kind, msf_tracking tracking, bool file_regions, msf_uc *uc,
+		msf_ram **out);
 void msf_ram_free(msf_ram *r);
 int msf_ram_map_zeroed(msf_ram *r, uint64_t addr, uint64_t size, uint32_t perms);
 int msf_ram_map_file(msf_ram *r, uint64_t addr, uint64_t size, uint32_t perms, const char *path,

@@ -3,10 +3,10 @@
  *
  *   memsnap  regions are memsnap copy-on-write views (ms_uc_map*); the start
  *            state is an ms_uc checkpoint and each reset restores only the
- *            pages the last input dirtied. Dirty pages are found by the
- *            runtime's write hook (tracking = hook, the default: exact here
- *            because the harness writes guest RAM only through ms_uc_write)
- *            or by a memsnap tracker (tracking = exact).
+ *            pages the last input dirtied. Dirty pages are found by a
+ *            memsnap tracker (tracking = exact, the default) or by the
+ *            runtime's write hook (tracking = hook: exact here too, because
+ *            the harness writes guest RAM only through ms_uc_write).
  *   memcpy   regions are plain anonymous memory given to Unicorn with
  *            uc_mem_map_ptr; the start state is a full copy and each reset
  *            copies every byte back. It exists as the baseline that the
@@ -46,21 +46,31 @@ struct msf_ram {
 	uint64_t total_pages;
 };
 
-/* The tracker exact mode's views get (for statistics): MEMSNAP_TRACKER when
- * it names one, else what MS_TRACKER_AUTO resolves to. A file-backed region
- * may still fall back to uffd-async (uffd-sync cannot watch private file
- * mappings). */
-static const char *exact_tracker_name(void)
+/* The tracker exact mode asks for: uffd-sync unless MEMSNAP_TRACKER names
+ * one, the kernel lacks it or a region is file-backed (then AUTO). */
+static ms_tracker exact_tracker(bool file_regions)
 {
 	const char *env = getenv("MEMSNAP_TRACKER");
-	if (env && *env && strcmp(env, "auto"))
-		for (int t = MS_TRACKER_AUTO + 1; t < MS_TRACKER_COUNT_; t++)
-			if (!strcmp(env, ms_tracker_name((ms_tracker)t)))
-				return env;
-	return ms_tracker_name(ms_tracker_resolve(MS_TRACKER_AUTO));
+	if ((env && *env) || file_regions || ms_tracker_probe(MS_TRACKER_UFFD_SYNC) != 0)
+		return MS_TRACKER_AUTO;
+	return MS_TRACKER_UFFD_SYNC;
 }
 
-int msf_ram_new(msf_reset kind, msf_tracking tracking, msf_uc *uc, msf_ram **out)
+/* Its name (for statistics): MEMSNAP_TRACKER when it names one, else what
+ * AUTO resolves to. A file-backed region may still fall back to uffd-async
+ * (uffd-sync cannot watch private file mappings). */
+static const char *exact_tracker_name(ms_tracker t)
+{
+	const char *env = getenv("MEMSNAP_TRACKER");
+	if (t == MS_TRACKER_AUTO && env && *env && strcmp(env, "auto"))
+		for (int k = MS_TRACKER_AUTO + 1; k < MS_TRACKER_COUNT_; k++)
+			if (!strcmp(env, ms_tracker_name((ms_tracker)k)))
+				return env;
+	return ms_tracker_name(ms_tracker_resolve(t));
+}
+
+int msf_ram_new(msf_reset kind, msf_tracking tracking, bool file_regions, msf_uc *uc,
+		msf_ram **out)
 {
 	msf_ram *r = calloc(1, sizeof *r);
 	if (!r)
@@ -78,9 +88,10 @@ int msf_ram_new(msf_reset kind, msf_tracking tracking, msf_uc *uc, msf_ram **out
 	if (kind == MSF_RESET_MEMSNAP) {
 		/* The configured mode wins over MEMSNAP_UC_TRACKING; in exact mode
 		 * MS_TRACKER_AUTO lets MEMSNAP_TRACKER choose the views' tracker. */
+		ms_tracker t = tracking == MSF_TRACK_HOOK ? MS_TRACKER_AUTO
+							  : exact_tracker(file_regions);
 		rc = ms_uc_set_tracking(
-		    r->m, tracking == MSF_TRACK_HOOK ? MS_UC_TRACK_HOOK : MS_UC_TRACK_EXACT,
-		    MS_TRACKER_AUTO);
+		    r->m, tracking == MSF_TRACK_HOOK ? MS_UC_TRACK_HOOK : MS_UC_TRACK_EXACT, t);
 		if (rc) {
 			ms_uc_free(r->m);
 			free(r);
@@ -90,7 +101,7 @@ int msf_ram_new(msf_reset kind, msf_tracking tracking, msf_uc *uc, msf_ram **out
 			snprintf(r->tracking_name, sizeof r->tracking_name, "hook");
 		else
 			snprintf(r->tracking_name, sizeof r->tracking_name, "exact/%s",
-				 exact_tracker_name());
+				 exact_tracker_name(t));
 	}
 	*out = r;
 	return 0;

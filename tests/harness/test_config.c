@@ -120,17 +120,17 @@ Test(config, rejects_bad_configs_with_clear_messages)
 	}
 }
 
-Test(config, tracking_defaults_to_hook_and_the_command_line_picks_exact)
+Test(config, tracking_defaults_to_exact_and_the_command_line_picks_hook)
 {
 	msf_config c;
 	char err[MSF_ERR_LEN] = "";
 	msf_config_init(&c);
 	cr_assert_eq(c.reset, MSF_RESET_MEMSNAP);
-	cr_assert_eq(c.tracking, MSF_TRACK_HOOK);
-	char *argv[] = {"prog", "--tracking=exact", "in", NULL};
+	cr_assert_eq(c.tracking, MSF_TRACK_EXACT);
+	char *argv[] = {"prog", "--tracking=hook", "in", NULL};
 	int argc = 3;
 	cr_assert_eq(msf_config_parse_args(&c, &argc, argv, err, sizeof err), 0, "%s", err);
-	cr_assert_eq(c.tracking, MSF_TRACK_EXACT);
+	cr_assert_eq(c.tracking, MSF_TRACK_HOOK);
 	char *bad[] = {"prog", "--tracking=none", NULL};
 	argc = 2;
 	cr_assert_eq(msf_config_parse_args(&c, &argc, bad, err, sizeof err), -1);

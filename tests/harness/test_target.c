@@ -11,6 +11,7 @@
 #include <unicorn/unicorn.h>
 
 #include "fuzz.h"
+#include "memsnap/memsnap.h"
 
 static msf_target *open_demo(const char *arch_env, const char *extra_key, const char *extra_value)
 {
@@ -310,10 +311,12 @@ static void same_results_as_memcpy(const char *env, const char *tracking)
 	msf_target *ref = open_demo(env, "reset", "memcpy");
 	msf_target *t = open_demo(env, tracking ? "tracking" : NULL, tracking);
 	const char *name = msf_target_tracking_name(t);
-	if (tracking)
-		cr_assert(!strncmp(name, "exact/", 6), "tracking %s", name);
-	else
+	if (tracking && !strcmp(tracking, "hook"))
 		cr_assert_str_eq(name, "hook");
+	else /* exact, the default: uffd-sync where the kernel has it */
+		cr_assert(!strncmp(name, "exact/", 6), "tracking %s", name);
+	if (!tracking && !getenv("MEMSNAP_TRACKER") && ms_tracker_probe(MS_TRACKER_UFFD_SYNC) == 0)
+		cr_assert_str_eq(name, "exact/uffd-sync");
 	uint64_t seed = 0x9e3779b97f4a7c15ull;
 	uint8_t buf[4096];
 	int crashes = 0, oks = 0;
@@ -344,19 +347,24 @@ static void same_results_as_memcpy(const char *env, const char *tracking)
 	msf_target_free(ref);
 }
 
-Test(reset, x86_64_default_tracking_is_hook_and_matches_memcpy)
+Test(reset, x86_64_default_tracking_is_exact_and_matches_memcpy)
 {
 	same_results_as_memcpy("MEMSNAP_DEMO_X86_64", NULL);
 }
 
-Test(reset, thumb_default_tracking_is_hook_and_matches_memcpy)
+Test(reset, thumb_default_tracking_is_exact_and_matches_memcpy)
 {
 	same_results_as_memcpy("MEMSNAP_DEMO_THUMB", NULL);
 }
 
-Test(reset, x86_64_exact_tracking_matches_memcpy)
+Test(reset, x86_64_hook_tracking_matches_memcpy)
 {
-	same_results_as_memcpy("MEMSNAP_DEMO_X86_64", "exact");
+	same_results_as_memcpy("MEMSNAP_DEMO_X86_64", "hook");
+}
+
+Test(reset, thumb_hook_tracking_matches_memcpy)
+{
+	same_results_as_memcpy("MEMSNAP_DEMO_THUMB", "hook");
 }
 
 /* A crash (and a silent corruption by a small negative slot) followed by
