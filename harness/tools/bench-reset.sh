@@ -11,8 +11,9 @@
 #   REPS       repetitions (default 5); the table gives medians
 #   RAM SIZES  extra guest RAM besides the demo's 92 KiB: 0 (none), 64M, 1G
 #              (default: 0 64M 1G)
-# Configurations: memsnap with tracking=hook (the default), tracking=exact
-# with uffd-async (MS_TRACKER_AUTO) and with uffd-sync, and reset=memcpy.
+# Configurations: memsnap with tracking=hook, tracking=exact
+# with uffd-async (MS_TRACKER_AUTO) and with uffd-sync (the default), and
+# reset=memcpy.
 # Environment: ITER_MEMSNAP (default 10000) and ITER_MEMCPY_PER_GIB (default
 # 16; memcpy runs max(16, that * 1 GiB / RAM) iterations, at most ITER_MEMSNAP).
 set -eu
