@@ -224,6 +224,7 @@ static void hot_forget(ms_view *v)
 {
 	ms__dirty_clear(&v->hot);
 	ms__dirty_clear(&v->cool);
+	ms__dirty_clear(&v->prev);
 }
 
 /* Before the copy, on check rounds: the hot pages equal to the snapshot
@@ -309,7 +310,6 @@ static int remap_all(ms_view *v, ms_snapshot *snap)
 	ms__dirty_clear(&v->dirty);
 	ms__dirty_clear(&v->kept);
 	ms__dirty_clear(&v->discarded);
-	ms__dirty_clear(&v->prev);
 	hot_forget(v);
 	int err = map_cow(v, snap);
 	if (err)
@@ -686,12 +686,12 @@ int ms_view_protect(ms_view *v, size_t offset, size_t len, unsigned access)
 	if (access & MS_ACCESS_EXEC)
 		prot |= PROT_EXEC;
 	unsigned shift = ms__page_shift();
-	int err = v->ops && v->ops->protect
-		      ? v->ops->protect(v, offset >> shift, len >> shift, prot)
-		      : ms__protect(v->base + offset, len, prot);
-	if (!err)
-		v->protected_any = true;
-	return err;
+	/* Set first: a protection that fails part way (ENOMEM past
+	 * vm.max_map_count) may have changed some pages, which the next
+	 * restore must reset before copying. */
+	v->protected_any = true;
+	return v->ops && v->ops->protect ? v->ops->protect(v, offset >> shift, len >> shift, prot)
+					 : ms__protect(v->base + offset, len, prot);
 }
 
 int ms_view_set_hot_pages(ms_view *v, int enable)

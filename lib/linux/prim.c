@@ -67,23 +67,46 @@ int ms__fault_hit(ms__sys sys)
 			return fault_;                                                             \
 	} while (0)
 
+/* The process id is cached; a page marked MADV_WIPEONFORK tells whether
+ * this is a child: every child (fork, _Fork, clone without CLONE_VM) sees it
+ * zeroed, with no system call. Kernels without MADV_WIPEONFORK (< 4.14) get
+ * getpid() on every call. */
 static atomic_int self_pid;
+static atomic_int *fork_probe;
 static pthread_once_t self_pid_once = PTHREAD_ONCE_INIT;
-
-static void self_pid_refresh(void)
-{
-	atomic_store_explicit(&self_pid, getpid(), memory_order_relaxed);
-}
 
 static void self_pid_init(void)
 {
-	self_pid_refresh();
-	pthread_atfork(NULL, NULL, self_pid_refresh);
+	atomic_store_explicit(&self_pid, getpid(), memory_order_relaxed);
+	size_t len = (size_t)sysconf(_SC_PAGESIZE);
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return;
+	if (madvise(p, len, MADV_WIPEONFORK) != 0) {
+		munmap(p, len);
+		return;
+	}
+	fork_probe = p;
+	atomic_store_explicit(fork_probe, 1, memory_order_release);
+}
+
+/* At load time, so the probe page is there before any caller counts the
+ * process's mappings. */
+__attribute__((constructor)) static void self_pid_load(void)
+{
+	pthread_once(&self_pid_once, self_pid_init);
 }
 
 pid_t ms__pid(void)
 {
 	pthread_once(&self_pid_once, self_pid_init);
+	if (!fork_probe)
+		return getpid();
+	if (atomic_load_explicit(fork_probe, memory_order_acquire) == 0) {
+		/* A child: its first call learns its id. */
+		atomic_store_explicit(&self_pid, getpid(), memory_order_relaxed);
+		atomic_store_explicit(fork_probe, 1, memory_order_release);
+	}
 	return atomic_load_explicit(&self_pid, memory_order_relaxed);
 }
 
@@ -284,7 +307,7 @@ int ms__copy_checked(void *dst, const void *src, size_t len)
 	while (len > 0) {
 		FAULT(MS__SYS_READ);
 		struct iovec local = {d, len}, remote = {(void *)s, len};
-		ssize_t n = process_vm_readv(ms__pid(), &local, 1, &remote, 1, 0);
+		ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

@@ -43,9 +43,9 @@ typedef enum ms__sys {
 int ms__fault_hit(ms__sys sys);
 
 /* This process's id, without a system call (getpid costs ~0.1 µs here, and
- * restores ask for it every time to notice fork). Kept right across fork()
- * by an atfork handler; a child made with a raw clone(2) system call, which
- * skips fork handlers, sees its parent's id. */
+ * restores ask for it every time to notice fork). Right in every child made
+ * by fork, _Fork or clone without CLONE_VM (a MADV_WIPEONFORK page notices
+ * them); a vfork child shares its parent's memory and must only exec. */
 pid_t ms__pid(void);
 
 int ms__memfd_new(const char *name, size_t size);
