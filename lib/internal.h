@@ -185,11 +185,11 @@ struct ms_view {
 	size_t kept_budget;	 /* kept pages allowed before trimming (view.c) */
 	bool protected_any;	 /* ms_view_protect was used since the last restore */
 	/* Hot pages (view.c): pages left writable across restores, always in
-	 * `dirty`; `prev` holds the pages the last restore copied, `cool` the
-	 * hot pages a check found unchanged. */
+	 * `dirty`; `prev` holds the pages the last restore copied; `scratch`
+	 * is hot_split's work list. */
 	bool hot_enabled;
 	unsigned hot_rounds;
-	ms__dirty_set hot, prev, cool, scratch;
+	ms__dirty_set hot, prev, scratch;
 	ms_view_stats stats;
 	int pid; /* process that attached the tracker (fork detection) */
 };

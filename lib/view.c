@@ -78,6 +78,15 @@ static int attach_tracker(ms_view *v, bool strict)
 	return err;
 }
 
+/* The page sets of a CoW view (created and freed together). */
+enum { NSETS = 6 };
+static void view_sets(ms_view *v, ms__dirty_set *sets[NSETS])
+{
+	ms__dirty_set *all[NSETS] = {&v->dirty, &v->kept, &v->discarded,
+				     &v->hot,	&v->prev, &v->scratch};
+	memcpy(sets, all, sizeof all);
+}
+
 int ms_view_new(ms_snapshot *snap, ms_view_mode mode, ms_view **out)
 {
 	return ms_view_new_tracked(snap, mode, MS_TRACKER_AUTO, out);
@@ -138,9 +147,9 @@ int ms_view_new_tracked(ms_snapshot *snap, ms_view_mode mode, ms_tracker tracker
 		err = map_cow(v, snap);
 		if (err)
 			goto fail;
-		ms__dirty_set *sets[] = {&v->dirty, &v->kept, &v->discarded, &v->hot,
-					 &v->prev,  &v->cool, &v->scratch};
-		for (size_t i = 0; !err && i < sizeof sets / sizeof sets[0]; i++)
+		ms__dirty_set *sets[NSETS];
+		view_sets(v, sets);
+		for (size_t i = 0; !err && i < NSETS; i++)
 			err = ms__dirty_init(sets[i], v->npages);
 		if (err)
 			goto fail;
@@ -164,9 +173,9 @@ void ms_view_free(ms_view *v)
 		v->ops->detach(v);
 	if (v->base)
 		ms__unmap(v->base, v->size ? v->size : ms_page_size());
-	ms__dirty_set *sets[] = {&v->dirty, &v->kept, &v->discarded, &v->hot,
-				 &v->prev,  &v->cool, &v->scratch};
-	for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
+	ms__dirty_set *sets[NSETS];
+	view_sets(v, sets);
+	for (size_t i = 0; i < NSETS; i++)
 		ms__dirty_fini(sets[i]);
 	ms__snapshot_detach_view(v->snap, v->mode);
 	ms_snapshot_unref(v->snap);
@@ -223,37 +232,30 @@ enum { HOT_CHECK = 16 };
 static void hot_forget(ms_view *v)
 {
 	ms__dirty_clear(&v->hot);
-	ms__dirty_clear(&v->cool);
 	ms__dirty_clear(&v->prev);
 }
 
-/* Before the copy, on check rounds: the hot pages equal to the snapshot
- * (`cool`). Returns whether this is a check round. */
-static bool hot_check(ms_view *v)
+/* Whether a hot page still holds the snapshot's content (checked before the
+ * copy that restores it). */
+static bool unchanged(const ms_view *v, size_t pg)
 {
-	size_t n = atomic_load(&v->hot.n);
-	if (n == 0 || ++v->hot_rounds % HOT_CHECK != 0)
-		return false;
 	unsigned shift = ms__page_shift();
-	size_t ps = (size_t)1 << shift;
-	for (size_t i = 0; i < n; i++) {
-		size_t pg = v->hot.list[i];
-		if (memcmp(v->base + (pg << shift), ms__snapshot_page(v->snap, pg), ps) == 0)
-			ms__dirty_add(&v->cool, pg);
-	}
-	return true;
+	return memcmp(v->base + (pg << shift), ms__snapshot_page(v->snap, pg),
+		      (size_t)1 << shift) == 0;
 }
 
-/* After the copy: split the sorted dirty list in place into the pages to
+/* Before the copy: split the sorted dirty list in place into the pages to
  * protect again (first, still sorted; returns how many) and the pages that
- * stay hot (into v->scratch). prev becomes this restore's pages. */
-static size_t hot_split(ms_view *v, size_t *list, size_t n)
+ * stay hot (the new hot set, sorted). On `check` rounds a hot page the
+ * iteration left unchanged is protected again. prev becomes this restore's
+ * pages. */
+static size_t hot_split(ms_view *v, size_t *list, size_t n, bool check)
 {
 	size_t nre = 0;
 	ms__dirty_clear(&v->scratch);
 	for (size_t i = 0; i < n; i++) {
 		size_t pg = list[i];
-		bool stay = ms__dirty_has(&v->hot, pg) ? !ms__dirty_has(&v->cool, pg)
+		bool stay = ms__dirty_has(&v->hot, pg) ? !(check && unchanged(v, pg))
 						       : ms__dirty_has(&v->prev, pg);
 		if (stay)
 			ms__dirty_add(&v->scratch, pg);
@@ -261,7 +263,6 @@ static size_t hot_split(ms_view *v, size_t *list, size_t n)
 			list[nre++] = pg;
 	}
 	ms__dirty_clear(&v->prev);
-	ms__dirty_clear(&v->cool);
 	ms__dirty_clear(&v->hot);
 	for (size_t i = 0; i < nre; i++)
 		ms__dirty_add(&v->prev, list[i]);
@@ -434,26 +435,10 @@ static void trim(ms_view *v, size_t restored, size_t rewritten)
 	ms__dirty_clear(&v->kept);
 }
 
-/* Copy every dirty page back from the snapshot, then re-arm them (except
- * the hot pages). */
-static int restore_dirty(ms_view *v)
+/* Copy pages list[0..n) (sorted) back from the snapshot. */
+static void copy_back(ms_view *v, const size_t *list, size_t n)
 {
-	int err = v->ops->collect(v);
-	if (err)
-		return err;
-	err = reset_protection(v);
-	if (err)
-		return err;
-	ms__dirty_sort(&v->dirty);
-	size_t n = atomic_load(&v->dirty.n);
-	size_t *list = v->dirty.list;
 	unsigned shift = ms__page_shift();
-	size_t ps = (size_t)1 << shift;
-	bool hot = hot_active(v);
-	/* Only hot pages dirty (hot is a subset of dirty), the previous
-	 * restore's too, and no check: nothing to protect or record. */
-	bool only_hot =
-	    hot && !hot_check(v) && n == atomic_load(&v->hot.n) && n == atomic_load(&v->prev.n);
 	if (!v->snap->ptab) {
 		/* Plain snapshot: runs are contiguous in the source too. */
 		const uint8_t *src = v->snap->rmap;
@@ -468,18 +453,41 @@ static int restore_dirty(ms_view *v)
 	} else {
 		for (size_t i = 0; i < n; i++)
 			memcpy(v->base + (list[i] << shift), ms__snapshot_page(v->snap, list[i]),
-			       ps);
+			       (size_t)1 << shift);
 	}
-	if (only_hot) {
-		v->stats.last_restore_pages = n;
-		v->stats.pages_restored += n;
+}
+
+/* Copy every dirty page back from the snapshot, then re-arm them (except
+ * the hot pages). */
+static int restore_dirty(ms_view *v)
+{
+	int err = v->ops->collect(v);
+	if (err)
+		return err;
+	err = reset_protection(v);
+	if (err)
+		return err;
+	ms__dirty_sort(&v->dirty);
+	size_t n = atomic_load(&v->dirty.n);
+	size_t *list = v->dirty.list;
+	bool hot = hot_active(v);
+	size_t nhot = atomic_load(&v->hot.n);
+	bool check = hot && nhot > 0 && ++v->hot_rounds % HOT_CHECK == 0;
+	v->stats.last_restore_pages = n;
+	v->stats.pages_restored += n;
+	if (hot && !check && n == nhot && n == atomic_load(&v->prev.n)) {
+		/* Only hot pages dirty (hot is a subset of dirty), the previous
+		 * restore's too: copy them, nothing to protect or record. */
+		copy_back(v, list, n);
 		return 0;
 	}
 	size_t nre = n;
 	if (hot) {
-		nre = hot_split(v, list, n);
+		nre = hot_split(v, list, n, check);
 		atomic_store(&v->dirty.n, nre);
+		copy_back(v, v->hot.list, atomic_load(&v->hot.n));
 	}
+	copy_back(v, list, nre);
 	err = v->ops->rearm(v);
 	if (err) {
 		if (hot) /* the hot pages are writable: keep them dirty */
@@ -497,8 +505,6 @@ static int restore_dirty(ms_view *v)
 		ms__dirty_clear(&v->dirty);
 	if (!hot && atomic_load(&v->hot.n))
 		hot_forget(v); /* turned off: every page was protected again */
-	v->stats.last_restore_pages = n;
-	v->stats.pages_restored += n;
 	return 0;
 }
 
