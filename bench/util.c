@@ -290,6 +290,6 @@ void msb_print_machine(void *file, const msb_options *o, int pinned)
 			fprintf(f, " %s", ms_tracker_name((ms_tracker)t));
 	const char *env = getenv("MEMSNAP_TRACKER");
 	fprintf(f, "%s%s\n", env ? "; MEMSNAP_TRACKER=" : "", env ? env : "");
-	fprintf(f, "# pinned to cpu: %d; mode: %s; pages: %s\n", pinned,
-		o->quick ? "quick" : "full", o->fixed_pages ? "fixed" : "random");
+	fprintf(f, "# pinned to cpu: %d; mode: %s%s\n", pinned, o->quick ? "quick" : "full",
+		o->fixed_pages ? "; pages: fixed" : "");
 }
