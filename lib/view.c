@@ -126,6 +126,7 @@ int ms_view_new_tracked(ms_snapshot *snap, ms_view_mode mode, ms_tracker tracker
 	v->snap = ms_snapshot_ref(snap);
 	v->ops = ops;
 	v->pid = ms__pid();
+	ms__stopwatch_init(&v->clock);
 
 	if (v->size == 0) {
 		/* A zero-sized view still has a valid, unique address. */
@@ -219,20 +220,48 @@ static bool tracked(const ms_view *v)
  * each), several times the copy that restores it (~1 µs). When hot pages are
  * on (ms_view_set_hot_pages), a page that a restore copies and that the
  * previous restore copied too is left writable: it stays in the dirty set,
- * is no longer tracked, and every restore copies it back. Every HOT_CHECK-th
- * restore first compares the hot pages with the snapshot; those the
- * iteration left unchanged are protected again and tracked as before. A
- * restore that finds only hot pages dirty, off the check rounds, just copies
- * them. So a
- * page written once costs what it did, and a page written every iteration
- * costs one copy, the physical limit of any reset.
+ * is no longer tracked, and every restore copies it back. A check round
+ * first compares the hot pages with the snapshot; those the iteration left
+ * unchanged are protected again and tracked as before. A restore that finds
+ * only hot pages dirty, off the check rounds, just copies them. So a page
+ * written once costs what it did, and a page written every iteration costs
+ * one copy, the physical limit of any reset.
+ *
+ * Check rounds come every HOT_CHECK_MIN-th restore. A check that finds
+ * every hot page changed doubles the interval, up to HOT_CHECK_MAX: the
+ * comparison reads the pages once more, which in a steady loop of a few
+ * pages costs as much as a tenth of each restore at 16. A check that cools
+ * a page brings the interval back to HOT_CHECK_MIN. A page the program
+ * stops writing thus costs at most HOT_CHECK_MAX extra copies.
  */
-enum { HOT_CHECK = 16 };
+enum { HOT_CHECK_MIN = 16, HOT_CHECK_MAX = 256 };
+
+/* Whether this restore is a check round (counts the rounds). */
+static bool hot_check_due(ms_view *v)
+{
+	if (v->hot_interval < HOT_CHECK_MIN)
+		v->hot_interval = HOT_CHECK_MIN;
+	if (++v->hot_rounds < v->hot_interval)
+		return false;
+	v->hot_rounds = 0;
+	return true;
+}
+
+/* After a check round that cooled `cooled` pages. */
+static void hot_checked(ms_view *v, size_t cooled)
+{
+	if (cooled)
+		v->hot_interval = HOT_CHECK_MIN;
+	else if (v->hot_interval < HOT_CHECK_MAX)
+		v->hot_interval *= 2;
+}
 
 static void hot_forget(ms_view *v)
 {
 	ms__dirty_clear(&v->hot);
 	ms__dirty_clear(&v->prev);
+	v->hot_rounds = 0;
+	v->hot_interval = HOT_CHECK_MIN;
 }
 
 /* Whether a hot page still holds the snapshot's content (checked before the
@@ -251,17 +280,24 @@ static bool unchanged(const ms_view *v, size_t pg)
  * pages. */
 static size_t hot_split(ms_view *v, size_t *list, size_t n, bool check)
 {
-	size_t nre = 0;
+	size_t nre = 0, cooled = 0;
 	ms__dirty_clear(&v->scratch);
 	for (size_t i = 0; i < n; i++) {
 		size_t pg = list[i];
-		bool stay = ms__dirty_has(&v->hot, pg) ? !(check && unchanged(v, pg))
-						       : ms__dirty_has(&v->prev, pg);
+		bool stay;
+		if (ms__dirty_has(&v->hot, pg)) {
+			stay = !(check && unchanged(v, pg));
+			cooled += !stay;
+		} else {
+			stay = ms__dirty_has(&v->prev, pg);
+		}
 		if (stay)
 			ms__dirty_add(&v->scratch, pg);
 		else
 			list[nre++] = pg;
 	}
+	if (check)
+		hot_checked(v, cooled);
 	ms__dirty_clear(&v->prev);
 	ms__dirty_clear(&v->hot);
 	for (size_t i = 0; i < nre; i++)
@@ -472,7 +508,7 @@ static int restore_dirty(ms_view *v)
 	size_t *list = v->dirty.list;
 	bool hot = hot_active(v);
 	size_t nhot = atomic_load(&v->hot.n);
-	bool check = hot && nhot > 0 && ++v->hot_rounds % HOT_CHECK == 0;
+	bool check = hot && nhot > 0 && hot_check_due(v);
 	v->stats.last_restore_pages = n;
 	v->stats.pages_restored += n;
 	if (hot && !check && n == nhot && n == atomic_load(&v->prev.n)) {
@@ -514,7 +550,7 @@ int ms_view_restore(ms_view *v)
 		return -EINVAL;
 	if (v->mode == MS_VIEW_SHARED || v->size == 0)
 		return 0;
-	uint64_t t0 = ms__now_ns();
+	uint64_t t0 = ms__stopwatch_start(&v->clock);
 	int err;
 	if (!tracked(v) || forked(v)) {
 		err = remap_all(v, v->snap);
@@ -524,7 +560,7 @@ int ms_view_restore(ms_view *v)
 	}
 	if (err)
 		return err;
-	uint64_t dt = ms__now_ns() - t0;
+	uint64_t dt = ms__stopwatch_ns(&v->clock, t0);
 	v->stats.restores++;
 	v->stats.last_restore_ns = dt;
 	v->stats.total_restore_ns += dt;

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../lib/linux/stopwatch.h"
 #include "memsnap/uc.h"
 
 /* A run of pages with one set of guest permissions, relative to a region. */
@@ -94,6 +95,7 @@ struct ms_uc {
 	uint64_t never_addr;
 	ms_range *scratch; /* dirty ranges of one region, reused */
 	size_t scratch_cap;
+	ms__stopwatch clock; /* times restores (stats) */
 	ms_uc_stats stats;
 };
 
@@ -189,7 +191,6 @@ const char *ms__uc_reg_name(uc_arch arch, int mode, int id);
 int ms__uc_regs_load(uc_engine *uc, const uint8_t *buf, size_t len);
 
 /* ---- run.c --------------------------------------------------------------------- */
-uint64_t ms__uc_now_ns(void);
 
 /* ---- Save-state access ------------------------------------------------------ */
 /* The content of checkpoint region `i` as a snapshot (new reference). O(1)

@@ -16,16 +16,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <time.h>
 
 #include "internal.h"
-
-uint64_t ms__uc_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void stop_hook(uc_engine *uc, uint64_t address, uint32_t size, void *user_data)
 {

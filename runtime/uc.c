@@ -92,6 +92,7 @@ int ms_uc_new(uc_engine *uc, ms_uc **out)
 	if (env && strcmp(env, "hook") == 0)
 		m->tracking = MS_UC_TRACK_HOOK;
 	m->next_id = 1;
+	ms__stopwatch_init(&m->clock);
 	m->map_gen = 1;
 	m->map_counter = 1;
 	static _Atomic uint64_t generation; /* unique ms_uc identities (-EXDEV) */

@@ -381,6 +381,42 @@ Test(tracking, hot_pages_become_hot_and_cool_down)
 	cr_assert_eq(ms_view_set_hot_pages(NULL, 1), -EINVAL);
 }
 
+/* A page hot for a long streak is checked less and less often (the interval
+ * doubles up to 256 restores), yet still cools down once the program stops
+ * writing it, and stays exact all along. */
+Test(tracking, hot_pages_cool_down_after_a_long_streak, .timeout = 120)
+{
+	for (size_t t = 0; t < N_TRACKERS; t++) {
+		if (!usable(all_trackers[t]) || !needs_prepare(all_trackers[t]))
+			continue;
+		model m;
+		model_init(&m, all_trackers[t], 16);
+		model_set_hot(&m);
+		for (int round = 0; round < 2000; round++) {
+			size_t off = 3 * PS + (size_t)round % PS;
+			uint8_t b = (uint8_t)~m.base[off]; /* a change, always */
+			write_bytes(&m, off, &b, 1);
+			restore(&m);
+		}
+		cr_assert_eq(ms_view_dirty_count(m.v), 1, "%s: page 3 is hot",
+			     ms_tracker_name(m.tracker));
+		int quiet = 0;
+		while (ms_view_dirty_count(m.v) != 0 && quiet < 1000) {
+			restore(&m);
+			quiet++;
+		}
+		cr_assert_leq(quiet, 257, "%s: cooled after %d quiet restores",
+			      ms_tracker_name(m.tracker), quiet);
+		cr_assert_gt(quiet, 16, "%s: checked every 16th restore still (%d)",
+			     ms_tracker_name(m.tracker), quiet);
+		uint8_t b = 7;
+		write_bytes(&m, 3 * PS, &b, 1);
+		check_dirty(&m);
+		restore(&m);
+		model_fini(&m);
+	}
+}
+
 /* Bytes of private (anonymous) memory in the view's mappings. */
 static size_t view_anon_bytes(model *m)
 {
