@@ -228,11 +228,12 @@ static bool tracked(const ms_view *v)
  * one copy, the physical limit of any reset.
  *
  * Check rounds come every HOT_CHECK_MIN-th restore. A check that finds
- * every hot page changed doubles the interval, up to HOT_CHECK_MAX: the
- * comparison reads the pages once more, which in a steady loop of a few
- * pages costs as much as a tenth of each restore at 16. A check that cools
- * a page brings the interval back to HOT_CHECK_MIN. A page the program
- * stops writing thus costs at most HOT_CHECK_MAX extra copies.
+ * every hot page changed doubles the interval, up to HOT_CHECK_MAX: a check
+ * reads the pages once more and takes the slow path, and in a steady loop
+ * rewriting 16 or 64 pages, checking every 16th restore made the whole
+ * iteration ~7% slower (bench/results/2026-11-27-runtime/hot-check.c). A
+ * check that cools a page brings the interval back to HOT_CHECK_MIN. A page
+ * the program stops writing thus costs at most HOT_CHECK_MAX extra copies.
  */
 enum { HOT_CHECK_MIN = 16, HOT_CHECK_MAX = 256 };
 

@@ -16,7 +16,8 @@
  * nanoseconds with a rate the stopwatch measures itself: it reads both
  * clocks when it is made, and the first interval that ends at least 50 ms
  * later divides the two spans. Until then, and for good where the counter
- * cannot be trusted (another clocksource, another architecture), readings
+ * cannot be trusted (another clocksource, an architecture other than
+ * x86-64), readings
  * are clock_gettime's.
  *
  * The code is compiled into libmemsnap and libmemsnap-uc alike (each keeps
@@ -28,9 +29,9 @@
 #include <stdint.h>
 
 typedef struct ms__stopwatch {
-	uint64_t tick0, ns0; /* both clocks, read when the stopwatch was made */
-	double ns_per_tick;  /* the counter's rate once calibrated */
-	int mode;	     /* ms__stopwatch_mode */
+	int mode;	       /* ms__stopwatch_mode */
+	uint64_t ns_per_tick; /* once calibrated: nanoseconds per tick << 32 */
+	uint64_t tick0, ns0;  /* both clocks, read when the stopwatch was made */
 } ms__stopwatch;
 
 enum ms__stopwatch_mode {

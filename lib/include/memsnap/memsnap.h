@@ -265,12 +265,14 @@ MS_API int ms_view_prepare_write(ms_view *view, size_t offset, size_t len);
  * (uffd-sync, mprotect) each such page otherwise costs, every iteration, a
  * fault and two protection changes on top of its copy. When enabled, a page
  * copied back by two restores in a row stays writable and untracked: it is
- * dirty from then on and every restore copies it back; every 16th restore
+ * dirty from then on and every restore copies it back; a check round
  * compares the hot pages with the snapshot and tracks again those the
- * iteration left unchanged. Restores stay exact; what changes is the dirty
- * set: ms_view_dirty_ranges/count also report the hot pages, which may hold
- * the snapshot's content (a superset of the pages written, never a subset),
- * and ms_view_take_snapshot stores them. No effect with uffd-async or none.
+ * iteration left unchanged (every 16th restore, backing off to every 256th
+ * while every hot page keeps changing, so a page the program stops writing
+ * costs at most 256 extra copies). Restores stay exact; what changes is the
+ * dirty set: ms_view_dirty_ranges/count also report the hot pages, which may
+ * hold the snapshot's content (a superset of the pages written, never a
+ * subset), and ms_view_take_snapshot stores them. No effect with uffd-async or none.
  * Off by default; `enable` nonzero turns it on. O(1). Errors: -EINVAL (NULL
  * or shared view). */
 MS_API int ms_view_set_hot_pages(ms_view *view, int enable);
