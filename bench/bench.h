@@ -30,15 +30,16 @@ typedef struct msb_options {
 	size_t n_reads;
 	long insns[MSB_MAX_LIST];
 	size_t n_insns;
-	long rounds[MSB_MAX_LIST]; /* pss: rounds after which memory is measured */
+	long rounds[MSB_MAX_LIST]; /* pss: rounds after which memory is measured;
+				    * fuzz: measured rounds per cell (first value) */
 	size_t n_rounds;
 	long views; /* pss: views of the snapshot; 0: the default */
 	const char *strategies[MSB_MAX_STRATEGIES];
 	size_t n_strategies;
-	long reps;     /* 0: the benchmark's default */
+	long reps;	  /* 0: the benchmark's default */
 	bool fixed_pages; /* restore: the same pages every repetition */
-	int cpu;       /* CPU to pin to; -1: the last one allowed; -2: none */
-	bool progress; /* stderr is a terminal */
+	int cpu;	  /* CPU to pin to; -1: the last one allowed; -2: none */
+	bool progress;	  /* stderr is a terminal */
 } msb_options;
 
 /* One measured cell. Fields that do not apply are NaN (printed as null /
@@ -58,6 +59,9 @@ typedef struct msb_result {
 	double iteration_ns_median;
 	double iteration_ns_p99;
 	double iters_per_sec;
+	/* fuzz: median over rounds of this strategy's iterations/s divided by
+	 * the limit's (the floor's) in the same round; NAN when not run. */
+	double x_limit, x_floor;
 	uint64_t file_bytes; /* savestate: size of the file written, else 0 */
 	/* pss: views, rounds (iterations of restore + writes), memory. */
 	long views;

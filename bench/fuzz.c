@@ -6,6 +6,8 @@
  *
  * Strategies:
  *   floor         no reset at all: the engine's own cost
+ *   floor-cpu     uc_context_restore of the CPU, no memory reset: what a
+ *                 checkpoint restore costs before any memory is put back
  *   limit         memcpy of exactly the pages the guest wrote (known here
  *                 from the guest's input table) and uc_context_restore of
  *                 the CPU: the floor for a reset
@@ -53,18 +55,19 @@ extern const uint8_t msb_guest_code[], msb_guest_exit[], msb_guest_end[];
 #define TABLE_SIZE 0x10000u /* room for 8192 page offsets */
 #define RAM_BASE 0x10000000u
 #define MAX_ROUND_ITERS 50000 /* keeps every engine far below ~1M calls */
+#define MAX_ROUNDS 32
 /* Guest RAM holds data only (the code has its own read/execute page), as an
  * ELF's writable segments do: a restore drops no translated code there. */
 #define RAM_PROT (UC_PROT_READ | UC_PROT_WRITE)
 
-enum kind { K_FLOOR, K_LIMIT, K_MEMSNAP, K_MEMSNAP_UC, K_MEMCPY, K_UCWRITE, K_FRESH };
+enum kind { K_FLOOR, K_FLOOR_CPU, K_LIMIT, K_MEMSNAP, K_MEMSNAP_UC, K_MEMCPY, K_UCWRITE, K_FRESH };
 
 typedef struct strategy {
 	char name[32];
 	enum kind kind;
 	ms_tracker tracker;
 	uc_engine *uc;
-	uc_context *ctx; /* K_LIMIT: the CPU state every reset puts back */
+	uc_context *ctx; /* K_LIMIT, K_FLOOR_CPU: the CPU state resets put back */
 	uint8_t *ram;
 	ms_view *view; /* K_MEMSNAP: lives as long as the RAM size */
 #ifdef MSB_HAVE_MEMSNAP_UC
@@ -73,7 +76,7 @@ typedef struct strategy {
 #endif
 	double *reset_ns, *iter_ns;
 	size_t n, cap;
-	double rates[16];
+	double rates[MAX_ROUNDS];
 	size_t nrounds;
 	bool ok;
 	int err;
@@ -183,6 +186,7 @@ static int strategy_setup(strategy *s, cell *c)
 {
 	switch (s->kind) {
 	case K_LIMIT:
+	case K_FLOOR_CPU:
 		s->ram = c->shared_ram;
 		if (engine_new(s, c, s->ram))
 			return -1;
@@ -263,6 +267,9 @@ static int reset(strategy *s, cell *c)
 	switch (s->kind) {
 	case K_FLOOR:
 		return 0;
+	case K_FLOOR_CPU:
+		e = uc_context_restore(s->uc, s->ctx);
+		return e ? uc_fail(s, "uc_context_restore", e) : 0;
 	case K_LIMIT:
 		for (size_t i = 0; i < c->nd; i++) {
 			size_t off = (size_t)c->table[i] & ~(ps - 1);
@@ -350,6 +357,29 @@ static bool ram_pristine(const msb_options *o, const strategy *s, const cell *c)
 	return true;
 }
 
+/* The live strategy of this kind, if one ran. */
+static const strategy *find_kind(const strategy *strats, const size_t *live, size_t nlive,
+				 enum kind kind)
+{
+	for (size_t k = 0; k < nlive; k++)
+		if (strats[live[k]].kind == kind)
+			return &strats[live[k]];
+	return NULL;
+}
+
+/* Median over rounds of s's rate divided by ref's in the same round: the
+ * strategies take turns within a round, so a round's ratio cancels most of
+ * the machine's drift, which a ratio of medians keeps. */
+static double paired_ratio(const strategy *s, const strategy *ref)
+{
+	if (!ref || !ref->ok || !s->ok || ref->nrounds != s->nrounds || s->nrounds == 0)
+		return NAN;
+	double r[MAX_ROUNDS];
+	for (size_t i = 0; i < s->nrounds; i++)
+		r[i] = s->rates[i] / ref->rates[i];
+	return msb_quantile(r, s->nrounds, 0.5);
+}
+
 /* One round: iterations until the time budget is spent. */
 static void run_round(strategy *s, cell *c, uint64_t budget_ns, bool warmup)
 {
@@ -377,10 +407,11 @@ static void run_round(strategy *s, cell *c, uint64_t budget_ns, bool warmup)
 			s->n++;
 		}
 	} while (t2 - start < budget_ns && iters < MAX_ROUND_ITERS);
-	if (!warmup && s->nrounds < 16)
+	if (!warmup && s->nrounds < MAX_ROUNDS)
 		s->rates[s->nrounds++] = (double)iters * 1e9 / (double)(t2 - start);
-	/* floor leaves the guest's stores in the RAM it shares with others. */
-	if (s->kind == K_FLOOR) {
+	/* The floors leave the guest's stores in the RAM they share with
+	 * others. */
+	if (s->kind == K_FLOOR || s->kind == K_FLOOR_CPU) {
 		size_t ps = ms_page_size();
 		for (size_t i = 0; i < c->nd; i++) {
 			size_t off = (size_t)c->table[i] & ~(ps - 1);
@@ -395,8 +426,11 @@ static size_t list_strategies(const msb_options *o, strategy *list)
 	static const struct {
 		const char *name;
 		enum kind kind;
-	} plain[] = {{"floor", K_FLOOR}, {"limit", K_LIMIT}, {"memsnap", K_MEMSNAP}};
-	for (size_t i = 0; i < 3; i++)
+	} plain[] = {{"floor", K_FLOOR},
+		     {"floor-cpu", K_FLOOR_CPU},
+		     {"limit", K_LIMIT},
+		     {"memsnap", K_MEMSNAP}};
+	for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
 		if (msb_wants(o, plain[i].name)) {
 			list[n] = (strategy){.kind = plain[i].kind};
 			snprintf(list[n++].name, 32, "%s", plain[i].name);
@@ -447,6 +481,8 @@ static void run_cell(msb_options *o, cell *c, strategy *strats, size_t ns, long 
 	long insns = fixed + 4 * (long)c->rounds;
 
 	size_t rounds = o->quick ? 2 : 5;
+	if (o->n_rounds)
+		rounds = (size_t)o->rounds[0];
 	uint64_t budget = o->quick ? 15000000u : 150000000u;
 	size_t live[MSB_MAX_STRATEGIES], nlive = 0;
 	for (size_t i = 0; i < ns; i++) {
@@ -480,7 +516,8 @@ static void run_cell(msb_options *o, cell *c, strategy *strats, size_t ns, long 
 	}
 	for (size_t k = 0; k < nlive; k++) {
 		strategy *s = &strats[live[k]];
-		if (s->ok && s->kind != K_FLOOR && !ram_pristine(o, s, c)) {
+		if (s->ok && s->kind != K_FLOOR && s->kind != K_FLOOR_CPU &&
+		    !ram_pristine(o, s, c)) {
 			s->ok = false;
 			s->what = "RAM differs from the image after reset";
 		}
@@ -499,6 +536,8 @@ static void run_cell(msb_options *o, cell *c, strategy *strats, size_t ns, long 
 		res->verified = s->ok;
 		res->reps = (long)s->n;
 		res->iters_per_sec = msb_quantile(s->rates, s->nrounds, 0.5);
+		res->x_limit = paired_ratio(s, find_kind(strats, live, nlive, K_LIMIT));
+		res->x_floor = paired_ratio(s, find_kind(strats, live, nlive, K_FLOOR));
 		res->restore_ns_median = msb_quantile(s->reset_ns, s->n, 0.5);
 		res->restore_ns_p99 = msb_quantile(s->reset_ns, s->n, 0.99);
 		res->iteration_ns_median = msb_quantile(s->iter_ns, s->n, 0.5);
@@ -592,6 +631,10 @@ int msb_fuzz(msb_options *o)
 		o->insns[o->n_insns++] = 1000;
 		if (!o->quick)
 			o->insns[o->n_insns++] = 10000;
+	}
+	if (o->n_rounds && (o->rounds[0] < 1 || o->rounds[0] > MAX_ROUNDS)) {
+		fprintf(stderr, "memsnap-bench: fuzz: --rounds must be 1 to %d\n", MAX_ROUNDS);
+		return 2;
 	}
 	strategy strats[MSB_MAX_STRATEGIES];
 	size_t ns = list_strategies(o, strats);

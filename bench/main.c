@@ -35,7 +35,8 @@ static void usage(FILE *f)
 	      "  --reads 0,1000       pages only read per iteration (restore)\n"
 	      "  --insns 1000,10000   guest instructions per iteration (fuzz)\n"
 	      "  --views 8            copy-on-write views of the snapshot (pss)\n"
-	      "  --rounds 1,10,100    measure memory after these rounds (pss)\n"
+	      "  --rounds 1,10,100    measure memory after these rounds (pss);\n"
+	      "                       measured rounds per cell, 1-32 (fuzz; default 5)\n"
 	      "  --strategies a,b     only these strategies\n"
 	      "  --reps N             repetitions per cell\n"
 	      "  --pages random|fixed new pages every repetition, or the same ones (restore)\n"
@@ -177,7 +178,9 @@ static void print_json(FILE *f, const msb_result *r, size_t n)
 			 c->restore_ns_p99, false);
 		json_num(f, "iteration_ns_median", c->iteration_ns_median, false);
 		json_num(f, "iteration_ns_p99", c->iteration_ns_p99, false);
-		json_num(f, "iters_per_sec", c->iters_per_sec, true);
+		json_num(f, "iters_per_sec", c->iters_per_sec, false);
+		json_num(f, "x_limit", c->x_limit, false);
+		json_num(f, "x_floor", c->x_floor, true);
 		fprintf(f, "}%s\n", i + 1 < n ? "," : "");
 	}
 	fputs("]\n", f);
@@ -196,7 +199,7 @@ static void print_csv(FILE *f, const msb_result *r, size_t n)
 	fputs("bench,strategy,tracker,size_bytes,dirty_pages,read_pages,insns,verified,reps,"
 	      "restore_ns_median,restore_ns_p99,iteration_ns_median,iteration_ns_p99,"
 	      "iters_per_sec,file_bytes,views,rounds,pss_bytes,pss_anon_bytes,pss_shared_bytes,"
-	      "views_pss_bytes,page_table_bytes\n",
+	      "views_pss_bytes,page_table_bytes,x_limit,x_floor\n",
 	      f);
 	for (size_t i = 0; i < n; i++) {
 		const msb_result *c = &r[i];
@@ -212,14 +215,21 @@ static void print_csv(FILE *f, const msb_result *r, size_t n)
 		csv_num(f, c->iters_per_sec, ",");
 		fprintf(f, "%llu,", (unsigned long long)c->file_bytes);
 		if (strcmp(c->bench, "pss") == 0)
-			fprintf(f, "%ld,%ld,%llu,%llu,%llu,%llu,%llu\n", c->views, c->rounds,
+			fprintf(f, "%ld,%ld,%llu,%llu,%llu,%llu,%llu", c->views, c->rounds,
 				(unsigned long long)c->pss_bytes,
 				(unsigned long long)c->pss_anon_bytes,
 				(unsigned long long)c->pss_shared_bytes,
 				(unsigned long long)c->views_pss_bytes,
 				(unsigned long long)c->page_table_bytes);
 		else
-			fputs(",,,,,,\n", f);
+			fputs(",,,,,,", f);
+		fprintf(f, ",");
+		if (!isnan(c->x_limit))
+			fprintf(f, "%.4f", c->x_limit);
+		fprintf(f, ",");
+		if (!isnan(c->x_floor))
+			fprintf(f, "%.4f", c->x_floor);
+		fprintf(f, "\n");
 	}
 }
 
@@ -255,9 +265,9 @@ static void print_table(FILE *f, const msb_result *r, size_t n)
 					"anon_MiB", "views_MiB", "PTE_MiB", "rest_med", "x goal",
 					"verified");
 			else if (fuzz)
-				fprintf(f, "\n%-6s %6s %6s %-20s %12s %11s %11s %7s %s\n", "ram",
-					"D", "insns", "strategy", "iters/s", "reset_med",
-					"iter_med", "x limit", "verified");
+				fprintf(f, "\n%-6s %6s %6s %-20s %12s %11s %11s %7s %7s %s\n",
+					"ram", "D", "insns", "strategy", "iters/s", "reset_med",
+					"iter_med", "x limit", "x floor", "verified");
 			else if (snap)
 				fprintf(f, "\n%-6s %6s %-22s %11s %11s %8s %s\n", "size", "D",
 					"strategy", "take_med", "take_p99", "x full", "verified");
@@ -285,13 +295,14 @@ static void print_table(FILE *f, const msb_result *r, size_t n)
 				(double)c->views_pss_bytes / mib, (double)c->page_table_bytes / mib,
 				a, (double)c->pss_bytes / (1.1 * (double)c->size_bytes), ok);
 		} else if (fuzz) {
-			const msb_result *ref = find_ref(r, n, c, "limit");
-			if (ref && ref->iters_per_sec > 0)
-				snprintf(ratio, sizeof ratio, "%.3f",
-					 c->iters_per_sec / ref->iters_per_sec);
-			fprintf(f, "%-6s %6ld %6ld %-20s %12.0f %11s %11s %7s %s\n", sz,
+			char xfloor[24] = "-";
+			if (!isnan(c->x_limit))
+				snprintf(ratio, sizeof ratio, "%.3f", c->x_limit);
+			if (!isnan(c->x_floor))
+				snprintf(xfloor, sizeof xfloor, "%.3f", c->x_floor);
+			fprintf(f, "%-6s %6ld %6ld %-20s %12.0f %11s %11s %7s %7s %s\n", sz,
 				c->dirty_pages, c->insns, c->strategy, c->iters_per_sec, a, d,
-				ratio, ok);
+				ratio, xfloor, ok);
 		} else if (state) {
 			char mib[24] = "-";
 			if (c->file_bytes)

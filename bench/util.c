@@ -162,6 +162,8 @@ msb_result *msb_add(const char *bench)
 	    .iteration_ns_median = NAN,
 	    .iteration_ns_p99 = NAN,
 	    .iters_per_sec = NAN,
+	    .x_limit = NAN,
+	    .x_floor = NAN,
 	};
 	return r;
 }
