@@ -521,6 +521,17 @@ static void run_cell(msb_options *o, cell *c, strategy *strats, size_t ns, long 
 			s->ok = false;
 			s->what = "RAM differs from the image after reset";
 		}
+	}
+	/* Paired ratios from the rates in round order (quantiles sort them). */
+	double x_limit[MSB_MAX_STRATEGIES], x_floor[MSB_MAX_STRATEGIES];
+	const strategy *limit_ref = find_kind(strats, live, nlive, K_LIMIT);
+	const strategy *floor_ref = find_kind(strats, live, nlive, K_FLOOR);
+	for (size_t k = 0; k < nlive; k++) {
+		x_limit[k] = paired_ratio(&strats[live[k]], limit_ref);
+		x_floor[k] = paired_ratio(&strats[live[k]], floor_ref);
+	}
+	for (size_t k = 0; k < nlive; k++) {
+		strategy *s = &strats[live[k]];
 		if (!s->ok)
 			fprintf(stderr, "memsnap-bench: fuzz %s D=%zu %s: %s%s%s\n", sz, c->nd,
 				s->name, s->what ? s->what : "failed", s->err ? ": " : "",
@@ -536,8 +547,8 @@ static void run_cell(msb_options *o, cell *c, strategy *strats, size_t ns, long 
 		res->verified = s->ok;
 		res->reps = (long)s->n;
 		res->iters_per_sec = msb_quantile(s->rates, s->nrounds, 0.5);
-		res->x_limit = paired_ratio(s, find_kind(strats, live, nlive, K_LIMIT));
-		res->x_floor = paired_ratio(s, find_kind(strats, live, nlive, K_FLOOR));
+		res->x_limit = x_limit[k];
+		res->x_floor = x_floor[k];
 		res->restore_ns_median = msb_quantile(s->reset_ns, s->n, 0.5);
 		res->restore_ns_p99 = msb_quantile(s->reset_ns, s->n, 0.99);
 		res->iteration_ns_median = msb_quantile(s->iter_ns, s->n, 0.5);
@@ -632,8 +643,9 @@ int msb_fuzz(msb_options *o)
 		if (!o->quick)
 			o->insns[o->n_insns++] = 10000;
 	}
-	if (o->n_rounds && (o->rounds[0] < 1 || o->rounds[0] > MAX_ROUNDS)) {
-		fprintf(stderr, "memsnap-bench: fuzz: --rounds must be 1 to %d\n", MAX_ROUNDS);
+	if (o->n_rounds && (o->n_rounds > 1 || o->rounds[0] < 1 || o->rounds[0] > MAX_ROUNDS)) {
+		fprintf(stderr, "memsnap-bench: fuzz: --rounds takes one count, 1 to %d\n",
+			MAX_ROUNDS);
 		return 2;
 	}
 	strategy strats[MSB_MAX_STRATEGIES];

@@ -128,12 +128,19 @@ static void fmt_us(double ns, char *buf, size_t len)
 		snprintf(buf, len, "%.0f", ns / 1e3);
 }
 
+static void json_value(FILE *f, const char *key, double v, const char *fmt, bool last)
+{
+	fprintf(f, "\"%s\": ", key);
+	if (isnan(v))
+		fputs("null", f);
+	else
+		fprintf(f, fmt, v);
+	fputs(last ? "" : ", ", f);
+}
+
 static void json_num(FILE *f, const char *key, double v, bool last)
 {
-	if (isnan(v))
-		fprintf(f, "\"%s\": null%s", key, last ? "" : ", ");
-	else
-		fprintf(f, "\"%s\": %.1f%s", key, v, last ? "" : ", ");
+	json_value(f, key, v, "%.1f", last);
 }
 
 static void print_json(FILE *f, const msb_result *r, size_t n)
@@ -179,8 +186,8 @@ static void print_json(FILE *f, const msb_result *r, size_t n)
 		json_num(f, "iteration_ns_median", c->iteration_ns_median, false);
 		json_num(f, "iteration_ns_p99", c->iteration_ns_p99, false);
 		json_num(f, "iters_per_sec", c->iters_per_sec, false);
-		json_num(f, "x_limit", c->x_limit, false);
-		json_num(f, "x_floor", c->x_floor, true);
+		json_value(f, "x_limit", c->x_limit, "%.4f", false);
+		json_value(f, "x_floor", c->x_floor, "%.4f", true);
 		fprintf(f, "}%s\n", i + 1 < n ? "," : "");
 	}
 	fputs("]\n", f);

@@ -240,6 +240,7 @@ static bool tracked(const ms_view *v)
 #define MS_HOT_CHECK_MAX 256
 #endif
 enum { HOT_CHECK_MIN = 16, HOT_CHECK_MAX = MS_HOT_CHECK_MAX };
+_Static_assert(HOT_CHECK_MAX >= HOT_CHECK_MIN, "MS_HOT_CHECK_MAX below 16");
 
 /* Whether this restore is a check round (counts the rounds). */
 static bool hot_check_due(ms_view *v)
@@ -257,8 +258,9 @@ static void hot_checked(ms_view *v, size_t cooled)
 {
 	if (cooled)
 		v->hot_interval = HOT_CHECK_MIN;
-	else if (v->hot_interval < HOT_CHECK_MAX)
-		v->hot_interval *= 2;
+	else
+		v->hot_interval =
+		    v->hot_interval < HOT_CHECK_MAX / 2 ? v->hot_interval * 2 : HOT_CHECK_MAX;
 }
 
 static void hot_forget(ms_view *v)

@@ -8,17 +8,20 @@
  * thread at a time, as that object is; intervals must not overlap.
  *
  * Why: clock_gettime(CLOCK_MONOTONIC) costs ~22 ns through the vDSO, and a
- * restore of a few hot pages lasts ~0.6 µs, so the clock readings of the
+ * restore of a few hot pages lasts ~0.6 µs: the four clock readings of the
  * view and of the runtime were most of what a restore cost beyond the page
- * copies. Where the kernel keeps time with the CPU's time-stamp counter (its
- * clocksource is "tsc": constant rate, synchronized across CPUs), a reading
- * is one rdtsc instruction (~9 ns, no memory access). Ticks become
- * nanoseconds with a rate the stopwatch measures itself: it reads both
- * clocks when it is made, and the first interval that ends at least 50 ms
- * later divides the two spans. Until then, and for good where the counter
- * cannot be trusted (another clocksource, an architecture other than
- * x86-64), readings
- * are clock_gettime's.
+ * copies and the CPU context. Where the kernel keeps time with the CPU's
+ * time-stamp counter (its clocksource is "tsc": constant rate, synchronized
+ * across CPUs), a reading is one rdtsc instruction (~9 ns, no memory
+ * access). Ticks become nanoseconds with a rate the stopwatch measures
+ * itself: it reads both clocks when it is made, and the first interval that
+ * ends at least 50 ms later reads them again and divides the two spans.
+ * Until then, and for good where the counter cannot be trusted (another
+ * clocksource, an architecture other than x86-64), readings are
+ * clock_gettime's. Whether the kernel trusts the counter is read from sysfs
+ * once per process, when the first stopwatch is made (never during a
+ * restore); a kernel that later gives up the counter (it found it unstable)
+ * is not noticed, and only the statistics would suffer.
  *
  * The code is compiled into libmemsnap and libmemsnap-uc alike (each keeps
  * its copy hidden).
@@ -29,7 +32,7 @@
 #include <stdint.h>
 
 typedef struct ms__stopwatch {
-	int mode;	       /* ms__stopwatch_mode */
+	int mode;	      /* ms__stopwatch_mode */
 	uint64_t ns_per_tick; /* once calibrated: nanoseconds per tick << 32 */
 	uint64_t tick0, ns0;  /* both clocks, read when the stopwatch was made */
 } ms__stopwatch;
