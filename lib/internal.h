@@ -184,6 +184,10 @@ struct ms_view {
 	 * `dirty`; `prev` holds the pages the last restore copied; `scratch`
 	 * is hot_split's work list. */
 	bool hot_enabled;
+	/* A rearm failed part way: pages of the dirty set may be protected
+	 * again, so announced writes unprotect every page they name (until a
+	 * restore re-arms everything). */
+	bool rearm_failed;
 	unsigned hot_rounds, hot_interval; /* restores since/between checks */
 	ms__stopwatch clock;
 	ms_view_stats stats;

@@ -359,6 +359,7 @@ static int remap_all(ms_view *v, ms_snapshot *snap)
 	if (err)
 		return err;
 	v->protected_any = false;
+	v->rearm_failed = false; /* a fresh mapping, tracked from scratch */
 	err = attach_tracker(v, false);
 	if (!err)
 		v->pid = ms__pid();
@@ -535,8 +536,10 @@ static int restore_dirty(ms_view *v)
 	if (err) {
 		if (hot) /* the hot pages are writable: keep them dirty */
 			dirty_append_hot(v);
+		v->rearm_failed = true;
 		return err;
 	}
+	v->rearm_failed = false;
 	size_t rewritten = 0;
 	for (size_t i = 0; i < nre; i++)
 		rewritten +=
@@ -579,7 +582,9 @@ static int mark_dirty(ms_view *v, size_t first, size_t n)
 {
 	size_t run = 0;
 	for (size_t i = 0; i <= n; i++) {
-		if (i < n && ms__dirty_add(&v->dirty, first + i)) {
+		/* A page already dirty is writable, unless a failed rearm
+		 * protected it again. */
+		if (i < n && (ms__dirty_add(&v->dirty, first + i) || v->rearm_failed)) {
 			run++;
 			continue;
 		}
@@ -696,8 +701,10 @@ int ms_view_checkpoint(ms_view *v, ms_snapshot **out)
 		if (tracked(v) && !forked(v) && s->root == v->snap->root) {
 			/* The view already holds s's content: adopt it. */
 			err = ms__snapshot_attach_view(s, MS_VIEW_COW);
-			if (!err)
+			if (!err) {
 				err = v->ops->rearm(v);
+				v->rearm_failed = err != 0;
+			}
 			if (err) {
 				ms_snapshot_unref(s);
 				return err;

@@ -17,6 +17,8 @@
 
 #include "memsnap/memsnap.h"
 #include "internal.h"
+#include "linux/fault.h"
+#include "linux/prim.h"
 #include "../common.h"
 
 #define PS 4096u
@@ -644,6 +646,48 @@ Test(tracking, pread_from_a_file_into_the_view)
 		touch(&m, 10 * PS + 100, sizeof buf);
 		check_content(&m, "after pread");
 		check_dirty(&m);
+		restore(&m);
+		model_fini(&m);
+	}
+	unlink(path);
+}
+
+/* A restore whose re-protection fails part way leaves some dirty pages
+ * protected again; a write announced afterwards must still reach them (the
+ * kernel's write through pread, here), and the next restore puts everything
+ * back. */
+Test(tracking, prepare_write_after_a_failed_rearm_lets_the_kernel_write)
+{
+	char path[256];
+	uint8_t buf[PS];
+	memset(buf, 0xcd, sizeof buf);
+	ms_test_tmpfile(path, sizeof path, buf, sizeof buf);
+	for (size_t t = 0; t < N_TRACKERS; t++) {
+		if (!usable(all_trackers[t]) || !needs_prepare(all_trackers[t]))
+			continue;
+		model m;
+		model_init(&m, all_trackers[t], 8);
+		uint8_t b = 1;
+		write_bytes(&m, 1 * PS, &b, 1);
+		write_bytes(&m, 3 * PS, &b, 1);
+		/* Re-protecting takes one call per run (pages 1 and 3): the
+		 * second fails. */
+		int sys = m.tracker == MS_TRACKER_UFFD_SYNC ? MS__SYS_IOCTL : MS__SYS_MPROTECT;
+		ms__fault_arm(sys, 2, EIO);
+		cr_assert_eq(ms_view_restore(m.v), -EIO, "%s", ms_tracker_name(m.tracker));
+		ms__fault_disarm();
+		memcpy(m.want, m.base, m.size); /* the copies were made */
+		memset(m.touched, 0, m.np);
+		check_content(&m, "after the failed restore");
+		int fd = open(path, O_RDONLY);
+		cr_assert_geq(fd, 0);
+		cr_assert_eq(ms_view_prepare_write(m.v, 1 * PS, PS), 0);
+		cr_assert_eq(pread(fd, data(&m) + 1 * PS, PS, 0), (ssize_t)PS, "%s: %s",
+			     ms_tracker_name(m.tracker), strerror(errno));
+		close(fd);
+		memcpy(m.want + 1 * PS, buf, PS);
+		touch(&m, 1 * PS, PS);
+		check_content(&m, "after pread");
 		restore(&m);
 		model_fini(&m);
 	}
