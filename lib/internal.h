@@ -171,35 +171,33 @@ extern const ms__tracker_ops ms__tracker_none;
 const ms__tracker_ops *ms__tracker_get(ms_tracker t);
 
 struct ms_view {
-	/* What every restore reads comes first, to share few cache lines:
-	 * between two restores the guest or the program evicts them. */
 	uint8_t *base;
 	size_t size;
+	size_t npages;
 	ms_view_mode mode;
-	int pid;	   /* process that attached the tracker (fork detection) */
 	ms_snapshot *snap; /* what restore returns to (owned reference) */
 	const ms__tracker_ops *ops;
-	bool protected_any; /* ms_view_protect was used since the last restore */
-	/* Hot pages (view.c): pages left writable across restores, always in
-	 * `dirty`; `prev` holds the pages the last restore copied; `scratch`
-	 * is hot_split's work list. */
-	bool hot_enabled;
-	/* A rearm failed part way: pages of the dirty set may be protected
-	 * again, so announced writes unprotect every page they name (until a
-	 * restore re-arms everything). */
-	bool rearm_failed;
-	unsigned hot_rounds, hot_interval; /* restores since/between checks */
-	ms__stopwatch clock;
-	ms_view_stats stats;
-	ms__dirty_set dirty;
-	ms__dirty_set hot, prev, scratch;
-	size_t npages;
 	void *tracker_state;
+	ms__dirty_set dirty;
 	/* Pages restored by copying since the mapping was made or last
 	 * trimmed: each holds a private copy of snapshot content. */
 	ms__dirty_set kept;
 	ms__dirty_set discarded; /* pages the last trim discarded */
 	size_t kept_budget;	 /* kept pages allowed before trimming (view.c) */
+	bool protected_any;	 /* ms_view_protect was used since the last restore */
+	/* A rearm failed part way: pages of the dirty set may be protected
+	 * again, so announced writes unprotect every page they name (until a
+	 * restore re-arms everything). */
+	bool rearm_failed;
+	/* Hot pages (view.c): pages left writable across restores, always in
+	 * `dirty`; `prev` holds the pages the last restore copied; `scratch`
+	 * is hot_split's work list. */
+	bool hot_enabled;
+	unsigned hot_rounds, hot_interval; /* restores since/between checks */
+	ms__dirty_set hot, prev, scratch;
+	ms__stopwatch clock; /* times restores (stats) */
+	ms_view_stats stats;
+	int pid; /* process that attached the tracker (fork detection) */
 };
 
 /* ---- Misc -------------------------------------------------------------- */

@@ -230,9 +230,9 @@ static bool tracked(const ms_view *v)
  * Check rounds come every HOT_CHECK_MIN-th restore. A check that finds
  * every hot page changed doubles the interval, up to HOT_CHECK_MAX: a check
  * reads the pages once more and takes the slow path, and in a steady loop
- * rewriting 16 or 64 pages, checking every 16th restore made the whole
- * iteration ~7% slower (bench/results/2026-11-27-runtime/hot-check.c against
- * a build with -DMS_HOT_CHECK_MAX=16). A check that cools a page brings the
+ * rewriting the same 4, 16 or 64 pages, checking every 16th restore made
+ * the whole iteration 4.6-7.0% slower (bench/results/2026-11-27-runtime/
+ * hot-check.txt, against a build with -DMS_HOT_CHECK_MAX=16). A check that cools a page brings the
  * interval back to HOT_CHECK_MIN. A page the program stops writing thus
  * costs at most HOT_CHECK_MAX extra copies.
  */
@@ -245,8 +245,6 @@ _Static_assert(HOT_CHECK_MAX >= HOT_CHECK_MIN, "MS_HOT_CHECK_MAX below 16");
 /* Whether this restore is a check round (counts the rounds). */
 static bool hot_check_due(ms_view *v)
 {
-	if (v->hot_interval < HOT_CHECK_MIN)
-		v->hot_interval = HOT_CHECK_MIN;
 	if (++v->hot_rounds < v->hot_interval)
 		return false;
 	v->hot_rounds = 0;
@@ -754,6 +752,10 @@ int ms_view_set_hot_pages(ms_view *v, int enable)
 {
 	if (!v || v->mode != MS_VIEW_COW)
 		return -EINVAL;
+	if (enable && !v->hot_enabled) {
+		v->hot_rounds = 0;
+		v->hot_interval = HOT_CHECK_MIN;
+	}
 	v->hot_enabled = enable != 0;
 	return 0;
 }

@@ -272,9 +272,9 @@ MS_API int ms_view_prepare_write(ms_view *view, size_t offset, size_t len);
  * costs at most 256 extra copies). Restores stay exact; what changes is the
  * dirty set: ms_view_dirty_ranges/count also report the hot pages, which may
  * hold the snapshot's content (a superset of the pages written, never a
- * subset), and ms_view_take_snapshot stores them. No effect with uffd-async or none.
- * Off by default; `enable` nonzero turns it on. O(1). Errors: -EINVAL (NULL
- * or shared view). */
+ * subset), and ms_view_take_snapshot stores them. No effect with uffd-async
+ * or none. Off by default; `enable` nonzero turns it on. O(1). Errors:
+ * -EINVAL (NULL or shared view). */
 MS_API int ms_view_set_hot_pages(ms_view *view, int enable);
 
 /* A run of dirty pages: byte offset and length in the view. */
