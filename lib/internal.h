@@ -189,6 +189,7 @@ struct ms_view {
 	 * again, so announced writes unprotect every page they name (until a
 	 * restore re-arms everything). */
 	bool rearm_failed;
+	bool untimed; /* ms_view_set_restore_timing(v, 0) */
 	/* Hot pages (view.c): pages left writable across restores, always in
 	 * `dirty`; `prev` holds the pages the last restore copied; `scratch`
 	 * is hot_split's work list. */

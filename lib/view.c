@@ -552,13 +552,30 @@ static int restore_dirty(ms_view *v)
 	return 0;
 }
 
+/* Statistics of a restore: the clock reading it starts with (unless the
+ * view is untimed), then the count and the time once it succeeded. */
+static uint64_t restore_started(const ms_view *v)
+{
+	return v->untimed ? 0 : ms__stopwatch_start(&v->clock);
+}
+
+static void restore_done(ms_view *v, uint64_t t0)
+{
+	v->stats.restores++;
+	if (!v->untimed) {
+		uint64_t dt = ms__stopwatch_ns(&v->clock, t0);
+		v->stats.last_restore_ns = dt;
+		v->stats.total_restore_ns += dt;
+	}
+}
+
 int ms_view_restore(ms_view *v)
 {
 	if (!v)
 		return -EINVAL;
 	if (v->mode == MS_VIEW_SHARED || v->size == 0)
 		return 0;
-	uint64_t t0 = ms__stopwatch_start(&v->clock);
+	uint64_t t0 = restore_started(v);
 	int err;
 	if (!tracked(v) || forked(v)) {
 		err = remap_all(v, v->snap);
@@ -568,10 +585,7 @@ int ms_view_restore(ms_view *v)
 	}
 	if (err)
 		return err;
-	uint64_t dt = ms__stopwatch_ns(&v->clock, t0);
-	v->stats.restores++;
-	v->stats.last_restore_ns = dt;
-	v->stats.total_restore_ns += dt;
+	restore_done(v, t0);
 	return 0;
 }
 
@@ -611,11 +625,13 @@ int ms_view_restore_to(ms_view *v, ms_snapshot *snap)
 	int err = ms__snapshot_attach_view(snap, MS_VIEW_COW);
 	if (err)
 		return err;
+	uint64_t t0 = restore_started(v);
 	ms_snapshot *old = v->snap;
 	if (v->size == 0) {
-		/* nothing to copy */
+		v->stats.last_restore_pages = 0; /* nothing to copy */
 	} else if (!tracked(v) || forked(v) || snap->root != old->root) {
 		err = remap_all(v, snap);
+		v->stats.last_restore_pages = v->npages;
 	} else {
 		/* Pages that differ between the two snapshots are the pages
 		 * stored by the levels between them and their common base. */
@@ -648,7 +664,7 @@ int ms_view_restore_to(ms_view *v, ms_snapshot *snap)
 	v->snap = ms_snapshot_ref(snap);
 	ms__snapshot_detach_view(old, MS_VIEW_COW);
 	ms_snapshot_unref(old);
-	v->stats.restores++;
+	restore_done(v, t0);
 	return 0;
 }
 
@@ -757,6 +773,14 @@ int ms_view_set_hot_pages(ms_view *v, int enable)
 		v->hot_interval = HOT_CHECK_MIN;
 	}
 	v->hot_enabled = enable != 0;
+	return 0;
+}
+
+int ms_view_set_restore_timing(ms_view *v, int enable)
+{
+	if (!v)
+		return -EINVAL;
+	v->untimed = !enable;
 	return 0;
 }
 

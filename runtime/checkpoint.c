@@ -213,18 +213,15 @@ static int restore_region(ms_uc *m, ms__uc_region *r, const ms__uc_cp_region *c,
 		return ms__uc_hook_restore(m, r, c->delta, pages);
 	long ncode = code_ranges(m, r, c);
 	int err;
-	ms_view_stats vs;
-	uint64_t before = 0;
-	if (!ms_view_get_stats(r->view, &vs))
-		before = vs.pages_restored;
 	if (ms_view_snapshot(r->view) == c->snapshot)
 		err = ms_view_restore(r->view);
 	else
 		err = ms_view_restore_to(r->view, c->snapshot);
 	if (err)
 		return err;
+	ms_view_stats vs;
 	if (!ms_view_get_stats(r->view, &vs))
-		*pages += vs.pages_restored - before;
+		*pages += vs.last_restore_pages;
 	ms__uc_pageset_clear(&r->noted);
 	if (ncode < 0) {
 		ms__uc_drop_code(m, r->address, r->size);
@@ -258,7 +255,9 @@ int ms_uc_checkpoint_restore(ms_uc *m, ms_uc_checkpoint *cp)
 		err = restore_region(m, m->regions[i], &cp->regions[i], &pages);
 	if (!err) {
 		m->fresh_pending = false; /* every region was visited */
-		err = ms_uc_error(uc_context_restore(m->uc, cp->ctx));
+		uc_err e = uc_context_restore(m->uc, cp->ctx);
+		if (e != UC_ERR_OK)
+			err = ms_uc_error(e);
 	}
 	if (err)
 		return err;

@@ -354,6 +354,9 @@ int ms__uc_region_map(ms_uc *m, uint64_t id, uint64_t address, ms_snapshot *snap
 		 * every iteration: keep those writable (memsnap.h). */
 		if (!err)
 			err = ms_view_set_hot_pages(r->view, 1);
+		/* The engine's statistics time whole checkpoint restores. */
+		if (!err)
+			err = ms_view_set_restore_timing(r->view, 0);
 		if (!err && m->tracking == MS_UC_TRACK_HOOK)
 			err =
 			    ms_view_new_tracked(snap, MS_VIEW_COW, MS_TRACKER_NONE, &r->base_view);

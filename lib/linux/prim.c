@@ -72,7 +72,7 @@ int ms__fault_hit(ms__sys sys)
  * zeroed, with no system call. Kernels without MADV_WIPEONFORK (< 4.14) get
  * getpid() on every call. */
 static atomic_int self_pid;
-static atomic_int *fork_probe;
+static atomic_int *_Atomic fork_probe; /* set once, by self_pid_init */
 static pthread_once_t self_pid_once = PTHREAD_ONCE_INIT;
 
 static void self_pid_init(void)
@@ -86,8 +86,8 @@ static void self_pid_init(void)
 		munmap(p, len);
 		return;
 	}
-	fork_probe = p;
-	atomic_store_explicit(fork_probe, 1, memory_order_release);
+	atomic_store_explicit((atomic_int *)p, 1, memory_order_relaxed);
+	atomic_store_explicit(&fork_probe, (atomic_int *)p, memory_order_release);
 }
 
 /* At load time, so the probe page is there before any caller counts the
@@ -99,13 +99,19 @@ __attribute__((constructor)) static void self_pid_load(void)
 
 pid_t ms__pid(void)
 {
-	pthread_once(&self_pid_once, self_pid_init);
-	if (!fork_probe)
-		return getpid();
-	if (atomic_load_explicit(fork_probe, memory_order_acquire) == 0) {
+	/* Every restore asks: once the probe is set up (at load time), the
+	 * answer is two loads. */
+	atomic_int *probe = atomic_load_explicit(&fork_probe, memory_order_acquire);
+	if (!probe) {
+		pthread_once(&self_pid_once, self_pid_init);
+		probe = atomic_load_explicit(&fork_probe, memory_order_acquire);
+		if (!probe)
+			return getpid();
+	}
+	if (atomic_load_explicit(probe, memory_order_acquire) == 0) {
 		/* A child: its first call learns its id. */
 		atomic_store_explicit(&self_pid, getpid(), memory_order_relaxed);
-		atomic_store_explicit(fork_probe, 1, memory_order_release);
+		atomic_store_explicit(probe, 1, memory_order_release);
 	}
 	return atomic_load_explicit(&self_pid, memory_order_relaxed);
 }

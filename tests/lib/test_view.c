@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "memsnap/memsnap.h"
@@ -54,6 +55,51 @@ Test(view, restore_keeps_the_address_and_discards_writes)
 	cr_assert_eq(ms_view_get_stats(v, &st), 0);
 	cr_assert_eq(st.restores, 1);
 	ms_view_free(v);
+	ms_snapshot_unref(s);
+}
+
+/* Statistics: the pages each restore put back (every page when it maps the
+ * snapshot again), the time of timed restores only. */
+Test(view, restore_statistics_count_pages_and_time_unless_told_not_to)
+{
+	ms_snapshot *s = snap_of("base", 8 * 4096);
+	ms_view *v;
+	cr_assert_eq(ms_view_new(s, MS_VIEW_COW, &v), 0);
+	bool untracked = ms_view_tracker(v) == MS_TRACKER_NONE;
+	char *p = ms_view_data(v);
+	ms_view_stats st;
+	p[4096] = 'x';
+	p[5 * 4096] = 'y';
+	cr_assert_eq(ms_view_restore(v), 0);
+	cr_assert_eq(ms_view_get_stats(v, &st), 0);
+	cr_assert_eq(st.restores, 1);
+	cr_assert_eq(st.last_restore_pages, untracked ? 8 : 2);
+	cr_assert_gt(st.last_restore_ns, 0);
+	cr_assert_eq(st.total_restore_ns, st.last_restore_ns);
+	uint64_t timed = st.total_restore_ns;
+
+	cr_assert_eq(ms_view_set_restore_timing(v, 0), 0);
+	p[2 * 4096] = 'z';
+	cr_assert_eq(ms_view_restore(v), 0);
+	cr_assert_eq(ms_view_get_stats(v, &st), 0);
+	cr_assert_eq(st.restores, 2);
+	cr_assert_eq(st.last_restore_pages, untracked ? 8 : 1);
+	cr_assert_eq(st.total_restore_ns, timed, "an untimed restore added to the time");
+	cr_assert_eq(p[2 * 4096], 0);
+
+	/* A restore to an unrelated snapshot maps it whole. */
+	cr_assert_eq(ms_view_set_restore_timing(v, 1), 0);
+	ms_snapshot *other = snap_of("other", 8 * 4096);
+	cr_assert_eq(ms_view_restore_to(v, other), 0);
+	cr_assert_eq(ms_view_get_stats(v, &st), 0);
+	cr_assert_eq(st.restores, 3);
+	cr_assert_eq(st.last_restore_pages, 8);
+	cr_assert_gt(st.total_restore_ns, timed);
+	cr_assert_eq(memcmp(p, "other", 5), 0);
+
+	cr_assert_eq(ms_view_set_restore_timing(NULL, 1), -EINVAL);
+	ms_view_free(v);
+	ms_snapshot_unref(other);
 	ms_snapshot_unref(s);
 }
 

@@ -472,6 +472,57 @@ Test(checkpoint, lazy_file_backed_ram)
 	unlink(path);
 }
 
+/* The engine's statistics: the pages each restore put back, whatever wrote
+ * them (ms_uc_write, a store across the boundary of two regions), every
+ * page of the regions an untracked restore maps again; restore time. */
+Test(checkpoint, stats_count_the_pages_each_restore_puts_back)
+{
+	guest_env e;
+	guest_open(&e, &guest_x86_64);
+	const char *tracker = getenv("MEMSNAP_TRACKER");
+	bool remaps = tracker && strcmp(tracker, "none") == 0 && !hook_mode(&e);
+	/* code 4 KiB, mailbox 64 KiB, two data regions of 64 KiB */
+	uint64_t all = (0x1000 + 0x10000 + 2 * G_DATA_SIZE) / ms_page_size();
+	ms_uc_checkpoint *cp;
+	cr_assert_eq(ms_uc_checkpoint_take(e.m, &cp), 0);
+	uint8_t b[16];
+	memset(b, 0xab, sizeof b);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(ms_uc_write(e.m, G_DATA + (uint64_t)i * 0x3000, b, 1), 0);
+	cr_assert_eq(ms_uc_checkpoint_restore(e.m, cp), 0);
+	ms_uc_stats st;
+	cr_assert_eq(ms_uc_get_stats(e.m, &st), 0);
+	cr_assert_eq(st.restores, 1);
+	cr_assert_eq(st.last_dirty_pages, remaps ? all : 3, "%llu pages",
+		     (unsigned long long)st.last_dirty_pages);
+	cr_assert_gt(st.last_restore_ns, 0);
+
+	/* One guest store across the two data regions: two pages. */
+	uint64_t at = G_DATA + G_DATA_SIZE - 8;
+	guest_cmd cmd = {at, 16, {0x1111111111111111ull, 0x2222222222222222ull}};
+	uint64_t one = 1;
+	cr_assert_eq(ms_uc_write(e.m, G_MBOX, &one, 8), 0);
+	cr_assert_eq(ms_uc_write(e.m, G_MBOX + 8, &cmd, sizeof cmd), 0);
+	ms_uc_stats before;
+	cr_assert_eq(ms_uc_get_stats(e.m, &before), 0);
+	cr_assert_eq(guest_run(&e, G_CMD), 0);
+	uint64_t got[2];
+	cr_assert_eq(ms_uc_read(e.m, at, got, 16), 0);
+	cr_assert_eq(got[1], cmd.value[1], "the guest store did not run");
+	cr_assert_eq(ms_uc_checkpoint_restore(e.m, cp), 0);
+	cr_assert_eq(ms_uc_get_stats(e.m, &st), 0);
+	cr_assert_eq(st.restores, before.restores + 1);
+	/* The mailbox page (written above) and the two pages of the store. */
+	cr_assert_eq(st.last_dirty_pages, remaps ? all : 3, "%llu pages",
+		     (unsigned long long)st.last_dirty_pages);
+	cr_assert_eq(st.total_dirty_pages, before.total_dirty_pages + st.last_dirty_pages);
+	cr_assert_geq(st.total_restore_ns, before.total_restore_ns + st.last_restore_ns);
+	cr_assert_eq(ms_uc_read(e.m, at, got, 16), 0);
+	cr_assert_eq(got[0] | got[1], 0);
+	ms_uc_checkpoint_free(cp);
+	guest_close(&e);
+}
+
 Test(checkpoint, restore_of_another_engine_is_exdev)
 {
 	guest_env a, b;

@@ -130,7 +130,8 @@ MS_API int ms_uc_run(ms_uc *m, uint64_t begin, uint64_t until, uint64_t timeout_
 
 typedef struct ms_uc_stats {
 	uint64_t restores;	   /* checkpoint restores */
-	uint64_t last_dirty_pages; /* pages restored by the last restore */
+	uint64_t last_dirty_pages; /* pages the last restore put back (a region
+				    * it mapped again counts whole) */
 	uint64_t total_dirty_pages;
 	uint64_t last_restore_ns;
 	uint64_t total_restore_ns;
