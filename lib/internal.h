@@ -30,6 +30,9 @@ struct ms_snapshot {
 	bool writable;	  /* fd is open for writing: shared views allowed */
 	bool file_backed; /* fd is a user file, not a memfd of ours */
 	const uint8_t *rmap;
+	/* Stacked snapshots: the pages overriding root's (below; next to
+	 * rmap, since restores read both). */
+	ms__ptab *ptab;
 
 	/* Views and stacked snapshots currently using this one. */
 	pthread_mutex_t lock;
@@ -45,7 +48,6 @@ struct ms_snapshot {
 	ms_snapshot *parent;
 	ms_snapshot *root;
 	size_t depth;
-	ms__ptab *ptab;
 	size_t *own_pages;
 	uint8_t **own_slots;
 	size_t own_n;
@@ -171,34 +173,37 @@ extern const ms__tracker_ops ms__tracker_none;
 const ms__tracker_ops *ms__tracker_get(ms_tracker t);
 
 struct ms_view {
+	/* First what every restore reads, together: the program's run between
+	 * two restores evicts it from the cache, and each line costs. */
 	uint8_t *base;
-	size_t size;
-	size_t npages;
-	ms_view_mode mode;
 	ms_snapshot *snap; /* what restore returns to (owned reference) */
 	const ms__tracker_ops *ops;
-	void *tracker_state;
+	ms_view_mode mode;
+	int pid; /* process that attached the tracker (fork detection) */
+	bool protected_any; /* ms_view_protect was used since the last restore */
+	/* A rearm failed part way: pages of the dirty set may be protected
+	 * again, so announced writes unprotect every page they name (until a
+	 * restore re-arms everything). */
+	bool rearm_failed;
+	bool hot_enabled;
+	bool untimed;			   /* ms_view_set_restore_timing(v, 0) */
+	unsigned hot_rounds, hot_interval; /* restores since/between checks */
+	size_t size;
+	size_t npages;
 	ms__dirty_set dirty;
+	/* Hot pages (view.c): pages left writable across restores, always in
+	 * `dirty`; `prev` holds the pages the last restore copied; `scratch`
+	 * is hot_split's work list. */
+	ms__dirty_set hot, prev;
+	ms_view_stats stats;
+	ms__dirty_set scratch;
 	/* Pages restored by copying since the mapping was made or last
 	 * trimmed: each holds a private copy of snapshot content. */
 	ms__dirty_set kept;
 	ms__dirty_set discarded; /* pages the last trim discarded */
 	size_t kept_budget;	 /* kept pages allowed before trimming (view.c) */
-	bool protected_any;	 /* ms_view_protect was used since the last restore */
-	/* A rearm failed part way: pages of the dirty set may be protected
-	 * again, so announced writes unprotect every page they name (until a
-	 * restore re-arms everything). */
-	bool rearm_failed;
-	bool untimed; /* ms_view_set_restore_timing(v, 0) */
-	/* Hot pages (view.c): pages left writable across restores, always in
-	 * `dirty`; `prev` holds the pages the last restore copied; `scratch`
-	 * is hot_split's work list. */
-	bool hot_enabled;
-	unsigned hot_rounds, hot_interval; /* restores since/between checks */
-	ms__dirty_set hot, prev, scratch;
+	void *tracker_state;
 	ms__stopwatch clock; /* times restores (stats) */
-	ms_view_stats stats;
-	int pid; /* process that attached the tracker (fork detection) */
 };
 
 /* ---- Misc -------------------------------------------------------------- */

@@ -54,20 +54,21 @@ typedef struct ms__uc_pageset {
 } ms__uc_pageset;
 
 typedef struct ms__uc_region {
+	/* What every restore reads first. */
+	ms_view *view;
+	bool exec;  /* some run has UC_PROT_EXEC */
+	bool fresh; /* mapped by a restore just now: holds its content */
+	ms__uc_pageset noted; /* pages the write hook already reported */
 	uint64_t id; /* unique per ms_uc, never reused: identity across checkpoints */
 	uint64_t address;
 	uint64_t size;
 	ms__uc_perm_run *perms; /* sorted runs covering the region */
 	size_t nperms;
-	bool exec;	   /* some run has UC_PROT_EXEC */
-	bool fresh;	   /* mapped by a restore just now: holds its content */
 	ms_snapshot *base; /* what the region was mapped from */
-	ms_view *view;
 	uint8_t *data;	    /* ms_view_data(view) */
 	uc_hook write_hook; /* 0 when no hook is installed */
 	struct ms_uc *owner;
-	ms__uc_pageset noted; /* pages the write hook already reported */
-	ms__uc_delta *delta;  /* hook tracking: content base over `base` */
+	ms__uc_delta *delta; /* hook tracking: content base over `base` */
 	/* Hook tracking: a second, never written view of `base`, the source
 	 * restores copy from (a plain pointer to the snapshot's content). */
 	ms_view *base_view;
@@ -76,18 +77,23 @@ typedef struct ms__uc_region {
 
 /* Modes of tracking guest writes (see ms_uc_set_tracking in uc.h). */
 struct ms_uc {
+	/* First what every checkpoint restore reads, together (the guest's
+	 * run between two restores evicts it from the cache). */
 	uc_engine *uc;
+	ms__uc_region **regions; /* sorted by address */
+	size_t nregions;
+	uint64_t map_gen; /* identifies the current memory map state */
+	uint64_t cp_gen;  /* identity of this ms_uc for checkpoints */
+	ms_uc_tracking tracking;
+	bool fresh_pending; /* some region may still be marked `fresh` */
+	ms__stopwatch clock; /* times restores (stats) */
+	ms_uc_stats stats;
 	uc_arch arch;
 	int mode; /* uc_mode bits */
-	ms_uc_tracking tracking;
-	ms_tracker tracker;	 /* for the regions' views (exact tracking) */
-	ms__uc_region **regions; /* sorted by address */
-	size_t nregions, cap;
+	ms_tracker tracker; /* for the regions' views (exact tracking) */
+	size_t cap;	    /* of regions */
 	uint64_t next_id;
-	uint64_t map_gen;     /* identifies the current memory map state */
 	uint64_t map_counter; /* source of new map_gen values */
-	uint64_t cp_gen;      /* identity of this ms_uc for checkpoints */
-	bool fresh_pending;   /* some region may still be marked `fresh` */
 	/* ms_uc_run: stop hook at `stop_addr` (see run.c). */
 	uc_hook stop_hook;
 	uint64_t stop_addr;
@@ -95,19 +101,17 @@ struct ms_uc {
 	uint64_t never_addr;
 	ms_range *scratch; /* dirty ranges of one region, reused */
 	size_t scratch_cap;
-	ms__stopwatch clock; /* times restores (stats) */
-	ms_uc_stats stats;
 };
 
 typedef struct ms__uc_cp_region {
+	ms_snapshot *snapshot; /* exact tracking: the content (own reference) */
+	ms__uc_delta *delta;   /* hook tracking: content over base (own ref) */
 	uint64_t id;
 	uint64_t address;
 	uint64_t size;
 	ms__uc_perm_run *perms;
 	size_t nperms;
-	ms_snapshot *snapshot; /* exact tracking: the content (own reference) */
-	ms_snapshot *base;     /* hook tracking: base snapshot (own reference) */
-	ms__uc_delta *delta;   /* hook tracking: content over base (own ref) */
+	ms_snapshot *base; /* hook tracking: base snapshot (own reference) */
 } ms__uc_cp_region;
 
 struct ms_uc_checkpoint {
