@@ -56,6 +56,14 @@ static int tracker_from_env(ms_tracker *out)
 	return -EINVAL;
 }
 
+/* The tracker's operations, and whether they are fault-driven (copied into
+ * the view's first cache line for restore_hot_only). */
+static void set_ops(ms_view *v, const ms__tracker_ops *ops)
+{
+	v->ops = ops;
+	v->fault_driven = ops && ops->fault_driven;
+}
+
 /* Start tracking v with its tracker. A tracker may be unable to watch a
  * particular kind of memory (uffd-sync cannot watch private mappings of
  * regular files); unless `strict`, the view then falls back to the trackers
@@ -70,7 +78,7 @@ static int attach_tracker(ms_view *v, bool strict)
 		const ms__tracker_ops *ops = ms__tracker_get(fallback[i]);
 		if (ops == v->ops || ops->probe() != 0)
 			continue;
-		v->ops = ops;
+		set_ops(v, ops);
 		err = ops->attach(v);
 		if (err != -EOPNOTSUPP)
 			return err;
@@ -115,9 +123,10 @@ int ms_view_new_tracked(ms_snapshot *snap, ms_view_mode mode, ms_tracker tracker
 	if (err)
 		return err;
 
-	/* On a cache line of its own: its first line holds what every restore
-	 * reads (internal.h). */
-	ms_view *v = aligned_alloc(64, (sizeof *v + 63) & ~(size_t)63);
+	/* Its first cache lines hold what every restore reads (internal.h):
+	 * aligned so that they start a line and the view lies in one page. */
+	_Static_assert(sizeof(ms_view) <= 512, "ms_view outgrew its alignment");
+	ms_view *v = aligned_alloc(512, 512);
 	if (v)
 		memset(v, 0, sizeof *v);
 	if (!v) {
@@ -128,7 +137,7 @@ int ms_view_new_tracked(ms_snapshot *snap, ms_view_mode mode, ms_tracker tracker
 	v->npages = snap->npages;
 	v->mode = mode;
 	v->snap = ms_snapshot_ref(snap);
-	v->ops = ops;
+	set_ops(v, ops);
 	v->pid = ms__pid();
 	ms__stopwatch_init(&v->clock);
 
@@ -140,7 +149,7 @@ int ms_view_new_tracked(ms_snapshot *snap, ms_view_mode mode, ms_tracker tracker
 		if (err)
 			goto fail;
 		v->base = p;
-		v->ops = NULL;
+		set_ops(v, NULL);
 	} else if (mode == MS_VIEW_SHARED) {
 		void *p;
 		err = ms__map(NULL, v->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
@@ -165,7 +174,7 @@ int ms_view_new_tracked(ms_snapshot *snap, ms_view_mode mode, ms_tracker tracker
 	*out = v;
 	return 0;
 fail:
-	v->ops = NULL;
+	set_ops(v, NULL);
 	ms_view_free(v);
 	return err;
 }
@@ -592,7 +601,7 @@ static bool restore_hot_only(ms_view *v)
 	size_t n = atomic_load(&v->dirty.n);
 	if (n == 0 || n != atomic_load(&v->hot.n) || n != atomic_load(&v->prev.n))
 		return false;
-	if (!hot_active(v) || !tracked(v) || forked(v))
+	if (!v->fault_driven || forked(v)) /* fault-driven: tracked, may be hot */
 		return false;
 	v->hot_rounds++;
 	v->stats.last_restore_pages = n;

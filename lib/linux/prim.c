@@ -67,17 +67,16 @@ int ms__fault_hit(ms__sys sys)
 			return fault_;                                                             \
 	} while (0)
 
-/* The process id is cached; a page marked MADV_WIPEONFORK tells whether
- * this is a child: every child (fork, _Fork, clone without CLONE_VM) sees it
- * zeroed, with no system call. Kernels without MADV_WIPEONFORK (< 4.14) get
- * getpid() on every call. */
-static atomic_int self_pid;
-static atomic_int *_Atomic fork_probe; /* set once, by self_pid_init */
-static pthread_once_t self_pid_once = PTHREAD_ONCE_INIT;
+/* The process id is cached in a page marked MADV_WIPEONFORK: every child
+ * (fork, _Fork, clone without CLONE_VM) sees it zeroed, with no system
+ * call, and its first call learns its own id. A restore asks on every call,
+ * so the answer is one load from that page. Kernels without MADV_WIPEONFORK
+ * (< 4.14) get getpid() on every call. */
+static atomic_int *_Atomic pid_page; /* set once, by pid_page_init */
+static pthread_once_t pid_page_once = PTHREAD_ONCE_INIT;
 
-static void self_pid_init(void)
+static void pid_page_init(void)
 {
-	atomic_store_explicit(&self_pid, getpid(), memory_order_relaxed);
 	size_t len = (size_t)sysconf(_SC_PAGESIZE);
 	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
@@ -86,34 +85,33 @@ static void self_pid_init(void)
 		munmap(p, len);
 		return;
 	}
-	atomic_store_explicit((atomic_int *)p, 1, memory_order_relaxed);
-	atomic_store_explicit(&fork_probe, (atomic_int *)p, memory_order_release);
+	atomic_store_explicit((atomic_int *)p, getpid(), memory_order_relaxed);
+	atomic_store_explicit(&pid_page, (atomic_int *)p, memory_order_release);
 }
 
-/* At load time, so the probe page is there before any caller counts the
+/* At load time, so the page is there before any caller counts the
  * process's mappings. */
-__attribute__((constructor)) static void self_pid_load(void)
+__attribute__((constructor)) static void pid_page_load(void)
 {
-	pthread_once(&self_pid_once, self_pid_init);
+	pthread_once(&pid_page_once, pid_page_init);
 }
 
 pid_t ms__pid(void)
 {
-	/* Every restore asks: once the probe is set up (at load time), the
-	 * answer is two loads. */
-	atomic_int *probe = atomic_load_explicit(&fork_probe, memory_order_acquire);
-	if (!probe) {
-		pthread_once(&self_pid_once, self_pid_init);
-		probe = atomic_load_explicit(&fork_probe, memory_order_acquire);
-		if (!probe)
+	atomic_int *page = atomic_load_explicit(&pid_page, memory_order_acquire);
+	if (!page) {
+		pthread_once(&pid_page_once, pid_page_init);
+		page = atomic_load_explicit(&pid_page, memory_order_acquire);
+		if (!page)
 			return getpid();
 	}
-	if (atomic_load_explicit(probe, memory_order_acquire) == 0) {
-		/* A child: its first call learns its id. */
-		atomic_store_explicit(&self_pid, getpid(), memory_order_relaxed);
-		atomic_store_explicit(probe, 1, memory_order_release);
+	pid_t pid = atomic_load_explicit(page, memory_order_relaxed);
+	if (pid == 0) {
+		/* A child: the kernel emptied the page. */
+		pid = getpid();
+		atomic_store_explicit(page, pid, memory_order_relaxed);
 	}
-	return atomic_load_explicit(&self_pid, memory_order_relaxed);
+	return pid;
 }
 
 int ms__memfd_new(const char *name, size_t size)
