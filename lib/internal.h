@@ -179,7 +179,7 @@ struct ms_view {
 	ms_snapshot *snap; /* what restore returns to (owned reference) */
 	const ms__tracker_ops *ops;
 	ms_view_mode mode;
-	int pid; /* process that attached the tracker (fork detection) */
+	int pid;	    /* process that attached the tracker (fork detection) */
 	bool protected_any; /* ms_view_protect was used since the last restore */
 	/* A rearm failed part way: pages of the dirty set may be protected
 	 * again, so announced writes unprotect every page they name (until a

@@ -56,15 +56,15 @@ typedef struct ms__uc_pageset {
 typedef struct ms__uc_region {
 	/* What every restore reads first. */
 	ms_view *view;
-	bool exec;  /* some run has UC_PROT_EXEC */
-	bool fresh; /* mapped by a restore just now: holds its content */
+	bool exec;	      /* some run has UC_PROT_EXEC */
+	bool fresh;	      /* mapped by a restore just now: holds its content */
 	ms__uc_pageset noted; /* pages the write hook already reported */
-	uint64_t id; /* unique per ms_uc, never reused: identity across checkpoints */
+	uint64_t id;	      /* unique per ms_uc, never reused: identity across checkpoints */
 	uint64_t address;
 	uint64_t size;
 	ms__uc_perm_run *perms; /* sorted runs covering the region */
 	size_t nperms;
-	ms_snapshot *base; /* what the region was mapped from */
+	ms_snapshot *base;  /* what the region was mapped from */
 	uint8_t *data;	    /* ms_view_data(view) */
 	uc_hook write_hook; /* 0 when no hook is installed */
 	struct ms_uc *owner;
@@ -85,11 +85,11 @@ struct ms_uc {
 	uint64_t map_gen; /* identifies the current memory map state */
 	uint64_t cp_gen;  /* identity of this ms_uc for checkpoints */
 	ms_uc_tracking tracking;
-	bool fresh_pending; /* some region may still be marked `fresh` */
+	bool fresh_pending;  /* some region may still be marked `fresh` */
 	ms__stopwatch clock; /* times restores (stats) */
 	ms_uc_stats stats;
 	uc_arch arch;
-	int mode; /* uc_mode bits */
+	int mode;	    /* uc_mode bits */
 	ms_tracker tracker; /* for the regions' views (exact tracking) */
 	size_t cap;	    /* of regions */
 	uint64_t next_id;

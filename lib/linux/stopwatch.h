@@ -10,9 +10,9 @@
  * Why: clock_gettime(CLOCK_MONOTONIC) costs ~22 ns through the vDSO, and a
  * restore of a few hot pages lasts ~0.6 µs, so the four clock readings of
  * the view and of the runtime (~90 ns) weighed on it (the runtime's views
- * now leave the timing to the engine: ms_view_set_restore_timing). Where the kernel keeps time with the CPU's
- * time-stamp counter (its clocksource is "tsc": constant rate, synchronized
- * across CPUs), a reading is one rdtsc instruction (~9 ns, no memory
+ * now leave the timing to the engine: ms_view_set_restore_timing). Where
+ * the kernel keeps time with the CPU's time-stamp counter (its
+ * clocksource is "tsc": constant rate, synchronized across CPUs), a reading is one rdtsc instruction (~9 ns, no memory
  * access). Ticks become nanoseconds with a rate the stopwatch measures
  * itself: it reads both clocks when it is made, and the first interval that
  * ends at least 50 ms later reads them again and divides the two spans.
