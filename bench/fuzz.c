@@ -19,6 +19,8 @@
  *   memsnap-uc    the runtime (memsnap/uc.h): RAM mapped with ms_uc_map,
  *                 guest run with ms_uc_run, reset with
  *                 ms_uc_checkpoint_restore (built when libmemsnap-uc is)
+ *   memsnap-uc-timed  the same with restore timing on
+ *                 (ms_uc_set_restore_timing): what the statistics cost
  *   memcpy        memcpy of all guest RAM from a pristine copy
  *   uc_mem_write  uc_mem_write of all guest RAM from a pristine copy
  *   fresh_engine  uc_close + uc_open + a fresh MAP_PRIVATE mapping of the
@@ -66,6 +68,7 @@ typedef struct strategy {
 	char name[32];
 	enum kind kind;
 	ms_tracker tracker;
+	bool timed; /* K_MEMSNAP_UC: restore timing on */
 	uc_engine *uc;
 	uc_context *ctx; /* K_LIMIT, K_FLOOR_CPU: the CPU state resets put back */
 	uint8_t *ram;
@@ -217,6 +220,8 @@ static int strategy_setup(strategy *s, cell *c)
 		int err = ms_uc_new(s->uc, &s->msuc);
 		if (!err)
 			err = ms_uc_map(s->msuc, RAM_BASE, c->snap, RAM_PROT);
+		if (!err && s->timed)
+			err = ms_uc_set_restore_timing(s->msuc, 1);
 		if (!err)
 			err = ms_uc_checkpoint_take(s->msuc, &s->cp);
 		if (err) {
@@ -444,6 +449,9 @@ static size_t list_strategies(const msb_options *o, strategy *list)
 #ifdef MSB_HAVE_MEMSNAP_UC
 	if (msb_wants(o, "memsnap-uc"))
 		list[n++] = (strategy){.name = "memsnap-uc", .kind = K_MEMSNAP_UC};
+	if (msb_wants(o, "memsnap-uc-timed"))
+		list[n++] =
+		    (strategy){.name = "memsnap-uc-timed", .kind = K_MEMSNAP_UC, .timed = true};
 #else
 	/* HOOK: memsnap-uc (the runtime, memsnap/uc.h) is measured when
 	 * bench/meson.build finds memsnap_uc_dep and defines

@@ -238,7 +238,7 @@ int ms_uc_checkpoint_restore(ms_uc *m, ms_uc_checkpoint *cp)
 		return -EINVAL;
 	if (cp->owner != m || cp->owner_gen != m->cp_gen)
 		return -EXDEV;
-	uint64_t t0 = ms__stopwatch_start(&m->clock);
+	uint64_t t0 = m->timed ? ms__stopwatch_start(&m->clock) : 0;
 	int err = 0;
 	if (m->fresh_pending) {
 		/* A restore that failed part way left regions marked as just
@@ -261,12 +261,14 @@ int ms_uc_checkpoint_restore(ms_uc *m, ms_uc_checkpoint *cp)
 	}
 	if (err)
 		return err;
-	uint64_t dt = ms__stopwatch_ns(&m->clock, t0);
 	m->stats.restores++;
 	m->stats.last_dirty_pages = pages;
 	m->stats.total_dirty_pages += pages;
-	m->stats.last_restore_ns = dt;
-	m->stats.total_restore_ns += dt;
+	if (m->timed) {
+		uint64_t dt = ms__stopwatch_ns(&m->clock, t0);
+		m->stats.last_restore_ns = dt;
+		m->stats.total_restore_ns += dt;
+	}
 	return 0;
 }
 

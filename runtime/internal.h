@@ -86,6 +86,7 @@ struct ms_uc {
 	uint64_t cp_gen;  /* identity of this ms_uc for checkpoints */
 	ms_uc_tracking tracking;
 	bool fresh_pending;  /* some region may still be marked `fresh` */
+	bool timed;	     /* ms_uc_set_restore_timing */
 	ms__stopwatch clock; /* times restores (stats) */
 	ms_uc_stats stats;
 	uc_arch arch;

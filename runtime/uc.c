@@ -590,3 +590,11 @@ int ms_uc_get_stats(const ms_uc *m, ms_uc_stats *stats)
 	*stats = m->stats;
 	return 0;
 }
+
+int ms_uc_set_restore_timing(ms_uc *m, int enable)
+{
+	if (!m)
+		return -EINVAL;
+	m->timed = enable != 0;
+	return 0;
+}
