@@ -187,7 +187,6 @@ struct ms_view {
 	bool rearm_failed;
 	bool hot_enabled;
 	bool untimed;			   /* ms_view_set_restore_timing(v, 0) */
-	bool fault_driven;		   /* ops->fault_driven (view.c: set_ops) */
 	unsigned hot_rounds, hot_interval; /* restores since/between checks */
 	size_t size;
 	size_t npages;

@@ -56,14 +56,6 @@ static int tracker_from_env(ms_tracker *out)
 	return -EINVAL;
 }
 
-/* The tracker's operations, and whether they are fault-driven (copied into
- * the view's first cache line for restore_hot_only). */
-static void set_ops(ms_view *v, const ms__tracker_ops *ops)
-{
-	v->ops = ops;
-	v->fault_driven = ops && ops->fault_driven;
-}
-
 /* Start tracking v with its tracker. A tracker may be unable to watch a
  * particular kind of memory (uffd-sync cannot watch private mappings of
  * regular files); unless `strict`, the view then falls back to the trackers
@@ -78,7 +70,7 @@ static int attach_tracker(ms_view *v, bool strict)
 		const ms__tracker_ops *ops = ms__tracker_get(fallback[i]);
 		if (ops == v->ops || ops->probe() != 0)
 			continue;
-		set_ops(v, ops);
+		v->ops = ops;
 		err = ops->attach(v);
 		if (err != -EOPNOTSUPP)
 			return err;
@@ -137,7 +129,7 @@ int ms_view_new_tracked(ms_snapshot *snap, ms_view_mode mode, ms_tracker tracker
 	v->npages = snap->npages;
 	v->mode = mode;
 	v->snap = ms_snapshot_ref(snap);
-	set_ops(v, ops);
+	v->ops = ops;
 	v->pid = ms__pid();
 	ms__stopwatch_init(&v->clock);
 
@@ -149,7 +141,7 @@ int ms_view_new_tracked(ms_snapshot *snap, ms_view_mode mode, ms_tracker tracker
 		if (err)
 			goto fail;
 		v->base = p;
-		set_ops(v, NULL);
+		v->ops = NULL;
 	} else if (mode == MS_VIEW_SHARED) {
 		void *p;
 		err = ms__map(NULL, v->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
@@ -174,7 +166,7 @@ int ms_view_new_tracked(ms_snapshot *snap, ms_view_mode mode, ms_tracker tracker
 	*out = v;
 	return 0;
 fail:
-	set_ops(v, NULL);
+	v->ops = NULL;
 	ms_view_free(v);
 	return err;
 }
@@ -526,16 +518,9 @@ static int restore_dirty(ms_view *v)
 	size_t n = atomic_load(&v->dirty.n);
 	size_t *list = v->dirty.list;
 	bool hot = hot_active(v);
-	size_t nhot = atomic_load(&v->hot.n);
-	bool check = hot && nhot > 0 && hot_check_due(v);
+	bool check = hot && atomic_load(&v->hot.n) > 0 && hot_check_due(v);
 	v->stats.last_restore_pages = n;
 	v->stats.pages_restored += n;
-	if (hot && !check && n == nhot && n == atomic_load(&v->prev.n)) {
-		/* Only hot pages dirty (hot is a subset of dirty), the previous
-		 * restore's too: copy them, nothing to protect or record. */
-		copy_back(v, list, n);
-		return 0;
-	}
 	size_t nre = n;
 	if (hot) {
 		nre = hot_split(v, list, n, check);
@@ -595,13 +580,11 @@ static void restore_done(ms_view *v, uint64_t t0)
  */
 static bool restore_hot_only(ms_view *v)
 {
-	if (!v->hot_enabled || v->protected_any || v->rearm_failed ||
+	if (!hot_active(v) || v->protected_any || v->rearm_failed ||
 	    v->hot_rounds + 1 >= v->hot_interval)
 		return false;
 	size_t n = atomic_load(&v->dirty.n);
-	if (n == 0 || n != atomic_load(&v->hot.n) || n != atomic_load(&v->prev.n))
-		return false;
-	if (!v->fault_driven || forked(v)) /* fault-driven: tracked, may be hot */
+	if (n == 0 || n != atomic_load(&v->hot.n) || n != atomic_load(&v->prev.n) || forked(v))
 		return false;
 	v->hot_rounds++;
 	v->stats.last_restore_pages = n;

@@ -255,9 +255,7 @@ int ms_uc_checkpoint_restore(ms_uc *m, ms_uc_checkpoint *cp)
 		err = restore_region(m, m->regions[i], &cp->regions[i], &pages);
 	if (!err) {
 		m->fresh_pending = false; /* every region was visited */
-		uc_err e = uc_context_restore(m->uc, cp->ctx);
-		if (e != UC_ERR_OK)
-			err = ms_uc_error(e);
+		err = ms_uc_error(uc_context_restore(m->uc, cp->ctx));
 	}
 	if (err)
 		return err;

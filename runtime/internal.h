@@ -195,8 +195,6 @@ const char *ms__uc_reg_name(uc_arch arch, int mode, int id);
  * same arch and mode (else MS_ERR_MISMATCH); MS_ERR_CORRUPT if malformed. */
 int ms__uc_regs_load(uc_engine *uc, const uint8_t *buf, size_t len);
 
-/* ---- run.c --------------------------------------------------------------------- */
-
 /* ---- Save-state access ------------------------------------------------------ */
 /* The content of checkpoint region `i` as a snapshot (new reference). O(1)
  * with exact tracking; O(region size) with hook tracking (materialized). */
