@@ -108,6 +108,15 @@ static inline bool ms__dirty_has(const ms__dirty_set *d, size_t pg)
 void ms__dirty_add_run(ms__dirty_set *d, size_t first, size_t n);
 /* Sort the list (in place) and empty nothing. O(n log n). */
 void ms__dirty_sort(ms__dirty_set *d);
+/* The end of the run of neighbouring pages that starts at list[i] in a
+ * sorted list of n pages: list[i..end) are consecutive pages. */
+static inline size_t ms__run_end(const size_t *list, size_t i, size_t n)
+{
+	size_t j = i + 1;
+	while (j < n && list[j] == list[j - 1] + 1)
+		j++;
+	return j;
+}
 /* Sort a list of page indices in place. */
 void ms__pages_sort(size_t *list, size_t n);
 /* The runs of a sorted page list (neighbours and duplicates merged) as byte
@@ -165,6 +174,7 @@ typedef struct ms__tracker_ops {
 	bool fault_driven;
 } ms__tracker_ops;
 
+extern const ms__tracker_ops ms__tracker_uffd_thread;
 extern const ms__tracker_ops ms__tracker_uffd_async;
 extern const ms__tracker_ops ms__tracker_uffd_sync;
 extern const ms__tracker_ops ms__tracker_mprotect;

@@ -3,21 +3,26 @@
 
 #include "internal.h"
 
-/* The order MS_TRACKER_AUTO tries trackers in. uffd-async comes first: it
- * sees every writer, the kernel's included, and its per-write cost is the
- * lowest. uffd-sync is purely O(dirty) but refuses kernel writes, so it is
- * chosen automatically only where async is missing. The mprotect tracker
- * installs a process-wide SIGSEGV handler, so it is only used when asked
- * for. */
+/* The order MS_TRACKER_AUTO tries trackers in. uffd-thread comes first: it
+ * sees every writer, the kernel's included, and its restore is O(dirty).
+ * It needs a userfaultfd that receives kernel-mode faults, which takes
+ * privilege; without it uffd-async also sees every writer, at a restore
+ * cost that grows with the populated part of the view. uffd-sync is purely
+ * O(dirty) but refuses kernel writes, so it is chosen automatically only
+ * where both are missing. The mprotect tracker installs a process-wide
+ * SIGSEGV handler, so it is only used when asked for. */
 static const ms_tracker auto_order[] = {
-	MS_TRACKER_UFFD_ASYNC,
-	MS_TRACKER_UFFD_SYNC,
-	MS_TRACKER_NONE,
+    MS_TRACKER_UFFD_THREAD,
+    MS_TRACKER_UFFD_ASYNC,
+    MS_TRACKER_UFFD_SYNC,
+    MS_TRACKER_NONE,
 };
 
 const ms__tracker_ops *ms__tracker_get(ms_tracker t)
 {
 	switch (t) {
+	case MS_TRACKER_UFFD_THREAD:
+		return &ms__tracker_uffd_thread;
 	case MS_TRACKER_UFFD_ASYNC:
 		return &ms__tracker_uffd_async;
 	case MS_TRACKER_UFFD_SYNC:
@@ -50,7 +55,7 @@ int ms_tracker_probe(ms_tracker t)
 ms_tracker ms_tracker_resolve(ms_tracker t)
 {
 	if (t != MS_TRACKER_AUTO)
-		return t;
+		return ms__tracker_get(t) ? t : MS_TRACKER_NONE;
 	for (size_t i = 0; i < sizeof auto_order / sizeof auto_order[0]; i++)
 		if (ms_tracker_probe(auto_order[i]) == 0)
 			return auto_order[i];
@@ -84,11 +89,11 @@ static int none_rearm(ms_view *v)
 }
 
 const ms__tracker_ops ms__tracker_none = {
-	.id = MS_TRACKER_NONE,
-	.name = "none",
-	.probe = none_probe,
-	.attach = none_attach,
-	.detach = none_detach,
-	.collect = none_collect,
-	.rearm = none_rearm,
+    .id = MS_TRACKER_NONE,
+    .name = "none",
+    .probe = none_probe,
+    .attach = none_attach,
+    .detach = none_detach,
+    .collect = none_collect,
+    .rearm = none_rearm,
 };

@@ -131,6 +131,8 @@ int ms_view_new_tracked(ms_snapshot *snap, ms_view_mode mode, ms_tracker tracker
 	v->snap = ms_snapshot_ref(snap);
 	v->ops = ops;
 	v->pid = ms__pid();
+	if (mode == MS_VIEW_COW)
+		ms_view_set_hot_pages(v, 1); /* on by default (docs/tracking.md) */
 	ms__stopwatch_init(&v->clock);
 
 	if (v->size == 0) {
@@ -340,9 +342,10 @@ static void dirty_keep_hot(ms_view *v)
 		ms__dirty_add(&v->dirty, v->hot.list[i]);
 }
 
+/* Hot pages apply to every tracker that protects pages (not to none). */
 static bool hot_active(const ms_view *v)
 {
-	return v->hot_enabled && v->ops->fault_driven;
+	return v->hot_enabled && v->ops->rearm != NULL && v->ops->id != MS_TRACKER_NONE;
 }
 
 /* Replace the whole mapping with `snap`'s content and start tracking anew.
@@ -490,9 +493,7 @@ static void copy_back(ms_view *v, const size_t *list, size_t n)
 		/* Plain snapshot: runs are contiguous in the source too. */
 		const uint8_t *src = v->snap->rmap;
 		for (size_t i = 0; i < n;) {
-			size_t j = i + 1;
-			while (j < n && list[j] == list[j - 1] + 1)
-				j++;
+			size_t j = ms__run_end(list, i, n);
 			memcpy(v->base + (list[i] << shift), src + (list[i] << shift),
 			       (j - i) << shift);
 			i = j;
@@ -580,7 +581,7 @@ static void restore_done(ms_view *v, uint64_t t0)
  */
 static bool restore_hot_only(ms_view *v)
 {
-	if (!hot_active(v) || v->protected_any || v->rearm_failed ||
+	if (!hot_active(v) || !v->ops->fault_driven || v->protected_any || v->rearm_failed ||
 	    v->hot_rounds + 1 >= v->hot_interval)
 		return false;
 	size_t n = atomic_load(&v->dirty.n);

@@ -359,14 +359,15 @@ int ms__seal(int fd, int seals)
 	return fcntl(fd, F_ADD_SEALS, seals) == 0 ? 0 : -errno;
 }
 
-int ms__uffd_open(void)
+int ms__uffd_open(bool kernel_faults)
 {
 	FAULT(MS__SYS_UFFD);
 	/* Kernel-mode faults need privilege (or vm.unprivileged_userfaultfd);
 	 * /dev/userfaultfd is the root-only door; user-mode-only is what an
 	 * unprivileged process can always get. User-mode-only is enough for
 	 * write-protect tracking of user stores; the kernel's own writes are
-	 * still handled (async) or refused (sync) by the kernel. */
+	 * still handled (async) or refused (sync) by the kernel, except for a
+	 * tracker whose thread must serve them (`kernel_faults`). */
 	int flags = O_CLOEXEC | O_NONBLOCK;
 	long fd = syscall(SYS_userfaultfd, flags);
 	if (fd >= 0)
@@ -378,6 +379,8 @@ int ms__uffd_open(void)
 		if (fd >= 0)
 			return (int)fd;
 	}
+	if (kernel_faults)
+		return -EPERM;
 	fd = syscall(SYS_userfaultfd, flags | UFFD_USER_MODE_ONLY);
 	return fd >= 0 ? (int)fd : -errno;
 }

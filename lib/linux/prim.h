@@ -11,6 +11,7 @@
 #ifndef MEMSNAP_LINUX_PRIM_H
 #define MEMSNAP_LINUX_PRIM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -78,7 +79,10 @@ long ms__ioctl_count(int fd, unsigned long req, void *arg);
 int ms__seal(int fd, int seals);
 
 /* A userfaultfd, non-blocking and close-on-exec, trying the syscall, then
- * /dev/userfaultfd, then UFFD_USER_MODE_ONLY. Returns the fd or -errno. */
-int ms__uffd_open(void);
+ * /dev/userfaultfd, then (unless `kernel_faults`: faults the kernel takes
+ * while writing for the process must reach the descriptor too)
+ * UFFD_USER_MODE_ONLY. Returns the fd or -errno (-EPERM: kernel faults asked
+ * for and this process may not have them). */
+int ms__uffd_open(bool kernel_faults);
 
 #endif /* MEMSNAP_LINUX_PRIM_H */

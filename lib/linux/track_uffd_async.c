@@ -2,20 +2,23 @@
  * The uffd-async tracker: userfaultfd write-protect in asynchronous mode,
  * read back with PAGEMAP_SCAN.
  *
- * Every page of the view is write-protected when tracking starts. A write
- * to a protected page, by a user store or by the kernel (read(2) into the
- * view), makes the kernel drop the protection itself, without a signal or a
- * message; the page then reads as "written" in the page tables. collect()
- * asks PAGEMAP_SCAN for the written runs; rearm() protects exactly the dirty
- * pages again once restore has copied them back.
+ * A write to a protected page, by a user store or by the kernel (read(2)
+ * into the view), makes the kernel drop the protection itself, without a
+ * signal or a message; the page then reads as "written" in the page tables.
+ * collect() asks PAGEMAP_SCAN for the written runs; rearm() protects exactly
+ * the dirty pages again once restore has copied them back.
  *
- * A view's memory is a private mapping of a memfd or a regular file, which
- * the kernel treats as file memory: write-protecting a page that was never
- * touched leaves a marker in its page table entry, so first writes to such
- * pages are caught without UFFD_FEATURE_WP_UNPOPULATED (which only changes
- * anonymous memory). Without the markers a page merely read would look
- * written, so tracking starts by protecting the whole range (~2 ms per GiB,
- * once per view).
+ * A view's memory is a private mapping of a memfd or a regular file. A page
+ * the view has written is always a private (anonymous) copy, while a page it
+ * only read maps the snapshot's own (file) page, and a page never touched
+ * has no page table entry at all. So the written pages are the private ones
+ * that carry no write protection, and tracking need not protect untouched
+ * pages in advance: their first write, by anyone, creates a private page
+ * without protection, which the next scan reports. attach() only protects
+ * the private pages the view starts with (those a stacked snapshot put
+ * there). Tracking thus costs O(1) when it starts, whatever the view's size,
+ * and the scan walks only the page tables that exist, which follow the
+ * pages the program touched: the whole view once every page was read.
  *
  * State per view: the userfaultfd and a descriptor of /proc/self/pagemap,
  * both of the process that attached. A child forked from it inherits them
@@ -56,7 +59,7 @@ static async_state *state_of(ms_view *v)
 
 static int probe(void)
 {
-	return ms__uffd_probe(UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_PAGEFAULT_FLAG_WP);
+	return ms__uffd_probe(UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_PAGEFAULT_FLAG_WP, false);
 }
 
 static void release(ms_view *v)
@@ -70,6 +73,8 @@ static void release(ms_view *v)
 	v->tracker_state = NULL;
 }
 
+static int scan(ms_view *v, size_t first, size_t n, bool rearm, bool record);
+
 static int attach(ms_view *v)
 {
 	async_state *st = calloc(1, sizeof *st);
@@ -77,7 +82,7 @@ static int attach(ms_view *v)
 		return -ENOMEM;
 	st->uffd = st->pagemap = -1;
 	v->tracker_state = st;
-	int err = ms__uffd_new(UFFD_FEATURE_WP_ASYNC);
+	int err = ms__uffd_new(UFFD_FEATURE_WP_ASYNC, false);
 	if (err < 0)
 		goto fail;
 	st->uffd = err;
@@ -88,7 +93,7 @@ static int attach(ms_view *v)
 	if (err < 0)
 		goto fail;
 	st->pagemap = err;
-	err = ms__uffd_wp(st->uffd, v->base, v->size, true);
+	err = scan(v, 0, v->npages, true, false);
 	if (err)
 		goto fail;
 	return 0;
@@ -104,9 +109,10 @@ static void detach(ms_view *v)
 	release(v);
 }
 
-/* One PAGEMAP_SCAN pass over [first, first+n) for written pages; with
- * `rearm`, the kernel write-protects them again as it reports them. Runs
- * found are added to v->dirty when `record`. */
+/* One PAGEMAP_SCAN pass over [first, first+n) for written pages (private
+ * copies without write protection); with `rearm`, the kernel write-protects
+ * them again as it reports them. Runs found are added to v->dirty when
+ * `record`. */
 static int scan(ms_view *v, size_t first, size_t n, bool rearm, bool record)
 {
 	async_state *st = state_of(v);
@@ -123,7 +129,8 @@ static int scan(ms_view *v, size_t first, size_t n, bool rearm, bool record)
 		    .end = end,
 		    .vec = (uintptr_t)st->vec,
 		    .vec_len = VEC_LEN,
-		    .category_mask = PAGE_IS_WRITTEN,
+		    .category_inverted = PAGE_IS_FILE,
+		    .category_mask = PAGE_IS_WRITTEN | PAGE_IS_FILE,
 		    .return_mask = PAGE_IS_WRITTEN,
 		};
 		long got = ms__ioctl_count(st->pagemap, PAGEMAP_SCAN, &arg);
@@ -171,18 +178,7 @@ static int rearm(ms_view *v)
 		 * written page there re-arms exactly the dirty set. */
 		return scan(v, lo, span, true, false);
 	}
-	unsigned shift = ms__page_shift();
-	for (size_t i = 0; i < n;) {
-		size_t j = i + 1;
-		while (j < n && list[j] == list[j - 1] + 1)
-			j++;
-		int err =
-		    ms__uffd_wp(st->uffd, v->base + (list[i] << shift), (j - i) << shift, true);
-		if (err)
-			return err;
-		i = j;
-	}
-	return 0;
+	return ms__uffd_wp_pages(st->uffd, v->base, list, n, true);
 }
 
 static int unprotect(ms_view *v, size_t first, size_t n)

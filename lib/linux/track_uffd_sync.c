@@ -42,7 +42,7 @@ static sync_state *state_of(ms_view *v)
 
 static int probe(void)
 {
-	return ms__uffd_probe(UFFD_FEATURE_SIGBUS | UFFD_FEATURE_PAGEFAULT_FLAG_WP);
+	return ms__uffd_probe(UFFD_FEATURE_SIGBUS | UFFD_FEATURE_PAGEFAULT_FLAG_WP, false);
 }
 
 static void release(ms_view *v)
@@ -63,7 +63,7 @@ static int attach(ms_view *v)
 		return -ENOMEM;
 	st->uffd = st->slot = -1;
 	v->tracker_state = st;
-	int err = ms__uffd_new(UFFD_FEATURE_SIGBUS);
+	int err = ms__uffd_new(UFFD_FEATURE_SIGBUS, false);
 	if (err < 0)
 		goto fail;
 	st->uffd = err;
@@ -96,21 +96,8 @@ static int collect(ms_view *v)
 
 static int rearm(ms_view *v)
 {
-	sync_state *st = state_of(v);
-	size_t n = atomic_load(&v->dirty.n);
-	const size_t *list = v->dirty.list;
-	unsigned shift = ms__page_shift();
-	for (size_t i = 0; i < n;) {
-		size_t j = i + 1;
-		while (j < n && list[j] == list[j - 1] + 1)
-			j++;
-		int err =
-		    ms__uffd_wp(st->uffd, v->base + (list[i] << shift), (j - i) << shift, true);
-		if (err)
-			return err;
-		i = j;
-	}
-	return 0;
+	return ms__uffd_wp_pages(state_of(v)->uffd, v->base, v->dirty.list,
+				 atomic_load(&v->dirty.n), true);
 }
 
 static int unprotect(ms_view *v, size_t first, size_t n)

@@ -1,9 +1,10 @@
-/* userfaultfd helpers shared by the uffd-async and uffd-sync trackers. */
+/* userfaultfd helpers shared by the userfaultfd trackers. */
 #define _GNU_SOURCE
 #include "uffd.h"
 
 #include <errno.h>
 
+#include "../internal.h"
 #include "prim.h"
 
 static int api(int uffd, uint64_t features, uint64_t *offered)
@@ -17,9 +18,9 @@ static int api(int uffd, uint64_t features, uint64_t *offered)
 	return err;
 }
 
-int ms__uffd_probe(uint64_t features)
+int ms__uffd_probe(uint64_t features, bool kernel_faults)
 {
-	int uffd = ms__uffd_open();
+	int uffd = ms__uffd_open(kernel_faults);
 	if (uffd < 0)
 		return uffd == -ENOSYS ? -EOPNOTSUPP : uffd;
 	/* Asking for no feature reports every feature the kernel offers. */
@@ -31,9 +32,9 @@ int ms__uffd_probe(uint64_t features)
 	return (offered & features) == features ? 0 : -EOPNOTSUPP;
 }
 
-int ms__uffd_new(uint64_t features)
+int ms__uffd_new(uint64_t features, bool kernel_faults)
 {
-	int uffd = ms__uffd_open();
+	int uffd = ms__uffd_open(kernel_faults);
 	if (uffd < 0)
 		return uffd == -ENOSYS ? -EOPNOTSUPP : uffd;
 	int err = api(uffd, features, NULL);
@@ -61,4 +62,17 @@ int ms__uffd_wp(int uffd, void *addr, size_t len, bool protect)
 	    .mode = protect ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
 	};
 	return ms__ioctl(uffd, UFFDIO_WRITEPROTECT, &wp);
+}
+
+int ms__uffd_wp_pages(int uffd, uint8_t *base, const size_t *list, size_t n, bool protect)
+{
+	unsigned shift = ms__page_shift();
+	for (size_t i = 0; i < n;) {
+		size_t j = ms__run_end(list, i, n);
+		int err = ms__uffd_wp(uffd, base + (list[i] << shift), (j - i) << shift, protect);
+		if (err)
+			return err;
+		i = j;
+	}
+	return 0;
 }

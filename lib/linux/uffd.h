@@ -65,13 +65,15 @@ struct pm_scan_arg {
  * trackers. All return 0 (or a descriptor) or -errno. */
 
 /* Whether this process can open a userfaultfd offering all of `features`
- * (UFFD_FEATURE_* bits): 0, -EOPNOTSUPP when the kernel lacks one of them,
- * or the error of opening one. Costs one descriptor for a moment. */
-int ms__uffd_probe(uint64_t features);
+ * (UFFD_FEATURE_* bits), and with `kernel_faults` one that also receives
+ * the faults the kernel takes while writing for the process: 0,
+ * -EOPNOTSUPP when the kernel lacks a feature, or the error of opening one.
+ * Costs one descriptor for a moment. */
+int ms__uffd_probe(uint64_t features, bool kernel_faults);
 
-/* A new userfaultfd with exactly `features` enabled; -EOPNOTSUPP when the
- * kernel refuses them. */
-int ms__uffd_new(uint64_t features);
+/* A new userfaultfd with exactly `features` enabled (and kernel faults, as
+ * for probe); -EOPNOTSUPP when the kernel refuses them. */
+int ms__uffd_new(uint64_t features, bool kernel_faults);
 
 /* Register [addr, addr+len) for write-protect tracking. -EOPNOTSUPP when the
  * kernel cannot write-protect that kind of memory in this mode (synchronous
@@ -80,5 +82,9 @@ int ms__uffd_register_wp(int uffd, void *addr, size_t len);
 
 /* Write-protect (protect = true) or un-protect [addr, addr+len). */
 int ms__uffd_wp(int uffd, void *addr, size_t len, bool protect);
+
+/* ms__uffd_wp over the pages list[0..n) (sorted) of the mapping at `base`,
+ * one call per run of neighbouring pages. */
+int ms__uffd_wp_pages(int uffd, uint8_t *base, const size_t *list, size_t n, bool protect);
 
 #endif /* MEMSNAP_LINUX_UFFD_H */

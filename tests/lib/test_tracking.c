@@ -23,14 +23,20 @@
 
 #define PS 4096u
 
-static const ms_tracker all_trackers[] = {MS_TRACKER_UFFD_ASYNC, MS_TRACKER_UFFD_SYNC,
-					  MS_TRACKER_MPROTECT};
+static const ms_tracker all_trackers[] = {MS_TRACKER_UFFD_THREAD, MS_TRACKER_UFFD_ASYNC,
+					  MS_TRACKER_UFFD_SYNC, MS_TRACKER_MPROTECT};
 #define N_TRACKERS (sizeof all_trackers / sizeof all_trackers[0])
 
 /* Trackers that refuse kernel writes unless announced. */
 static bool needs_prepare(ms_tracker t)
 {
 	return t == MS_TRACKER_UFFD_SYNC || t == MS_TRACKER_MPROTECT;
+}
+
+/* Trackers that record writes as they fault (hot pages apply to them). */
+static bool fault_driven(ms_tracker t)
+{
+	return needs_prepare(t) || t == MS_TRACKER_UFFD_THREAD;
 }
 
 /* Whether the tracker is usable here; logs why not. */
@@ -89,6 +95,9 @@ static void model_from(model *m, ms_tracker t, ms_snapshot *snap, const uint8_t 
 	int err = ms_view_new_tracked(snap, MS_VIEW_COW, t, &m->v);
 	cr_assert_eq(err, 0, "view with %s: %s", ms_tracker_name(t), ms_strerror(err));
 	cr_assert_eq(ms_view_tracker(m->v), t);
+	/* Hot pages are on by default; the model checks exact dirty sets
+	 * unless a test turns them on again (model_set_hot). */
+	cr_assert_eq(ms_view_set_hot_pages(m->v, 0), 0);
 }
 
 static void model_init(model *m, ms_tracker t, size_t np)
@@ -331,15 +340,41 @@ Test(tracking, hot_pages_match_the_model, .timeout = 120)
 	}
 }
 
+/* Hot pages are on by default: a page that a default view's restores copy
+ * back twice in a row stays dirty (writable, copied by every restore), and
+ * turning them off makes the dirty set exact again. */
+Test(tracking, hot_pages_are_on_by_default)
+{
+	ms_snapshot *s;
+	cr_assert_eq(ms_snapshot_zeroed(16 * PS, &s), 0);
+	ms_view *v;
+	cr_assert_eq(ms_view_new(s, MS_VIEW_COW, &v), 0);
+	uint8_t *p = ms_view_data(v);
+	if (ms_view_tracker(v) == MS_TRACKER_NONE) {
+		cr_log_info("no tracker here: nothing is hot");
+	} else {
+		for (int round = 1; round <= 3; round++) {
+			p[3 * PS] = (uint8_t)round;
+			cr_assert_eq(ms_view_restore(v), 0);
+			cr_assert_eq(p[3 * PS], 0);
+		}
+		cr_assert_eq(ms_view_dirty_count(v), 1, "%s", ms_tracker_name(ms_view_tracker(v)));
+		cr_assert_eq(ms_view_set_hot_pages(v, 0), 0);
+		cr_assert_eq(ms_view_restore(v), 0);
+		cr_assert_eq(ms_view_dirty_count(v), 0);
+	}
+	ms_view_free(v);
+	ms_snapshot_unref(s);
+}
+
 /* Hot pages stop costing faults: a page rewritten every round stays in the
- * dirty set after restores (fault-driven trackers), a page left alone for a
+ * dirty set after restores (every tracker but none), a page left alone for a
  * while is tracked again, and turning hot pages off tracks everything again. */
 Test(tracking, hot_pages_become_hot_and_cool_down)
 {
 	for (size_t t = 0; t < N_TRACKERS; t++) {
 		if (!usable(all_trackers[t]))
 			continue;
-		bool fault_driven = needs_prepare(all_trackers[t]);
 		model m;
 		model_init(&m, all_trackers[t], 64);
 		model_set_hot(&m);
@@ -350,8 +385,7 @@ Test(tracking, hot_pages_become_hot_and_cool_down)
 			restore(&m);
 		}
 		/* Pages 5 and 6 are hot now: dirty, though equal to the snapshot. */
-		cr_assert_eq(ms_view_dirty_count(m.v), fault_driven ? 2 : 0, "%s",
-			     ms_tracker_name(m.tracker));
+		cr_assert_eq(ms_view_dirty_count(m.v), 2, "%s", ms_tracker_name(m.tracker));
 		uint8_t b = 0x5a;
 		write_bytes(&m, 5 * PS + 1, &b, 1);
 		write_bytes(&m, 20 * PS, &b, 1);
@@ -391,7 +425,7 @@ Test(tracking, hot_pages_become_hot_and_cool_down)
 Test(tracking, hot_pages_cool_down_after_a_long_streak, .timeout = 120)
 {
 	for (size_t t = 0; t < N_TRACKERS; t++) {
-		if (!usable(all_trackers[t]) || !needs_prepare(all_trackers[t]))
+		if (!usable(all_trackers[t]) || !fault_driven(all_trackers[t]))
 			continue;
 		model m;
 		model_init(&m, all_trackers[t], 16);
@@ -663,7 +697,7 @@ Test(tracking, prepare_write_after_a_failed_rearm_lets_the_kernel_write)
 	memset(buf, 0xcd, sizeof buf);
 	ms_test_tmpfile(path, sizeof path, buf, sizeof buf);
 	for (size_t t = 0; t < N_TRACKERS; t++) {
-		if (!usable(all_trackers[t]) || !needs_prepare(all_trackers[t]))
+		if (!usable(all_trackers[t]) || !fault_driven(all_trackers[t]))
 			continue;
 		model m;
 		model_init(&m, all_trackers[t], 8);
@@ -672,7 +706,7 @@ Test(tracking, prepare_write_after_a_failed_rearm_lets_the_kernel_write)
 		write_bytes(&m, 3 * PS, &b, 1);
 		/* Re-protecting takes one call per run (pages 1 and 3): the
 		 * second fails. */
-		int sys = m.tracker == MS_TRACKER_UFFD_SYNC ? MS__SYS_IOCTL : MS__SYS_MPROTECT;
+		int sys = m.tracker == MS_TRACKER_MPROTECT ? MS__SYS_MPROTECT : MS__SYS_IOCTL;
 		ms__fault_arm(sys, 2, EIO);
 		cr_assert_eq(ms_view_restore(m.v), -EIO, "%s", ms_tracker_name(m.tracker));
 		ms__fault_disarm();
@@ -838,7 +872,8 @@ Test(tracking, file_backed_snapshots)
 		cr_assert_eq(ms_snapshot_from_file(path, &s), 0);
 		ms_view *v;
 		int err = ms_view_new_tracked(s, MS_VIEW_COW, all_trackers[t], &v);
-		if (all_trackers[t] == MS_TRACKER_UFFD_SYNC) {
+		if (all_trackers[t] == MS_TRACKER_UFFD_SYNC ||
+		    all_trackers[t] == MS_TRACKER_UFFD_THREAD) {
 			/* Synchronous write-protect cannot watch regular files. */
 			cr_assert_eq(err, -EOPNOTSUPP);
 			ms_snapshot_unref(s);
@@ -1166,7 +1201,10 @@ Test(tracking, auto_resolves_to_a_usable_tracker)
 {
 	ms_tracker t = ms_tracker_resolve(MS_TRACKER_AUTO);
 	cr_assert_eq(ms_tracker_probe(t), 0);
-	if (ms_tracker_probe(MS_TRACKER_UFFD_ASYNC) == 0)
+	if (ms_tracker_probe(MS_TRACKER_UFFD_THREAD) == 0)
+		cr_assert_eq(t, MS_TRACKER_UFFD_THREAD);
+	else if (ms_tracker_probe(MS_TRACKER_UFFD_ASYNC) == 0)
 		cr_assert_eq(t, MS_TRACKER_UFFD_ASYNC);
+	cr_assert_eq(ms_tracker_resolve((ms_tracker)99), MS_TRACKER_NONE);
 	cr_assert_eq(ms_tracker_probe(MS_TRACKER_MPROTECT), 0, "mprotect works everywhere");
 }

@@ -407,3 +407,39 @@ Test(view, concurrent_cow_views_from_several_threads)
 	}
 	ms_snapshot_unref(s);
 }
+
+/* The default tracker sees the kernel's writes: read(2) from a pipe into a
+ * view, never announced, succeeds and is undone by the next restore, under
+ * whichever tracker MS_TRACKER_AUTO picked for this process. */
+Test(view, default_view_undoes_unannounced_kernel_writes)
+{
+	if (getenv("MEMSNAP_TRACKER") || getenv("MEMSNAP_UC_TRACKING"))
+		cr_skip_test("a tracker other than the default was asked for");
+	size_t ps = ms_page_size();
+	ms_snapshot *s = snap_of("pristine", 64 * ps);
+	ms_view *v;
+	cr_assert_eq(ms_view_new(s, MS_VIEW_COW, &v), 0);
+	cr_assert_neq(ms_view_tracker(v), MS_TRACKER_UFFD_SYNC);
+	cr_assert_neq(ms_view_tracker(v), MS_TRACKER_MPROTECT);
+	char *p = ms_view_data(v);
+	for (int round = 0; round < 3; round++) {
+		int fds[2];
+		cr_assert_eq(pipe(fds), 0);
+		/* Across a page boundary, into a page never touched before and
+		 * one the program wrote itself. */
+		p[3 * ps] = 'x';
+		cr_assert_eq(write(fds[1], "kernel-write", 12), 12);
+		cr_assert_eq(read(fds[0], p + 4 * ps - 6, 12), 12, "%s: %s",
+			     ms_tracker_name(ms_view_tracker(v)), strerror(errno));
+		cr_assert_eq(memcmp(p + 4 * ps - 6, "kernel-write", 12), 0);
+		close(fds[0]);
+		close(fds[1]);
+		cr_assert_eq(ms_view_restore(v), 0);
+		cr_assert_eq(memcmp(p, "pristine", 8), 0);
+		for (size_t i = 8; i < 64 * ps; i++)
+			cr_assert_eq(p[i], 0, "round %d: byte %zu not restored (%s)", round, i,
+				     ms_tracker_name(ms_view_tracker(v)));
+	}
+	ms_view_free(v);
+	ms_snapshot_unref(s);
+}

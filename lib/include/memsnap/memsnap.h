@@ -52,7 +52,7 @@ extern "C" {
  * (MS_ERR_UC_BASE - uc_err). */
 #define MS_ERR_BASE (-10000)
 #define MS_ERR_CORRUPT (MS_ERR_BASE - 1)   /* a file's checksum or structure is wrong */
-#define MS_ERR_FORMAT (MS_ERR_BASE - 2)    /* not a memsnap file, or an unknown version */
+#define MS_ERR_FORMAT (MS_ERR_BASE - 2)	   /* not a memsnap file, or an unknown version */
 #define MS_ERR_MISMATCH (MS_ERR_BASE - 3)  /* a file belongs to another base/arch/engine */
 #define MS_ERR_UC_BASE (MS_ERR_BASE - 100) /* Unicorn uc_err e is MS_ERR_UC_BASE - e */
 
@@ -69,28 +69,38 @@ enum {
 };
 
 /* How a copy-on-write view finds the pages written since its last restore.
- * MS_TRACKER_AUTO picks the best one the kernel offers (docs/tracking.md).
- * The environment variable MEMSNAP_TRACKER (auto, uffd-async, uffd-sync,
+ * MS_TRACKER_AUTO picks the best one this process can use: uffd-thread,
+ * else uffd-async, else uffd-sync, else none (docs/tracking.md, which also
+ * gives every tracker's measured costs). Every tracker AUTO picks before
+ * uffd-sync sees every writer, the kernel included. The environment
+ * variable MEMSNAP_TRACKER (auto, uffd-thread, uffd-async, uffd-sync,
  * mprotect, none) overrides MS_TRACKER_AUTO for views created after it is
  * read. */
 typedef enum ms_tracker {
 	MS_TRACKER_AUTO = 0,
 	/* userfaultfd write-protect, asynchronous mode, read with PAGEMAP_SCAN.
 	 * Sees every writer, the kernel included. Restore scans the page
-	 * tables of the view: ~0.3 ms per GiB plus O(dirty). */
+	 * tables of the view: O(size of the view) plus O(dirty). */
 	MS_TRACKER_UFFD_ASYNC,
 	/* userfaultfd write-protect, synchronous mode, faults logged by a
-	 * SIGBUS handler. Purely O(dirty) restore; ~4 us per first write to a
-	 * page. The kernel's own writes into the view (read(2), ...) fail with
-	 * EFAULT unless announced with ms_view_prepare_write(). */
+	 * SIGBUS handler. O(dirty) restore. The kernel's own writes into the
+	 * view (read(2), ...) fail with EFAULT unless announced with
+	 * ms_view_note_written() first. */
 	MS_TRACKER_UFFD_SYNC,
-	/* mprotect + SIGSEGV handler. O(dirty) restore, ~10 us per first write,
-	 * one mapping split per dirty run; kernel writes fail with EFAULT unless
-	 * announced with ms_view_prepare_write(). */
+	/* mprotect + SIGSEGV handler. O(dirty) restore, one mapping split per
+	 * dirty run; kernel writes fail with EFAULT unless announced with
+	 * ms_view_note_written() first. */
 	MS_TRACKER_MPROTECT,
 	/* No tracking: restore remaps the whole view (cost follows the pages
 	 * touched since the last restore) and take_snapshot copies it. */
 	MS_TRACKER_NONE,
+	/* userfaultfd write-protect, synchronous mode, each first write to a
+	 * page served by a thread of the view. O(dirty) restore, and sees
+	 * every writer, the kernel included. Needs a userfaultfd that receives
+	 * the kernel's faults (privilege: CAP_SYS_PTRACE, /dev/userfaultfd or
+	 * vm.unprivileged_userfaultfd=1) and memfd-backed snapshots; not under
+	 * valgrind. */
+	MS_TRACKER_UFFD_THREAD,
 	MS_TRACKER_COUNT_
 } ms_tracker;
 
@@ -202,22 +212,23 @@ MS_API ms_tracker ms_view_tracker(const ms_view *view);
 MS_API const char *ms_tracker_name(ms_tracker tracker);
 
 /* Whether this process can use `tracker` (0) or why not (negative errno).
- * MS_TRACKER_AUTO resolves to the tracker views would get. */
+ * MS_TRACKER_AUTO resolves to the tracker views would get; any other known
+ * tracker to itself, and a value that names no tracker to
+ * MS_TRACKER_NONE. */
 MS_API int ms_tracker_probe(ms_tracker tracker);
 MS_API ms_tracker ms_tracker_resolve(ms_tracker tracker);
 
 /* Make a CoW view equal its snapshot again, keeping its address, and reset
- * every protection to read/write. O(dirty pages) with a tracker (plus ~0.5-1
- * ms/GiB page-table scan for uffd-async); with MS_TRACKER_NONE O(pages
- * touched). On a shared view: a no-op returning 0. The caller must not write
- * to the view concurrently. After a failure the view may be partly restored;
- * calling restore again completes it.
- * Memory: a tracked restore copies the snapshot's content into the written
- * pages, which stay private to the view (the next write to them is cheaper).
- * Once more than max(1/128 of the view, 8x the pages of this restore, 256)
- * pages are held that way, the restore discards them (MADV_DONTNEED, about
- * 1 µs per run of pages) and they share the snapshot's pages again, so a
- * view's memory follows its recent writes, not every page ever written. */
+ * every protection to read/write. O(dirty pages) with a tracker (plus, with
+ * uffd-async, a scan of the page tables of the pages the view touched); with
+ * MS_TRACKER_NONE O(pages touched). Figures: docs/benchmarks.md. On a shared view: a no-op
+ * returning 0. The caller must not write to the view concurrently. After a failure the view may be
+ * partly restored; calling restore again completes it. Memory: a tracked restore copies the
+ * snapshot's content into the written pages, which stay private to the view (the next write to them
+ * is cheaper). Once more than max(1/128 of the view, 8x the pages of this restore, 256) pages are
+ * held that way, the restore discards them (MADV_DONTNEED, about 1 µs per run of pages) and they
+ * share the snapshot's pages again, so a view's memory follows its recent writes, not every page
+ * ever written. */
 MS_API int ms_view_restore(ms_view *view);
 
 /* Make a CoW view equal `snap` and make `snap` its snapshot from now on.
@@ -261,20 +272,20 @@ MS_API int ms_view_note_written(ms_view *view, size_t offset, size_t len);
 MS_API int ms_view_prepare_write(ms_view *view, size_t offset, size_t len);
 
 /* Hot pages, for loops that write mostly the same pages every iteration (a
- * fuzz target's stack, globals and heap). With a fault-driven tracker
- * (uffd-sync, mprotect) each such page otherwise costs, every iteration, a
- * fault and two protection changes on top of its copy. When enabled, a page
- * copied back by two restores in a row stays writable and untracked: it is
- * dirty from then on and every restore copies it back; a check round
- * compares the hot pages with the snapshot and tracks again those the
- * iteration left unchanged (every 16th restore, backing off to every 256th
- * while every hot page keeps changing, so a page the program stops writing
- * costs at most 256 extra copies). Restores stay exact; what changes is the
- * dirty set: ms_view_dirty_ranges/count also report the hot pages, which may
- * hold the snapshot's content (a superset of the pages written, never a
- * subset), and ms_view_take_snapshot stores them. No effect with uffd-async
- * or none. Off by default; `enable` nonzero turns it on. O(1). Errors:
- * -EINVAL (NULL or shared view). */
+ * fuzz target's stack, globals and heap). Otherwise each such page costs,
+ * every iteration, a write fault and two protection changes on top of its
+ * copy. With hot pages, a page copied back by two restores in a row stays
+ * writable and untracked: it is dirty from then on and every restore copies
+ * it back; a check round compares the hot pages with the snapshot and
+ * tracks again those the iteration left unchanged (every 16th restore,
+ * backing off to every 256th while every hot page keeps changing, so a page
+ * the program stops writing costs at most 256 extra copies). Restores stay
+ * exact; what changes is the dirty set: ms_view_dirty_ranges/count also
+ * report the hot pages, which may hold the snapshot's content (a superset
+ * of the pages written, never a subset), and ms_view_take_snapshot stores
+ * them. On by default for every tracker but none; `enable` zero turns it
+ * off (exact dirty sets, every page protected again at each restore). O(1).
+ * Errors: -EINVAL (NULL or shared view). */
 MS_API int ms_view_set_hot_pages(ms_view *view, int enable);
 
 /* Whether restores time themselves for the statistics (last_restore_ns,
@@ -314,14 +325,14 @@ MS_API long ms_snapshot_diff_ranges(const ms_snapshot *a, const ms_snapshot *b, 
 MS_API long ms_view_dirty_count(ms_view *view);
 
 typedef struct ms_view_stats {
-	uint64_t restores;          /* restores done */
-	uint64_t pages_restored;    /* pages copied back, over all restores */
+	uint64_t restores;	 /* restores done */
+	uint64_t pages_restored; /* pages copied back, over all restores */
 	/* Pages the last restore put back: those it copied, or every page of
 	 * the view when it mapped the snapshot again (an untracked view, the
 	 * first restore after fork, a restore to an unrelated snapshot). */
 	uint64_t last_restore_pages;
-	uint64_t last_restore_ns;   /* wall time of the last restore (if timed) */
-	uint64_t total_restore_ns;  /* of the timed restores */
+	uint64_t last_restore_ns;  /* wall time of the last restore (if timed) */
+	uint64_t total_restore_ns; /* of the timed restores */
 	uint64_t snapshots_taken;
 } ms_view_stats;
 

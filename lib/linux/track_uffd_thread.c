@@ -1,0 +1,242 @@
+/*
+ * The uffd-thread tracker: userfaultfd write-protect in its classic
+ * synchronous mode, every fault served by a thread of memsnap's.
+ *
+ * Every page of the view is write-protected when tracking starts (never
+ * touched pages of the private file mapping get a marker, as for the other
+ * userfaultfd trackers). A write to a protected page, by any thread of the
+ * program or by the kernel writing for it (read(2) into the view,
+ * process_vm_writev, ...), waits in the kernel while a message goes to the
+ * view's userfaultfd. The view's tracking thread records the page in the
+ * dirty set and lifts the protection of that one page, which wakes the
+ * writer, and the write goes through. So the kernel's writes are seen, as
+ * with uffd-async, and restore costs only the dirty pages, as with
+ * uffd-sync: nothing is left to collect, and rearm() protects the dirty runs
+ * again. Pages that stay hot (view.c) fault no more.
+ *
+ * The kernel passes faults taken in kernel mode only to a userfaultfd made
+ * with privilege (CAP_SYS_PTRACE, access to /dev/userfaultfd, or
+ * vm.unprivileged_userfaultfd=1); elsewhere probe() fails, since the
+ * kernel's writes would fail with EFAULT. It offers synchronous
+ * write-protect only on anonymous memory, memfd/shmem and hugetlbfs: views
+ * of regular files cannot use this tracker (attach returns -EOPNOTSUPP).
+ * Under valgrind, which runs one thread at a time, a faulting thread would
+ * wait forever for the tracking thread: probe() says no there too.
+ *
+ * State per view: its userfaultfd, an eventfd that tells the thread to end,
+ * and the thread. The thread blocks every signal, so the program's signals
+ * are never delivered to it. A child forked from the program has no such
+ * thread, and the kernel dropped the userfaultfd registration from its copy
+ * of the mapping (no UFFD_FEATURE_EVENT_FORK), so its writes never wait:
+ * the view is untracked there until its first restore remaps it (view.c),
+ * and detach() in the child only closes its copies of the descriptors.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "../internal.h"
+#include "prim.h"
+#include "uffd.h"
+
+#ifdef MS_HAVE_VALGRIND_H
+#include <valgrind/valgrind.h>
+#else
+#define RUNNING_ON_VALGRIND 0
+#endif
+
+/* Messages read per read(2): writes from several threads can wait at once. */
+enum { MSG_BATCH = 16 };
+/* The thread only reads messages and makes ioctls. Its stack is the
+ * view's own mapping, unmapped when the thread ends (a stack from the
+ * thread library would stay cached as a mapping after the view is gone). */
+enum { STACK_SIZE = 256 * 1024 };
+
+typedef struct thread_state {
+	int uffd;
+	int stop;  /* eventfd: readable once the thread must end */
+	pid_t pid; /* the process whose thread serves the view */
+	bool running;
+	pthread_t thread;
+	void *stack;
+	ms_view *v;
+} thread_state;
+
+static thread_state *state_of(ms_view *v)
+{
+	return v->tracker_state;
+}
+
+static int probe(void)
+{
+	if (RUNNING_ON_VALGRIND)
+		return -EOPNOTSUPP;
+	return ms__uffd_probe(UFFD_FEATURE_PAGEFAULT_FLAG_WP, true);
+}
+
+/* Record the page of one write fault and let the writer go on. */
+static void serve(thread_state *st, uint64_t addr)
+{
+	ms_view *v = st->v;
+	unsigned shift = ms__page_shift();
+	size_t pg = (size_t)((addr - (uintptr_t)v->base) >> shift);
+	if (pg >= v->npages)
+		return;
+	ms__dirty_add(&v->dirty, pg);
+	/* Lifting the protection wakes the writer. It fails with EAGAIN while
+	 * the memory map is changing; then wake the writer anyway: its write
+	 * faults again if the page is still protected, and comes back here. */
+	void *page = v->base + (pg << shift);
+	if (ms__uffd_wp(st->uffd, page, (size_t)1 << shift, false) != 0) {
+		struct uffdio_range r = {.start = (uintptr_t)page, .len = (size_t)1 << shift};
+		(void)ms__ioctl(st->uffd, UFFDIO_WAKE, &r);
+	}
+}
+
+static void *run(void *arg)
+{
+	thread_state *st = arg;
+	for (;;) {
+		struct pollfd fds[2] = {{.fd = st->uffd, .events = POLLIN},
+					{.fd = st->stop, .events = POLLIN}};
+		if (poll(fds, 2, -1) < 0)
+			continue; /* EINTR cannot happen (signals blocked); ENOMEM: retry */
+		if (fds[1].revents)
+			return NULL;
+		struct uffd_msg msg[MSG_BATCH];
+		ssize_t got = read(st->uffd, msg, sizeof msg);
+		if (got <= 0)
+			continue; /* EAGAIN: another wakeup took it */
+		for (size_t i = 0; i < (size_t)got / sizeof msg[0]; i++)
+			if (msg[i].event == UFFD_EVENT_PAGEFAULT)
+				serve(st, msg[i].arg.pagefault.address);
+	}
+}
+
+/* Start the tracking thread with every signal blocked. */
+static int start(thread_state *st)
+{
+	int err = ms__map(NULL, STACK_SIZE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0, &st->stack);
+	if (err) {
+		st->stack = NULL;
+		return err;
+	}
+	pthread_attr_t attr;
+	err = pthread_attr_init(&attr);
+	if (err)
+		return -err;
+	err = pthread_attr_setstack(&attr, st->stack, STACK_SIZE);
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	if (!err)
+		err = pthread_create(&st->thread, &attr, run, st);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (err)
+		return -err;
+	st->running = true;
+	return 0;
+}
+
+static void release(ms_view *v)
+{
+	thread_state *st = state_of(v);
+	if (!st)
+		return;
+	if (st->running && st->pid == ms__pid()) {
+		/* In a forked child the eventfd is the parent's too: never
+		 * signal it there, and there is no thread to join. */
+		uint64_t one = 1;
+		while (write(st->stop, &one, sizeof one) < 0 && errno == EINTR)
+			;
+		pthread_join(st->thread, NULL);
+	}
+	if (st->stack)
+		ms__unmap(st->stack, STACK_SIZE);
+	/* Closing the userfaultfd ends the registration and wakes any writer
+	 * still waiting: it retries unprotected. */
+	ms__close(st->uffd);
+	ms__close(st->stop);
+	free(st);
+	v->tracker_state = NULL;
+}
+
+static int attach(ms_view *v)
+{
+	if (RUNNING_ON_VALGRIND)
+		return -EOPNOTSUPP;
+	thread_state *st = calloc(1, sizeof *st);
+	if (!st)
+		return -ENOMEM;
+	st->uffd = st->stop = -1;
+	st->v = v;
+	st->pid = ms__pid();
+	v->tracker_state = st;
+	int err = ms__uffd_new(UFFD_FEATURE_PAGEFAULT_FLAG_WP, true);
+	if (err < 0)
+		goto fail;
+	st->uffd = err;
+	err = ms__uffd_register_wp(st->uffd, v->base, v->size);
+	if (err)
+		goto fail;
+	st->stop = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (st->stop < 0) {
+		err = -errno;
+		goto fail;
+	}
+	/* The thread first, then the protection: from then on writes wait
+	 * for it. */
+	err = start(st);
+	if (err)
+		goto fail;
+	err = ms__uffd_wp(st->uffd, v->base, v->size, true);
+	if (err)
+		goto fail;
+	return 0;
+fail:
+	release(v);
+	return err;
+}
+
+static void detach(ms_view *v)
+{
+	release(v);
+}
+
+static int collect(ms_view *v)
+{
+	(void)v; /* the thread records pages as they are written */
+	return 0;
+}
+
+static int rearm(ms_view *v)
+{
+	return ms__uffd_wp_pages(state_of(v)->uffd, v->base, v->dirty.list,
+				 atomic_load(&v->dirty.n), true);
+}
+
+static int unprotect(ms_view *v, size_t first, size_t n)
+{
+	unsigned shift = ms__page_shift();
+	return ms__uffd_wp(state_of(v)->uffd, v->base + (first << shift), n << shift, false);
+}
+
+const ms__tracker_ops ms__tracker_uffd_thread = {
+    .id = MS_TRACKER_UFFD_THREAD,
+    .name = "uffd-thread",
+    .probe = probe,
+    .attach = attach,
+    .detach = detach,
+    .collect = collect,
+    .rearm = rearm,
+    .unprotect = unprotect,
+    .fault_driven = true,
+};
