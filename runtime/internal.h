@@ -76,6 +76,9 @@ typedef struct ms__uc_region {
 } ms__uc_region;
 
 /* Modes of tracking guest writes (see ms_uc_set_tracking in uc.h). */
+/* Stop addresses of ms_uc_run that keep their hook (run.c). */
+#define MS__UC_STOPS 8
+
 struct ms_uc {
 	/* First what every checkpoint restore reads, together (the guest's
 	 * run between two restores evicts it from the cache). */
@@ -95,10 +98,14 @@ struct ms_uc {
 	size_t cap;	    /* of regions */
 	uint64_t next_id;
 	uint64_t map_counter; /* source of new map_gen values */
-	/* ms_uc_run: stop hook at `stop_addr` (see run.c). */
-	uc_hook stop_hook;
+	/* ms_uc_run: a stop hook at each of the last `until` addresses (see
+	 * run.c); the guest stops at stop_addr only. */
+	struct ms__uc_stop {
+		uint64_t addr;
+		uc_hook hook;
+	} stops[MS__UC_STOPS];
+	unsigned n_stops, next_stop;
 	uint64_t stop_addr;
-	bool stop_hook_set;
 	uint64_t never_addr;
 	ms_range *scratch; /* dirty ranges of one region, reused */
 	size_t scratch_cap;

@@ -13,6 +13,15 @@
  * no code is ever translated. The invalidation Unicorn does after each run
  * then finds nothing to drop, nothing is retranslated, and memory stays flat
  * (docs/runtime.md has the measurements).
+ *
+ * A hook is compiled into the translated code of its address, so a new stop
+ * address costs the retranslation of its page. Loops that stop at several
+ * addresses (a debugger's "run to here", a harness with several exits) would
+ * pay that on every run if the hook moved: instead each of the last
+ * MS__UC_STOPS addresses keeps its hook, and a hook stops the guest only
+ * when its address is this run's `until`. Beyond that many addresses in
+ * turn, the oldest hook is replaced (a retranslation per new address, as
+ * before, memory still bounded by the hooks' number).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -21,10 +30,10 @@
 
 static void stop_hook(uc_engine *uc, uint64_t address, uint32_t size, void *user_data)
 {
-	(void)address;
 	(void)size;
-	(void)user_data;
-	uc_emu_stop(uc);
+	const ms_uc *m = user_data;
+	if (address == m->stop_addr)
+		uc_emu_stop(uc);
 }
 
 /* An address the guest never executes: the top of the address space, where
@@ -38,17 +47,24 @@ static uint64_t never_address(const ms_uc *m)
 
 static int set_stop(ms_uc *m, uint64_t until)
 {
-	if (m->stop_hook_set && m->stop_addr == until)
-		return 0;
-	if (m->stop_hook_set) {
-		uc_hook_del(m->uc, m->stop_hook);
-		m->stop_hook_set = false;
+	for (unsigned i = 0; i < m->n_stops; i++) {
+		if (m->stops[i].addr == until) {
+			m->stop_addr = until;
+			return 0;
+		}
 	}
-	uc_err e =
-	    uc_hook_add(m->uc, &m->stop_hook, UC_HOOK_CODE, (void *)stop_hook, m, until, until);
+	unsigned slot = m->n_stops < MS__UC_STOPS ? m->n_stops : m->next_stop;
+	uc_hook h;
+	uc_err e = uc_hook_add(m->uc, &h, UC_HOOK_CODE, (void *)stop_hook, m, until, until);
 	if (e)
 		return ms_uc_error(e);
-	m->stop_hook_set = true;
+	if (m->n_stops < MS__UC_STOPS) {
+		m->n_stops++;
+	} else {
+		uc_hook_del(m->uc, m->stops[slot].hook);
+		m->next_stop = (slot + 1) % MS__UC_STOPS;
+	}
+	m->stops[slot] = (struct ms__uc_stop){.addr = until, .hook = h};
 	m->stop_addr = until;
 	/* Hooks are compiled into translated code: a block already translated
 	 * across `until` must be translated again to call the new hook. */

@@ -107,8 +107,8 @@ void ms_uc_free(ms_uc *m)
 		return;
 	while (m->nregions)
 		ms__uc_region_unmap(m, m->regions[m->nregions - 1]);
-	if (m->stop_hook_set)
-		uc_hook_del(m->uc, m->stop_hook);
+	for (unsigned i = 0; i < m->n_stops; i++)
+		uc_hook_del(m->uc, m->stops[i].hook);
 	free(m->regions);
 	free(m->scratch);
 	free(m);

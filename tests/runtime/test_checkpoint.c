@@ -583,3 +583,41 @@ Test(checkpoint, hook_tracking_misses_unannounced_host_writes)
 	ms_uc_free(e.m);
 	uc_close(e.uc);
 }
+
+/* With the default tracking, guest RAM sees the kernel's writes: a pread
+ * into guest RAM through its host pointer, never announced, succeeds, and
+ * the next checkpoint restore undoes it. */
+Test(checkpoint, default_tracking_undoes_an_unannounced_pread)
+{
+	if (getenv("MEMSNAP_TRACKER") || getenv("MEMSNAP_UC_TRACKING"))
+		cr_skip_test("a tracker other than the default was asked for");
+	guest_env e;
+	cr_assert_eq(uc_open(UC_ARCH_X86, UC_MODE_64, &e.uc), UC_ERR_OK);
+	cr_assert_eq(ms_uc_new(e.uc, &e.m), 0);
+	cr_assert_eq(ms_uc_map_zeroed(e.m, G_DATA, G_DATA_SIZE, UC_PROT_ALL), 0);
+	ms_uc_checkpoint *cp;
+	cr_assert_eq(ms_uc_checkpoint_take(e.m, &cp), 0);
+	char path[256];
+	uint8_t content[8192];
+	memset(content, 0xab, sizeof content);
+	ms_test_tmpfile(path, sizeof path, content, sizeof content);
+	uint8_t *p = ms_uc_host_ptr(e.m, G_DATA + 0x3000, NULL);
+	cr_assert_not_null(p);
+	for (int round = 0; round < 3; round++) {
+		int fd = open(path, O_RDONLY);
+		cr_assert_geq(fd, 0);
+		cr_assert_eq(pread(fd, p + 100, sizeof content, 0), (ssize_t)sizeof content, "%s",
+			     strerror(errno));
+		close(fd);
+		cr_assert_eq(p[100 + 5000], 0xab);
+		cr_assert_eq(ms_uc_checkpoint_restore(e.m, cp), 0);
+		uint8_t back[G_DATA_SIZE];
+		cr_assert_eq(ms_uc_read(e.m, G_DATA, back, sizeof back), 0);
+		for (size_t i = 0; i < sizeof back; i++)
+			cr_assert_eq(back[i], 0, "round %d: byte %zu not restored", round, i);
+	}
+	unlink(path);
+	ms_uc_checkpoint_free(cp);
+	ms_uc_free(e.m);
+	uc_close(e.uc);
+}

@@ -44,14 +44,14 @@ MS_API int ms_uc_new(uc_engine *uc, ms_uc **out);
  *
  * MS_UC_TRACK_EXACT (default): every writer is seen: guest stores,
  *   uc_mem_write, the host writing through ms_uc_host_ptr(), the kernel
- *   (read(2) into guest RAM; with the synchronous trackers announce it first
- *   with ms_uc_note_written, else the call fails with EFAULT). The regions'
- *   views use a memsnap tracker (`tracker`, see ms_tracker) with hot pages
+ *   (read(2) into guest RAM). The regions' views use a memsnap tracker
+ *   (`tracker`, see ms_tracker; MS_TRACKER_AUTO by default, which is the
+ *   fast choice: restore in O(dirty pages) with uffd-thread) with hot pages
  *   on (ms_view_set_hot_pages): pages rewritten every iteration cost only
- *   their copy. For fuzz loops choose MS_TRACKER_UFFD_SYNC: restore in
- *   O(dirty pages); MS_TRACKER_AUTO (uffd-async) sees kernel writes without
- *   announcing but scans ~1 ms per GiB of RAM at each restore. No memory
- *   hook is installed (MEMSNAP_UC_WRITE_HOOK=1 forces one).
+ *   their copy. With the synchronous trackers that are never chosen
+ *   automatically (uffd-sync, mprotect), announce kernel writes first with
+ *   ms_uc_note_written, else the call fails with EFAULT. No memory hook is
+ *   installed (MEMSNAP_UC_WRITE_HOOK=1 forces one).
  *
  * MS_UC_TRACK_HOOK (opt-in): only guest stores (seen by a
  *   UC_HOOK_MEM_WRITE hook on each region) and ms_uc_write /
