@@ -21,6 +21,9 @@
  *                 ms_uc_checkpoint_restore (built when libmemsnap-uc is)
  *   memsnap-uc-timed  the same with restore timing on
  *                 (ms_uc_set_restore_timing): what the statistics cost
+ *   memsnap-uc-2stops  memsnap-uc with ms_uc_run's `until` alternating
+ *                 between two addresses from one run to the next (a
+ *                 harness with several exits)
  *   memcpy        memcpy of all guest RAM from a pristine copy
  *   uc_mem_write  uc_mem_write of all guest RAM from a pristine copy
  *   fresh_engine  uc_close + uc_open + a fresh MAP_PRIVATE mapping of the
@@ -68,7 +71,9 @@ typedef struct strategy {
 	char name[32];
 	enum kind kind;
 	ms_tracker tracker;
-	bool timed; /* K_MEMSNAP_UC: restore timing on */
+	bool timed;	    /* K_MEMSNAP_UC: restore timing on */
+	bool two_stops;	    /* K_MEMSNAP_UC: `until` alternates */
+	unsigned long runs; /* runs so far (two_stops) */
 	uc_engine *uc;
 	uc_context *ctx; /* K_LIMIT, K_FLOOR_CPU: the CPU state resets put back */
 	uint8_t *ram;
@@ -170,7 +175,9 @@ static uc_err run_guest(strategy *s, const cell *c)
 #ifdef MSB_HAVE_MEMSNAP_UC
 	/* The runtime's own run call (it keeps long campaigns safe). */
 	if (s->msuc) {
-		int err = ms_uc_run(s->msuc, CODE_BASE, exit_address(), 0, 0);
+		/* The second stop is the padding nop just before the exit. */
+		uint64_t until = exit_address() - (s->two_stops && (s->runs++ & 1));
+		int err = ms_uc_run(s->msuc, CODE_BASE, until, 0, 0);
 		return err ? (uc_err)(MS_ERR_UC_BASE - err) : UC_ERR_OK;
 	}
 #endif
@@ -452,6 +459,9 @@ static size_t list_strategies(const msb_options *o, strategy *list)
 	if (msb_wants(o, "memsnap-uc-timed"))
 		list[n++] =
 		    (strategy){.name = "memsnap-uc-timed", .kind = K_MEMSNAP_UC, .timed = true};
+	if (msb_wants(o, "memsnap-uc-2stops"))
+		list[n++] = (strategy){
+		    .name = "memsnap-uc-2stops", .kind = K_MEMSNAP_UC, .two_stops = true};
 #else
 	/* HOOK: memsnap-uc (the runtime, memsnap/uc.h) is measured when
 	 * bench/meson.build finds memsnap_uc_dep and defines

@@ -5,7 +5,7 @@
  *   memsnap-bench restore|fuzz|snapshot|savestate|pss [--quick] [--json] [--csv]
  *       [--sizes 16M,256M,1G] [--dirty 1,16,256,4096] [--reads 0,1000]
  *       [--strategies a,b,...] [--ram 64M,1G] [--insns 1000,10000]
- *       [--views 8] [--rounds 1,10,100] [--reps N] [--cpu N|none]
+ *       [--views 8] [--rounds 1,10,100] [--reps N] [--cpu N|last|none]
  *       [--pages random|fixed]
  *
  * stdout carries the results only: a human table, CSV (--csv, with the
@@ -40,7 +40,7 @@ static void usage(FILE *f)
 	      "  --strategies a,b     only these strategies\n"
 	      "  --reps N             repetitions per cell\n"
 	      "  --pages random|fixed new pages every repetition, or the same ones (restore)\n"
-	      "  --cpu N|none         CPU to pin to (default: the last allowed)\n",
+	      "  --cpu N|last|none    CPU to pin to (default: none, as users run)\n",
 	      f);
 }
 
@@ -342,7 +342,7 @@ int main(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	const char *bench = argv[1];
-	msb_options o = {.cpu = -1, .progress = isatty(2)};
+	msb_options o = {.cpu = -2, .progress = isatty(2)};
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i];
 		char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -393,7 +393,9 @@ int main(int argc, char **argv)
 			      : strcmp(val, "random") == 0 ? (o.fixed_pages = false, 0)
 							   : -1;
 		else if (strcmp(a, "--cpu") == 0)
-			o.cpu = strcmp(val, "none") == 0 ? -2 : (int)strtol(val, NULL, 10);
+			o.cpu = strcmp(val, "none") == 0   ? -2
+				: strcmp(val, "last") == 0 ? -1
+							   : (int)strtol(val, NULL, 10);
 		else {
 			fprintf(stderr, "memsnap-bench: unknown option %s\n", a);
 			usage(stderr);

@@ -292,6 +292,9 @@ void msb_print_machine(void *file, const msb_options *o, int pinned)
 			fprintf(f, " %s", ms_tracker_name((ms_tracker)t));
 	const char *env = getenv("MEMSNAP_TRACKER");
 	fprintf(f, "%s%s\n", env ? "; MEMSNAP_TRACKER=" : "", env ? env : "");
-	fprintf(f, "# pinned to cpu: %d; mode: %s%s\n", pinned, o->quick ? "quick" : "full",
+	char pinned_name[16] = "none";
+	if (pinned >= 0)
+		snprintf(pinned_name, sizeof pinned_name, "%d", pinned);
+	fprintf(f, "# pinned to cpu: %s; mode: %s%s\n", pinned_name, o->quick ? "quick" : "full",
 		o->fixed_pages ? "; pages: fixed" : "");
 }

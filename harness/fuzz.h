@@ -152,10 +152,8 @@ const msf_symbol *msf_elf_symbolize(const msf_elf *elf, uint64_t addr);
 typedef struct uc_struct msf_uc;
 typedef struct msf_ram msf_ram;
 
-/* `file_regions`: some RAM region will be mapped from a file (uffd-sync
- * cannot watch those; exact tracking then takes MS_TRACKER_AUTO). */
-int msf_ram_new(msf_reset kind, msf_tracking tracking, bool file_regions, msf_uc *uc,
-		msf_ram **out);
+/* Exact tracking uses MS_TRACKER_AUTO (or MEMSNAP_TRACKER). */
+int msf_ram_new(msf_reset kind, msf_tracking tracking, msf_uc *uc, msf_ram **out);
 void msf_ram_free(msf_ram *r);
 int msf_ram_map_zeroed(msf_ram *r, uint64_t addr, uint64_t size, uint32_t perms);
 int msf_ram_map_file(msf_ram *r, uint64_t addr, uint64_t size, uint32_t perms, const char *path,

@@ -46,19 +46,9 @@ struct msf_ram {
 	uint64_t total_pages;
 };
 
-/* The tracker exact mode asks for: uffd-sync unless MEMSNAP_TRACKER names
- * one, the kernel lacks it or a region is file-backed (then AUTO). */
-static ms_tracker exact_tracker(bool file_regions)
-{
-	const char *env = getenv("MEMSNAP_TRACKER");
-	if ((env && *env) || file_regions || ms_tracker_probe(MS_TRACKER_UFFD_SYNC) != 0)
-		return MS_TRACKER_AUTO;
-	return MS_TRACKER_UFFD_SYNC;
-}
-
 /* Its name (for statistics): MEMSNAP_TRACKER when it names one, else what
  * AUTO resolves to. A file-backed region may still fall back to uffd-async
- * (uffd-sync cannot watch private file mappings). */
+ * (the synchronous trackers cannot watch private file mappings). */
 static const char *exact_tracker_name(ms_tracker t)
 {
 	const char *env = getenv("MEMSNAP_TRACKER");
@@ -69,8 +59,7 @@ static const char *exact_tracker_name(ms_tracker t)
 	return ms_tracker_name(ms_tracker_resolve(t));
 }
 
-int msf_ram_new(msf_reset kind, msf_tracking tracking, bool file_regions, msf_uc *uc,
-		msf_ram **out)
+int msf_ram_new(msf_reset kind, msf_tracking tracking, msf_uc *uc, msf_ram **out)
 {
 	msf_ram *r = calloc(1, sizeof *r);
 	if (!r)
@@ -87,9 +76,8 @@ int msf_ram_new(msf_reset kind, msf_tracking tracking, bool file_regions, msf_uc
 	}
 	if (kind == MSF_RESET_MEMSNAP) {
 		/* The configured mode wins over MEMSNAP_UC_TRACKING; in exact mode
-		 * MS_TRACKER_AUTO lets MEMSNAP_TRACKER choose the views' tracker. */
-		ms_tracker t = tracking == MSF_TRACK_HOOK ? MS_TRACKER_AUTO
-							  : exact_tracker(file_regions);
+		 * MS_TRACKER_AUTO (or MEMSNAP_TRACKER) chooses the views' tracker. */
+		ms_tracker t = MS_TRACKER_AUTO;
 		rc = ms_uc_set_tracking(
 		    r->m, tracking == MSF_TRACK_HOOK ? MS_UC_TRACK_HOOK : MS_UC_TRACK_EXACT, t);
 		if (rc) {

@@ -336,10 +336,7 @@ int msf_target_new(const msf_config *c, msf_target **out, char *err, size_t errl
 	if (!rc)
 		rc = setup_arch(t, err, errlen);
 	if (!rc) {
-		bool file_regions = false;
-		for (int i = 0; i < c->n_ram; i++)
-			file_regions |= c->ram[i].file != NULL;
-		int e = msf_ram_new(c->reset, c->tracking, file_regions, t->uc, &t->ram);
+		int e = msf_ram_new(c->reset, c->tracking, t->uc, &t->ram);
 		if (e)
 			rc = fail(err, errlen, "guest RAM: %s", ms_strerror(e));
 	}
