@@ -2,23 +2,23 @@
  * The uffd-async tracker: userfaultfd write-protect in asynchronous mode,
  * read back with PAGEMAP_SCAN.
  *
- * A write to a protected page, by a user store or by the kernel (read(2)
- * into the view), makes the kernel drop the protection itself, without a
- * signal or a message; the page then reads as "written" in the page tables.
- * collect() asks PAGEMAP_SCAN for the written runs; rearm() protects exactly
- * the dirty pages again once restore has copied them back.
+ * Every page of the view is write-protected when tracking starts. A write
+ * to a protected page, by a user store or by the kernel (read(2) into the
+ * view), makes the kernel drop the protection itself, without a signal or a
+ * message; the page then reads as "written" in the page tables. collect()
+ * asks PAGEMAP_SCAN for the written runs; rearm() protects exactly the dirty
+ * pages again once restore has copied them back.
  *
- * A view's memory is a private mapping of a memfd or a regular file. A page
- * the view has written is always a private (anonymous) copy, while a page it
- * only read maps the snapshot's own (file) page, and a page never touched
- * has no page table entry at all. So the written pages are the private ones
- * that carry no write protection, and tracking need not protect untouched
- * pages in advance: their first write, by anyone, creates a private page
- * without protection, which the next scan reports. attach() only protects
- * the private pages the view starts with (those a stacked snapshot put
- * there). Tracking thus costs O(1) when it starts, whatever the view's size,
- * and the scan walks only the page tables that exist, which follow the
- * pages the program touched: the whole view once every page was read.
+ * A view's memory is a private mapping of a memfd or a regular file, which
+ * the kernel treats as file memory: write-protecting a page that was never
+ * touched leaves a marker in its page table entry, so first writes to such
+ * pages are caught without UFFD_FEATURE_WP_UNPOPULATED (which only changes
+ * anonymous memory). Without the markers a page merely read would look
+ * written, so tracking starts by protecting the whole range (O(size), once
+ * per view). Telling written pages apart by kind instead (private copies
+ * against the snapshot's file pages, PAGE_IS_FILE) would spare the markers,
+ * but the scan then reads each page's descriptor and runs ~17x slower over
+ * a populated view.
  *
  * State per view: the userfaultfd and a descriptor of /proc/self/pagemap,
  * both of the process that attached. A child forked from it inherits them
@@ -73,8 +73,6 @@ static void release(ms_view *v)
 	v->tracker_state = NULL;
 }
 
-static int scan(ms_view *v, size_t first, size_t n, bool rearm, bool record);
-
 static int attach(ms_view *v)
 {
 	async_state *st = calloc(1, sizeof *st);
@@ -93,7 +91,7 @@ static int attach(ms_view *v)
 	if (err < 0)
 		goto fail;
 	st->pagemap = err;
-	err = scan(v, 0, v->npages, true, false);
+	err = ms__uffd_wp(st->uffd, v->base, v->size, true);
 	if (err)
 		goto fail;
 	return 0;
@@ -109,10 +107,9 @@ static void detach(ms_view *v)
 	release(v);
 }
 
-/* One PAGEMAP_SCAN pass over [first, first+n) for written pages (private
- * copies without write protection); with `rearm`, the kernel write-protects
- * them again as it reports them. Runs found are added to v->dirty when
- * `record`. */
+/* One PAGEMAP_SCAN pass over [first, first+n) for written pages; with
+ * `rearm`, the kernel write-protects them again as it reports them. Runs
+ * found are added to v->dirty when `record`. */
 static int scan(ms_view *v, size_t first, size_t n, bool rearm, bool record)
 {
 	async_state *st = state_of(v);
@@ -129,8 +126,7 @@ static int scan(ms_view *v, size_t first, size_t n, bool rearm, bool record)
 		    .end = end,
 		    .vec = (uintptr_t)st->vec,
 		    .vec_len = VEC_LEN,
-		    .category_inverted = PAGE_IS_FILE,
-		    .category_mask = PAGE_IS_WRITTEN | PAGE_IS_FILE,
+		    .category_mask = PAGE_IS_WRITTEN,
 		    .return_mask = PAGE_IS_WRITTEN,
 		};
 		long got = ms__ioctl_count(st->pagemap, PAGEMAP_SCAN, &arg);
