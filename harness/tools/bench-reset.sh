@@ -11,9 +11,9 @@
 #   REPS       repetitions (default 5); the table gives medians
 #   RAM SIZES  extra guest RAM besides the demo's 92 KiB: 0 (none), 64M, 1G
 #              (default: 0 64M 1G)
-# Configurations: memsnap with tracking=hook, tracking=exact
-# with uffd-async (MS_TRACKER_AUTO) and with uffd-sync (the default), and
-# reset=memcpy.
+# Configurations: memsnap with the defaults (tracking=exact,
+# MS_TRACKER_AUTO, no environment variable), tracking=exact with uffd-async
+# and with uffd-sync (MEMSNAP_TRACKER), tracking=hook, and reset=memcpy.
 # Environment: ITER_MEMSNAP (default 10000) and ITER_MEMCPY_PER_GIB (default
 # 16; memcpy runs max(16, that * 1 GiB / RAM) iterations, at most ITER_MEMSNAP).
 set -eu
@@ -26,6 +26,7 @@ CONF="$BUILD/harness/demo-x86_64.conf"
 SEED=$(dirname "$0")/../demo/seeds/benign-checksum.bin
 ITER_MEMSNAP=${ITER_MEMSNAP:-10000}
 ITER_MEMCPY_PER_GIB=${ITER_MEMCPY_PER_GIB:-16}
+CONFIGS="memsnap-default memsnap-exact-async memsnap-exact-sync memsnap-hook memcpy"
 OUT=$(mktemp)
 trap 'rm -f "$OUT" "$OUT.med"' EXIT
 
@@ -59,19 +60,19 @@ while [ $r -le "$REPS" ]; do
 			[ $n -lt 16 ] && n=16
 			[ $n -gt "$ITER_MEMSNAP" ] && n=$ITER_MEMSNAP
 		fi
-		for config in memsnap-hook memsnap-exact-async memsnap-exact-sync memcpy; do
+		for config in $CONFIGS; do
+			tracker=""
 			case $config in
+			memsnap-default) set -- --tracking=exact ;;
+			memsnap-exact-async) set -- --tracking=exact; tracker=uffd-async ;;
+			memsnap-exact-sync) set -- --tracking=exact; tracker=uffd-sync ;;
 			memsnap-hook) set -- --tracking=hook ;;
-			memsnap-exact-async) set -- --tracking=exact ;;
-			memsnap-exact-sync) set -- --tracking=exact ;;
 			memcpy) set -- --reset=memcpy ;;
 			esac
-			tracker=auto
-			[ $config = memsnap-exact-sync ] && tracker=uffd-sync
 			it=$ITER_MEMSNAP
 			[ $config = memcpy ] && it=$n
-			line=$(MEMSNAP_TRACKER=$tracker "$CLI" bench --config="$CONF" ${ram:+"$ram"} "$@" \
-				--iterations="$it" "$SEED" | sed -n 's/^csv,//p' | tail -n 1)
+			line=$(env ${tracker:+MEMSNAP_TRACKER=$tracker} "$CLI" bench --config="$CONF" \
+				${ram:+"$ram"} "$@" --iterations="$it" "$SEED" | sed -n 's/^csv,//p' | tail -n 1)
 			echo "$r,$size,$config,${line#*,}" | tee -a "$OUT"
 		done
 	done
@@ -82,7 +83,7 @@ done
 echo
 echo "median of $REPS: ram,config,execs_per_sec,iteration_us,restore_us,restore_share_pct,dirty_pages,vs_memcpy"
 for size in $SIZES; do
-	for config in memsnap-hook memsnap-exact-async memsnap-exact-sync memcpy; do
+	for config in $CONFIGS; do
 		grep "^[0-9]*,$size,$config," "$OUT" | awk -F, -v size="$size" -v config="$config" '
 			{ e[NR] = $6 / $7; it[NR] = $9; rs[NR] = $10; sh[NR] = $11; d[NR] = $12 }
 			function median(a, n,   i, j, t) {
