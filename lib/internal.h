@@ -181,6 +181,10 @@ extern const ms__tracker_ops ms__tracker_mprotect;
 extern const ms__tracker_ops ms__tracker_none;
 
 const ms__tracker_ops *ms__tracker_get(ms_tracker t);
+/* The tracker MS_TRACKER_AUTO picks. A probe that fails for lack of a
+ * resource (descriptors, memory) fails the choice with its error, rather
+ * than falling back to a slower tracker or to none without a word. */
+int ms__tracker_auto(ms_tracker *out);
 
 struct ms_view {
 	/* First what every restore reads, together: the program's run between

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "internal.h"
@@ -52,14 +53,35 @@ int ms_tracker_probe(ms_tracker t)
 	return ops ? ops->probe() : -EINVAL;
 }
 
+/* Whether a probe's error says the tracker cannot work in this process
+ * (the kernel lacks it, or privilege), rather than that a resource ran
+ * short for the moment (descriptors, memory). */
+static bool unsupported(int err)
+{
+	return err == -EOPNOTSUPP || err == -ENOSYS || err == -EPERM || err == -EACCES ||
+	       err == -EINVAL;
+}
+
+int ms__tracker_auto(ms_tracker *out)
+{
+	for (size_t i = 0; i < sizeof auto_order / sizeof auto_order[0]; i++) {
+		int err = ms_tracker_probe(auto_order[i]);
+		if (err == 0) {
+			*out = auto_order[i];
+			return 0;
+		}
+		if (!unsupported(err))
+			return err;
+	}
+	*out = MS_TRACKER_NONE;
+	return 0;
+}
+
 ms_tracker ms_tracker_resolve(ms_tracker t)
 {
 	if (t != MS_TRACKER_AUTO)
 		return ms__tracker_get(t) ? t : MS_TRACKER_NONE;
-	for (size_t i = 0; i < sizeof auto_order / sizeof auto_order[0]; i++)
-		if (ms_tracker_probe(auto_order[i]) == 0)
-			return auto_order[i];
-	return MS_TRACKER_NONE;
+	return ms__tracker_auto(&t) == 0 ? t : MS_TRACKER_NONE;
 }
 
 /* No tracking: restore remaps the whole view (view.c handles it without

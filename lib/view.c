@@ -103,12 +103,14 @@ int ms_view_new_tracked(ms_snapshot *snap, ms_view_mode mode, ms_tracker tracker
 		return err;
 	const ms__tracker_ops *ops = NULL;
 	if (mode == MS_VIEW_COW) {
-		ms_tracker t = ms_tracker_resolve(tracker);
+		ms_tracker t = tracker;
 		if (tracker != MS_TRACKER_AUTO && (err = ms_tracker_probe(tracker)) != 0) {
 			if (strict)
 				return err == -ENOSYS ? -EOPNOTSUPP : err;
-			t = ms_tracker_resolve(MS_TRACKER_AUTO); /* MEMSNAP_TRACKER */
+			t = MS_TRACKER_AUTO; /* MEMSNAP_TRACKER named one: fall back */
 		}
+		if (t == MS_TRACKER_AUTO && (err = ms__tracker_auto(&t)) != 0)
+			return err;
 		ops = ms__tracker_get(t);
 	}
 	err = ms__snapshot_attach_view(snap, mode);

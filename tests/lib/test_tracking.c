@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1207,4 +1208,47 @@ Test(tracking, auto_resolves_to_a_usable_tracker)
 		cr_assert_eq(t, MS_TRACKER_UFFD_ASYNC);
 	cr_assert_eq(ms_tracker_resolve((ms_tracker)99), MS_TRACKER_NONE);
 	cr_assert_eq(ms_tracker_probe(MS_TRACKER_MPROTECT), 0, "mprotect works everywhere");
+}
+
+/* Out of descriptors, a default view is refused with -EMFILE rather than
+ * made with a slower tracker or none (whose every restore is O(size)), and
+ * works again once descriptors are free. In a child, so the limit stays
+ * there. */
+Test(tracking, default_view_out_of_descriptors_is_refused_not_degraded)
+{
+	if (ms_tracker_resolve(MS_TRACKER_AUTO) == MS_TRACKER_NONE)
+		cr_skip_test("no tracker here to run out of");
+	ms_snapshot *s;
+	cr_assert_eq(ms_snapshot_zeroed(16 * PS, &s), 0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int bad = 0;
+		struct rlimit rl;
+		getrlimit(RLIMIT_NOFILE, &rl);
+		/* Fill every descriptor below a low limit. */
+		rl.rlim_cur = 64;
+		bad |= setrlimit(RLIMIT_NOFILE, &rl) != 0;
+		int fds[64], n = 0;
+		for (int fd; n < 64 && (fd = dup(0)) >= 0;)
+			fds[n++] = fd;
+		ms_view *v = NULL;
+		int err = ms_view_new(s, MS_VIEW_COW, &v);
+		bad |= (err != -EMFILE) << 1;
+		bad |= (v != NULL) << 2;
+		for (int i = 0; i < n; i++)
+			close(fds[i]);
+		err = ms_view_new(s, MS_VIEW_COW, &v);
+		bad |= (err != 0) << 3;
+		if (!err) {
+			bad |= (ms_view_tracker(v) != ms_tracker_resolve(MS_TRACKER_AUTO)) << 4;
+			ms_view_free(v);
+		}
+		_exit(bad);
+	}
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child failed (status %#x)",
+		  status);
+	ms_snapshot_unref(s);
 }
