@@ -21,7 +21,8 @@
  * write-protect only on anonymous memory, memfd/shmem and hugetlbfs: views
  * of regular files cannot use this tracker (attach returns -EOPNOTSUPP).
  * Under valgrind, which runs one thread at a time, a faulting thread would
- * wait forever for the tracking thread: probe() says no there too.
+ * wait forever for the tracking thread: probe() says no there too, and in
+ * ThreadSanitizer builds (below).
  *
  * State per view: its userfaultfd, an eventfd that tells the thread to end,
  * and the thread. The thread blocks every signal, so the program's signals
@@ -50,13 +51,27 @@
 #else
 #define RUNNING_ON_VALGRIND 0
 #endif
+/* ThreadSanitizer cannot see the ordering the kernel gives between the
+ * thread's recording a page and the writer's going on (the writer waits in
+ * a page fault, not in a call it knows), and would report the dirty set as
+ * raced: builds with it leave this tracker out. */
+#if defined(__SANITIZE_THREAD__)
+#define MS_UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MS_UNDER_TSAN 1
+#endif
+#endif
+#ifndef MS_UNDER_TSAN
+#define MS_UNDER_TSAN 0
+#endif
 
 /* Messages read per read(2): writes from several threads can wait at once. */
 enum { MSG_BATCH = 16 };
 /* The thread only reads messages and makes ioctls. Its stack is the
  * view's own mapping, unmapped when the thread ends (a stack from the
  * thread library would stay cached as a mapping after the view is gone). */
-enum { STACK_SIZE = 256 * 1024 };
+enum { STACK_SIZE = 1024 * 1024 }; /* what sanitizers need too */
 
 typedef struct thread_state {
 	int uffd;
@@ -75,7 +90,7 @@ static thread_state *state_of(ms_view *v)
 
 static int probe(void)
 {
-	if (RUNNING_ON_VALGRIND)
+	if (RUNNING_ON_VALGRIND || MS_UNDER_TSAN)
 		return -EOPNOTSUPP;
 	return ms__uffd_probe(UFFD_FEATURE_PAGEFAULT_FLAG_WP, true);
 }
@@ -171,7 +186,7 @@ static void release(ms_view *v)
 
 static int attach(ms_view *v)
 {
-	if (RUNNING_ON_VALGRIND)
+	if (RUNNING_ON_VALGRIND || MS_UNDER_TSAN)
 		return -EOPNOTSUPP;
 	thread_state *st = calloc(1, sizeof *st);
 	if (!st)

@@ -99,7 +99,7 @@ typedef enum ms_tracker {
 	 * every writer, the kernel included. Needs a userfaultfd that receives
 	 * the kernel's faults (privilege: CAP_SYS_PTRACE, /dev/userfaultfd or
 	 * vm.unprivileged_userfaultfd=1) and memfd-backed snapshots; not under
-	 * valgrind. */
+	 * valgrind or in ThreadSanitizer builds. */
 	MS_TRACKER_UFFD_THREAD,
 	MS_TRACKER_COUNT_
 } ms_tracker;
