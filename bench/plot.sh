@@ -6,10 +6,12 @@
 # RESULTS is the output of `memsnap-bench ... --json` or `--csv` (several
 # benchmarks may be concatenated in one JSON array or CSV file). Writes to
 # OUTDIR (default: the results file's directory), when the data is present:
-#   restore.{svg,png}          restore latency (median) vs dirty pages, R=0,
-#                              log-log, one line per strategy, a panel per size
-#   restore-reads.{svg,png}    the same with the largest R (pages only read)
-#   iteration-reads.{svg,png}  whole iteration (writes, reads, restore), largest R
+#   restore-fixed.{svg,png}    restore latency (median) vs dirty pages, the
+#                              same pages every iteration, log-log, one line
+#                              per strategy, a panel per size
+#   iteration-fixed.{svg,png}  the whole iteration (writes and restore)
+#   restore-random.{svg,png}, iteration-random.{svg,png}
+#                              the same with new random pages every iteration
 #   fuzz.{svg,png}             Unicorn iterations/s per strategy, a panel per
 #                              guest RAM size, ~1,000-instruction iterations
 #   snapshot.{svg,png}         take_snapshot cost vs view size
@@ -125,29 +127,25 @@ def panels(name, bench, title, ylabel, rows, key_fn, x_fn, y_fn, group_fn, xlabe
         script.append('set output')
 
 restore = [r for r in rows if r.get('bench') == 'restore']
-if restore:
-    reads = sorted({int(num(r, 'read_pages') or 0) for r in restore})
-    grp = lambda r: (int(r['size_bytes']), 'view of %s' % size_label(r['size_bytes']))
-    r0 = [r for r in restore if int(num(r, 'read_pages') or 0) == reads[0]]
-    panels('restore', 'restore', 'Restore latency, median (R=%d pages only read)' % reads[0],
-           'restore, microseconds', r0, lambda r: r['strategy'],
+grp = lambda r: (int(r['size_bytes']), 'view of %s' % size_label(r['size_bytes']))
+for pattern in ('fixed', 'random'):
+    rs = [r for r in restore if r.get('pages', 'random') == pattern
+          and int(num(r, 'read_pages') or 0) == 0]
+    if not rs:
+        continue
+    what = {'fixed': 'the same D pages every iteration',
+            'random': 'D new random pages every iteration'}[pattern]
+    panels('restore-' + pattern, 'restore', 'Restore latency, median (%s)' % what,
+           'restore, microseconds', rs, lambda r: r['strategy'],
            lambda r: num(r, 'dirty_pages'), lambda r: (num(r, 'restore_ns_median') or 0) / 1e3,
            grp, 'pages written per iteration (D)')
-    if len(reads) > 1:
-        rr = [r for r in restore if int(num(r, 'read_pages') or 0) == reads[-1]]
-        panels('restore-reads', 'restore', 'Restore latency, median (R=%d pages only read)' % reads[-1],
-               'restore, microseconds', rr, lambda r: r['strategy'],
-               lambda r: num(r, 'dirty_pages'),
-               lambda r: (num(r, 'restore_ns_median') or 0) / 1e3, grp,
-               'pages written per iteration (D)')
-        panels('iteration-reads', 'restore',
-               'Whole iteration (writes + reads + restore), median (R=%d)' % reads[-1],
-               'iteration, microseconds', rr, lambda r: r['strategy'],
-               lambda r: num(r, 'dirty_pages'),
-               lambda r: (num(r, 'iteration_ns_median') or 0) / 1e3, grp,
-               'pages written per iteration (D)')
+    panels('iteration-' + pattern, 'restore',
+           'Whole iteration (writes + restore), median (%s)' % what,
+           'iteration, microseconds', rs, lambda r: r['strategy'],
+           lambda r: num(r, 'dirty_pages'), lambda r: (num(r, 'iteration_ns_median') or 0) / 1e3,
+           grp, 'pages written per iteration (D)')
 
-fuzz = [r for r in rows if r.get('bench') == 'fuzz']
+fuzz = [r for r in rows if r.get('bench') == 'fuzz' and not r.get('run')]
 if fuzz:
     insns = sorted({int(num(r, 'insns')) for r in fuzz})
     small = [r for r in fuzz if int(num(r, 'insns')) < 2000] or fuzz

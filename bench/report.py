@@ -14,11 +14,12 @@ import csv
 import json
 import sys
 
-FIELDS = ['bench', 'strategy', 'tracker', 'size_bytes', 'dirty_pages', 'read_pages', 'insns',
+FIELDS = ['bench', 'pages', 'run', 'strategy', 'tracker', 'size_bytes', 'dirty_pages',
+          'read_pages', 'insns',
           'verified', 'reps', 'restore_ns_median', 'restore_ns_p99', 'take_ns_median',
           'take_ns_p99', 'op_ns_median', 'op_ns_p99', 'iteration_ns_median', 'iteration_ns_p99',
           'iters_per_sec', 'file_bytes', 'views', 'rounds', 'pss_bytes', 'pss_anon_bytes',
-          'pss_shared_bytes', 'views_pss_bytes', 'page_table_bytes']
+          'pss_shared_bytes', 'views_pss_bytes', 'page_table_bytes', 'x_limit', 'x_floor']
 
 
 def size_label(b):
@@ -109,15 +110,17 @@ def main():
     md = []
     bad = [c for c in cells if not c.get('verified')]
     md.append('%d cells, %d failed verification.\n' % (len(cells), len(bad)))
-    restore = [c for c in cells if c['bench'] == 'restore']
-    for size in sorted({c['size_bytes'] for c in restore}):
+    all_restore = [c for c in cells if c['bench'] == 'restore']
+    for pages in sorted({c.get('pages', 'random') for c in all_restore}):
+      restore = [c for c in all_restore if c.get('pages', 'random') == pages]
+      for size in sorted({c['size_bytes'] for c in restore}):
         for reads in sorted({c['read_pages'] for c in restore if c['size_bytes'] == size}):
             sub = [c for c in restore if c['size_bytes'] == size and c['read_pages'] == reads]
             ds = sorted({c['dirty_pages'] for c in sub})
             idx = {(c['strategy'], c['dirty_pages']): c for c in sub}
-            md.append('\n#### Restore, %s view, R=%d pages read: median (p99) µs; '
+            md.append('\n#### Restore, %s pages, %s view, R=%d pages read: median (p99) µs; '
                       'whole iteration median µs; speedup over memcpy\n\n'
-                      % (size_label(size), reads))
+                      % (pages, size_label(size), reads))
             head = ['strategy'] + ['D=%d restore' % d for d in ds] + \
                    ['D=%d iteration' % d for d in ds] + ['speedup D=%d' % d for d in ds]
             rows = []
@@ -139,22 +142,27 @@ def main():
                 rows.append(r)
             md.append(table(head, rows))
 
-    fuzz = [c for c in cells if c['bench'] == 'fuzz']
-    for insns_bucket in sorted({c['insns'] // 1000 for c in fuzz}):
+    all_fuzz = [c for c in cells if c['bench'] == 'fuzz']
+    for run in sorted({c.get('run', '') for c in all_fuzz}):
+      fuzz = [c for c in all_fuzz if c.get('run', '') == run]
+      for insns_bucket in sorted({c['insns'] // 1000 for c in fuzz}):
         sub = [c for c in fuzz if c['insns'] // 1000 == insns_bucket]
         cols = sorted({(c['size_bytes'], c['dirty_pages']) for c in sub})
         idx = {(c['strategy'], c['size_bytes'], c['dirty_pages']): c for c in sub}
         insns = sorted({c['insns'] for c in sub})
-        md.append('\n#### Fuzz iterations/s, %s guest instructions per iteration '
-                  '(median reset µs in brackets)\n\n' % '/'.join(map(str, insns)))
+        md.append('\n#### Fuzz iterations/s%s, %s guest instructions per iteration '
+                  '(median reset µs in brackets; x limit: paired ratio to the limit)\n\n'
+                  % (' (run %s)' % run if run else '', '/'.join(map(str, insns))))
         head = ['strategy'] + ['%s D=%d' % (size_label(s), d) for s, d in cols]
         rows = []
         for s in strategies(sub):
             r = [s]
             for size, d in cols:
                 c = idx.get((s, size, d))
-                r.append('%s (%s)%s' % (rate(c['iters_per_sec']), us(c['restore_ns_median']),
-                                          '' if c['verified'] else ' FAILED')
+                xl = c.get('x_limit') if c else None
+                r.append('%s (%s)%s%s' % (rate(c['iters_per_sec']), us(c['restore_ns_median']),
+                                            ' %.3fx' % xl if xl is not None else '',
+                                            '' if c['verified'] else ' FAILED')
                          if c and c['iters_per_sec'] is not None else '-')
             rows.append(r)
         md.append(table(head, rows))
@@ -216,7 +224,9 @@ def main():
     with open(out_md, 'w') as f:
         f.write(''.join(md))
     with open(os.path.join(os.path.dirname(out_md) or '.', 'key.md'), 'w') as f:
-        f.write(key_tables(restore))
+        for pages in sorted({c.get('pages', 'random') for c in all_restore}):
+            f.write('\n### %s pages\n' % pages)
+            f.write(key_tables([c for c in all_restore if c.get('pages', 'random') == pages]))
     return 1 if bad else 0
 
 

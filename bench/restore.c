@@ -7,9 +7,10 @@
  *   memcpy    memcpy of the whole view from a pristine copy
  *   remap     mmap(MAP_FIXED) of the image over the whole MAP_PRIVATE view
  *   dontneed  madvise(MADV_DONTNEED) of the whole MAP_PRIVATE view
- *   memsnap   ms_view_restore() with the automatic tracker
+ *   memsnap   ms_view_restore() of a view made with ms_view_new(): the
+ *             defaults a user gets (MS_TRACKER_AUTO, hot pages on)
  *   memsnap-T ms_view_restore() with tracker T (each one the kernel offers)
- *   memsnap-T-hot  the same with hot pages on (fault-driven trackers only)
+ *   memsnap-T-exact  the same with hot pages off (exact dirty sets)
  *   limit     memcpy of exactly the D written pages, no tracking: the floor
  *
  * Each repetition writes D pages picked at random (--pages random, the
@@ -36,7 +37,7 @@ typedef struct strategy {
 	char name[32];
 	enum kind kind;
 	ms_tracker tracker;
-	bool hot;
+	bool exact; /* hot pages off */
 	uint8_t *data;
 	ms_view *view;
 	double *restore_ns;
@@ -179,14 +180,14 @@ static size_t list_strategies(const msb_options *o, strategy *list)
 		}
 		add_strategy(list, &n, name, K_MEMSNAP, (ms_tracker)t);
 	}
-	static const ms_tracker fault_driven[] = {MS_TRACKER_UFFD_SYNC, MS_TRACKER_MPROTECT};
-	for (size_t i = 0; i < sizeof fault_driven / sizeof fault_driven[0]; i++) {
+	for (int t = MS_TRACKER_AUTO + 1; t < MS_TRACKER_COUNT_; t++) {
 		char name[32];
-		snprintf(name, sizeof name, "memsnap-%s-hot", ms_tracker_name(fault_driven[i]));
-		if (!msb_wants(o, name) || ms_tracker_probe(fault_driven[i]) != 0)
-			continue;
-		add_strategy(list, &n, name, K_MEMSNAP, fault_driven[i]);
-		list[n - 1].hot = true;
+		snprintf(name, sizeof name, "memsnap-%s-exact", ms_tracker_name((ms_tracker)t));
+		if (t == MS_TRACKER_NONE || !o->n_strategies || !msb_wants(o, name) ||
+		    ms_tracker_probe((ms_tracker)t) != 0)
+			continue; /* only when asked for by name */
+		add_strategy(list, &n, name, K_MEMSNAP, (ms_tracker)t);
+		list[n - 1].exact = true;
 	}
 	if (msb_wants(o, "limit"))
 		add_strategy(list, &n, "limit", K_LIMIT, MS_TRACKER_AUTO);
@@ -208,8 +209,8 @@ static int setup_strategy(strategy *s, const image *im)
 		int err = s->tracker == MS_TRACKER_AUTO
 			      ? ms_view_new(im->snap, MS_VIEW_COW, &s->view)
 			      : ms_view_new_tracked(im->snap, MS_VIEW_COW, s->tracker, &s->view);
-		if (!err && s->hot)
-			err = ms_view_set_hot_pages(s->view, 1);
+		if (!err && s->exact)
+			err = ms_view_set_hot_pages(s->view, 0);
 		if (err)
 			return err;
 		s->data = ms_view_data(s->view);

@@ -36,10 +36,12 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../internal.h"
@@ -120,10 +122,17 @@ static void *run(void *arg)
 	for (;;) {
 		struct pollfd fds[2] = {{.fd = st->uffd, .events = POLLIN},
 					{.fd = st->stop, .events = POLLIN}};
-		if (poll(fds, 2, -1) < 0)
-			continue; /* EINTR cannot happen (signals blocked); ENOMEM: retry */
-		if (fds[1].revents)
+		int n = poll(fds, 2, -1);
+		if (n > 0 && fds[1].revents)
 			return NULL;
+		if (n < 0 || (fds[0].revents & (POLLERR | POLLNVAL))) {
+			/* Not expected (signals are blocked, the descriptors
+			 * are valid): never spin on it, the thread may have a
+			 * real-time priority. */
+			struct timespec ms = {.tv_nsec = 1000000};
+			nanosleep(&ms, NULL);
+			continue;
+		}
 		struct uffd_msg msg[MSG_BATCH];
 		ssize_t got = read(st->uffd, msg, sizeof msg);
 		if (got <= 0)
@@ -158,6 +167,14 @@ static int start(thread_state *st)
 	if (err)
 		return -err;
 	st->running = true;
+	/* A writer waits until this thread has run: on a busy machine (a
+	 * fuzzer on every core) an ordinary thread may wait for a time slice
+	 * first. Where the process may, the thread runs at the lowest
+	 * real-time priority, which takes the CPU at once; it only reads a
+	 * message and makes an ioctl before it sleeps again. Elsewhere it
+	 * stays an ordinary thread. */
+	struct sched_param prio = {.sched_priority = 1};
+	(void)pthread_setschedparam(st->thread, SCHED_FIFO, &prio);
 	return 0;
 }
 
