@@ -1,0 +1,242 @@
+#!/usr/bin/python3
+"""Python fuzz loops: memsnap against the ways Python harnesses reset an engine.
+
+    PYTHONPATH=build/python /usr/bin/python3 bench/python_bench.py [--quick] [--json FILE]
+
+Loop: run a guest that writes D pages of 64 MiB of guest RAM, then reset
+CPU and memory, D = 4 and 16. Methods:
+
+  memsnap      memsnap.uc runtime: rt.run + rt.restore(checkpoint)
+  full-copy    uc.emu_start + uc.mem_write of the whole saved RAM + uc.context_restore
+               (the usual practice)
+  hook-pages   uc.emu_start with a UC_HOOK_MEM_WRITE hook logging the pages written,
+               then uc.mem_write of those pages only + uc.context_restore (the careful
+               practice)
+
+and the cost of one restore call of an unchanged engine: the C call timed in a
+C loop, the extension's Runtime.restore, and the same C function through
+ctypes. Each cell is the median of several rounds; the tracker that ran is
+printed (MEMSNAP_TRACKER, if set, picks it).
+"""
+import argparse
+import ctypes
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+import unicorn
+from unicorn.x86_const import UC_X86_REG_RDI, UC_X86_REG_RSI
+
+import memsnap
+import memsnap.uc
+
+RAM_SIZE = 64 << 20
+RAM_AT = 0x1000000
+CODE_AT = 0x1000
+PAGE = 4096
+# for rcx in 0..rsi-1: [rdi + rcx*4096] = rcx; then a nop (the end).
+CODE = bytes.fromhex("31c94839f173104889c848c1e00c48890c0748ffc1ebeb90")
+CODE_END = CODE_AT + len(CODE) - 1
+RX = unicorn.UC_PROT_READ | unicorn.UC_PROT_EXEC
+RW = unicorn.UC_PROT_READ | unicorn.UC_PROT_WRITE
+
+
+def new_uc(dirty):
+    uc = unicorn.Uc(unicorn.UC_ARCH_X86, unicorn.UC_MODE_64)
+    uc.reg_write(UC_X86_REG_RDI, RAM_AT)
+    uc.reg_write(UC_X86_REG_RSI, dirty)
+    return uc
+
+
+def plain_engine(dirty):
+    """An engine with plain Unicorn memory, as Python harnesses set it up."""
+    uc = new_uc(dirty)
+    uc.mem_map(CODE_AT, PAGE, RX)
+    uc.mem_write(CODE_AT, CODE)
+    uc.mem_map(RAM_AT, RAM_SIZE, RW)
+    uc.mem_write(RAM_AT, bytes(range(256)) * (RAM_SIZE // 256))  # non-zero content
+    return uc
+
+
+def rounds_of(iterations, rounds, body):
+    """Median iterations/s over `rounds` timed runs of `iterations` calls."""
+    rates = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        body(iterations)
+        rates.append(iterations / (time.perf_counter() - t0))
+    return statistics.median(rates)
+
+
+def bench_memsnap(dirty, iterations, rounds):
+    uc = new_uc(dirty)
+    rt = memsnap.uc.attach(uc)
+    rt.map(CODE_AT, memsnap.Snapshot.from_bytes(CODE), RX)
+    rt.map(RAM_AT, memsnap.Snapshot.from_bytes(bytes(range(256)) * (RAM_SIZE // 256)), RW)
+    cp = rt.checkpoint()
+    run, restore = rt.run, rt.restore
+
+    def body(n):
+        for _ in range(n):
+            run(CODE_AT, CODE_END)
+            restore(cp)
+
+    body(iterations // 10 + 1)  # translate, fault in
+    rate = rounds_of(iterations, rounds, body)
+    assert rt.verify() == 0 and rt.stats().last_dirty_pages >= dirty
+    rt.close()
+    return rate
+
+
+def bench_full_copy(dirty, iterations, rounds):
+    uc = plain_engine(dirty)
+    ctx = uc.context_save()
+    saved = bytes(uc.mem_read(RAM_AT, RAM_SIZE))
+
+    def body(n):
+        for _ in range(n):
+            uc.emu_start(CODE_AT, CODE_END)
+            uc.mem_write(RAM_AT, saved)
+            uc.context_restore(ctx)
+
+    body(1)
+    return rounds_of(iterations, rounds, body)
+
+
+def bench_hook_pages(dirty, iterations, rounds):
+    uc = plain_engine(dirty)
+    ctx = uc.context_save()
+    saved = bytes(uc.mem_read(RAM_AT, RAM_SIZE))
+    written = set()
+
+    def on_write(uc, access, address, size, value, data):
+        written.add(address & ~(PAGE - 1))
+        if (address + size - 1) & ~(PAGE - 1) != address & ~(PAGE - 1):
+            written.add((address + size - 1) & ~(PAGE - 1))
+
+    uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, on_write, begin=RAM_AT, end=RAM_AT + RAM_SIZE - 1)
+
+    def body(n):
+        for _ in range(n):
+            uc.emu_start(CODE_AT, CODE_END)
+            for page in written:
+                off = page - RAM_AT
+                uc.mem_write(page, saved[off:off + PAGE])
+            written.clear()
+            uc.context_restore(ctx)
+
+    body(iterations // 10 + 1)
+    return rounds_of(iterations, rounds, body)
+
+
+def find_library(name):
+    here = os.path.dirname(memsnap.__file__)
+    for d in (os.path.join(here, "..", "..", "runtime"), os.path.join(here, "..", "..", "lib")):
+        path = os.path.join(d, name)
+        if os.path.exists(path):
+            return path
+    return name  # installed: the dynamic linker finds it
+
+
+def bench_call_overhead(calls, rounds):
+    """ns per restore of an unchanged engine: C loop, extension, ctypes."""
+    uc = new_uc(0)
+    rt = memsnap.uc.attach(uc)
+    rt.map(RAM_AT, RAM_SIZE, RW)
+    cp = rt.checkpoint()
+    c_ns, ext_ns = [], []
+    restore = rt.restore
+    for _ in range(rounds):
+        c_ns.append(rt._restore_loop(cp, calls) / calls)
+        t0 = time.perf_counter_ns()
+        for _ in range(calls):
+            restore(cp)
+        ext_ns.append((time.perf_counter_ns() - t0) / calls)
+    rt.close()
+
+    lib = ctypes.CDLL(find_library("libmemsnap-uc.so.0"))
+    lib.ms_uc_new.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p)]
+    lib.ms_uc_map_zeroed.argtypes = [ctypes.c_void_p, ctypes.c_uint64, ctypes.c_size_t,
+                                     ctypes.c_uint32]
+    lib.ms_uc_checkpoint_take.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p)]
+    lib.ms_uc_checkpoint_restore.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    lib.ms_uc_checkpoint_free.argtypes = [ctypes.c_void_p]
+    lib.ms_uc_free.argtypes = [ctypes.c_void_p]
+    for f in ("ms_uc_new", "ms_uc_map_zeroed", "ms_uc_checkpoint_take",
+              "ms_uc_checkpoint_restore"):
+        getattr(lib, f).restype = ctypes.c_int
+    uc2 = new_uc(0)
+    m, ccp = ctypes.c_void_p(), ctypes.c_void_p()
+    assert lib.ms_uc_new(uc2._uch, ctypes.byref(m)) == 0
+    assert lib.ms_uc_map_zeroed(m, RAM_AT, RAM_SIZE, RW) == 0
+    assert lib.ms_uc_checkpoint_take(m, ctypes.byref(ccp)) == 0
+    ct_restore, ct_ns = lib.ms_uc_checkpoint_restore, []
+    for _ in range(rounds):
+        t0 = time.perf_counter_ns()
+        for _ in range(calls):
+            ct_restore(m, ccp)
+        ct_ns.append((time.perf_counter_ns() - t0) / calls)
+    lib.ms_uc_checkpoint_free(ccp)
+    lib.ms_uc_free(m)
+    del uc2
+    return statistics.median(c_ns), statistics.median(ext_ns), statistics.median(ct_ns)
+
+
+def machine():
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    with memsnap.View(memsnap.Snapshot.zeroed(PAGE)) as view:
+        tracker = view.tracker
+    return {"cpu": cpu, "cpus": os.cpu_count(), "kernel": platform.release(),
+            "python": sys.executable + " " + platform.python_version(),
+            "unicorn": unicorn.__version__, "memsnap": memsnap.version(),
+            "tracker": tracker, "MEMSNAP_TRACKER": os.environ.get("MEMSNAP_TRACKER", "")}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="few iterations (a smoke run)")
+    ap.add_argument("--json", help="also write the results to this file")
+    args = ap.parse_args()
+    scale = 0.05 if args.quick else 1.0
+    rounds = 3 if args.quick else 7
+
+    info = machine()
+    print("machine: " + ", ".join(f"{k}={v}" for k, v in info.items()))
+    print("guest RAM 64 MiB; iterations/s, median of %d rounds" % rounds)
+    results = {"machine": info, "loops": [], "restore_call_ns": {}}
+    header = ("D", "memsnap it/s", "full-copy it/s", "hook-pages it/s",
+              "x full-copy", "x hook-pages")
+    print("%3s %14s %15s %16s %12s %13s" % header)
+    for dirty in (4, 16):
+        ms = bench_memsnap(dirty, max(20, int(20000 * scale)), rounds)
+        full = bench_full_copy(dirty, max(2, int(20 * scale)), rounds)
+        hook = bench_hook_pages(dirty, max(20, int(5000 * scale)), rounds)
+        print("%3d %14.0f %15.1f %16.0f %11.0fx %12.1fx" % (dirty, ms, full, hook, ms / full,
+                                                            ms / hook))
+        results["loops"].append({"dirty_pages": dirty, "memsnap": ms, "full_copy": full,
+                                 "hook_pages": hook, "ratio_full_copy": ms / full,
+                                 "ratio_hook_pages": ms / hook})
+
+    c_ns, ext_ns, ct_ns = bench_call_overhead(max(1000, int(50000 * scale)), rounds)
+    print("\nrestore of an unchanged engine, ns per call (median of %d rounds):" % rounds)
+    print("  C loop           %8.0f" % c_ns)
+    print("  C extension      %8.0f   (+%.0f ns over C)" % (ext_ns, ext_ns - c_ns))
+    print("  ctypes           %8.0f   (+%.0f ns over C)" % (ct_ns, ct_ns - c_ns))
+    results["restore_call_ns"] = {"c": c_ns, "extension": ext_ns, "ctypes": ct_ns,
+                                  "extension_overhead": ext_ns - c_ns,
+                                  "ctypes_overhead": ct_ns - c_ns}
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
