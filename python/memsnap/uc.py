@@ -79,17 +79,18 @@ class _EngineGuard:
     """Closes an attached engine once its Uc is gone, after freeing the
     state of whichever runtime is attached to it."""
 
-    __slots__ = ("key", "handle", "release", "attachment", "ref")
+    __slots__ = ("key", "table", "handle", "release", "attachment", "ref")
 
     def __init__(self, uc, key):
         self.key = key
+        self.table = _guards  # reachable even while the module is torn down
         self.handle = uc._uch
         self.attachment = None
         self.release = _take_close(uc)
         self.ref = weakref.ref(uc, self._gone)
 
     def _gone(self, ref):
-        _guards.pop(self.key, None)
+        self.table.pop(self.key, None)
         if self.attachment is not None:
             self.attachment.detach()
             self.attachment = None

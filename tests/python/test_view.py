@@ -192,3 +192,24 @@ def test_errors_carry_errno_and_text():
     assert isinstance(uc_err, memsnap.UnicornError) and uc_err.uc_err == 6
     with pytest.raises(ValueError):
         memsnap.error(0)
+
+
+def test_kernel_write_needs_prepare_write_with_uffd_sync(tmp_path):
+    try:
+        memsnap.tracker_probe(memsnap.TRACKER_UFFD_SYNC)
+    except memsnap.Error as e:
+        pytest.skip("uffd-sync unavailable: " + e.strerror)
+    path = tmp_path / "input"
+    path.write_bytes(b"from the kernel")
+    with memsnap.View(memsnap.Snapshot.zeroed(4 * PAGE), tracker=memsnap.TRACKER_UFFD_SYNC) as view:
+        with open(path, "rb", buffering=0) as f:
+            with pytest.raises(OSError) as info:
+                f.readinto(memoryview(view))
+            assert info.value.errno == errno.EFAULT
+            f.seek(0)
+            view.prepare_write(0, PAGE)
+            assert f.readinto(memoryview(view)[:PAGE]) == 15
+        assert bytes(memoryview(view)[:15]) == b"from the kernel"
+        view.restore()
+        assert bytes(memoryview(view)[:15]) == bytes(15)
+        del info
