@@ -47,7 +47,9 @@ typedef struct {
  * collected together (see memsnap/uc.py). */
 typedef struct {
 	PyObject_HEAD ms_uc *m;
-	int busy; /* a run is in progress: the ms_uc must not be freed */
+	/* The thread running the guest (run() releases the GIL), else 0: the
+	 * ms_uc must not be freed, and other threads must not use it. */
+	unsigned long busy;
 } MspAttachment;
 
 typedef struct {

@@ -69,10 +69,27 @@ PyTypeObject MspAttachment_Type = {
 
 /* ---- Runtime ------------------------------------------------------------- */
 
+/* The open ms_uc of `self`, or NULL with an exception: closed, or in use by
+ * a run in another thread (a runtime is used by one thread at a time; hooks
+ * run in the thread of the run and may call in). */
+static ms_uc *rt_get(MspRuntime *self)
+{
+	ms_uc *m = self->att ? self->att->m : NULL;
+	if (!m) {
+		msp_closed("runtime");
+		return NULL;
+	}
+	if (self->att->busy && self->att->busy != PyThread_get_thread_ident()) {
+		msp_raise(-EBUSY);
+		return NULL;
+	}
+	return m;
+}
+
 #define RT_OPEN(self, m)                                                                           \
-	ms_uc *m = (self)->att ? (self)->att->m : NULL;                                            \
+	ms_uc *m = rt_get(self);                                                                   \
 	if (!m)                                                                                    \
-	return msp_closed("runtime")
+	return NULL
 
 PyObject *msp_uc_attach(PyObject *self, PyObject *args)
 {
@@ -197,11 +214,11 @@ static PyObject *runtime_write(MspRuntime *self, PyObject *args)
 	Py_buffer buf;
 	if (!PyArg_ParseTuple(args, "O&y*:write", msp_u64, &address, &buf))
 		return NULL;
-	ms_uc *m = self->att ? self->att->m : NULL;
+	ms_uc *m = rt_get(self);
 	int err = m ? ms_uc_write(m, address, buf.buf, (size_t)buf.len) : 0;
 	PyBuffer_Release(&buf);
 	if (!m)
-		return msp_closed("runtime");
+		return NULL;
 	if (err)
 		return msp_raise(err);
 	Py_RETURN_NONE;
@@ -375,7 +392,7 @@ static PyObject *runtime_run(MspRuntime *self, PyObject *const *args, Py_ssize_t
 	 * stop the engine; emu_start raises it, and so does run(). */
 	if (PyObject_SetAttr(self->uc, str_hook_exception, Py_None))
 		PyErr_Clear();
-	self->att->busy = 1;
+	self->att->busy = PyThread_get_thread_ident();
 	PyThreadState *ts = PyEval_SaveThread();
 	int err = ms_uc_run(m, v[0], v[1], v[2], (size_t)v[3]);
 	PyEval_RestoreThread(ts);
@@ -511,9 +528,7 @@ static PyObject *runtime_save(MspRuntime *self, PyObject *args, PyObject *kw)
 	ms_uc_checkpoint *cp = NULL;
 	ms_state *base = NULL;
 	int err = 0;
-	if (!self->att || !self->att->m)
-		msp_closed("runtime");
-	else if ((cp = own_checkpoint(self, cp_obj)) && open_state(base_obj, &base) == 0)
+	if (rt_get(self) && (cp = own_checkpoint(self, cp_obj)) && open_state(base_obj, &base) == 0)
 		err = ms_uc_checkpoint_save(cp, PyBytes_AS_STRING(path), base);
 	ms_state_close(base);
 	Py_DECREF(path);
@@ -532,16 +547,14 @@ static PyObject *runtime_load(MspRuntime *self, PyObject *args, PyObject *kw)
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|O$p:load", kwlist, PyUnicode_FSConverter,
 					 &path, &base_obj, &verify))
 		return NULL;
-	ms_uc *m = self->att ? self->att->m : NULL;
+	ms_uc *m = rt_get(self);
 	unsigned flags = verify ? MS_STATE_VERIFY : 0;
 	ms_uc_checkpoint *cp = NULL;
 	ms_state *st = NULL, *base = NULL;
 	int err = 0;
-	if (!m)
-		msp_closed("runtime");
-	else if (base_obj == Py_None)
+	if (m && base_obj == Py_None)
 		err = ms_uc_checkpoint_load(m, PyBytes_AS_STRING(path), flags, &cp);
-	else if (open_state(base_obj, &base) == 0) {
+	else if (m && open_state(base_obj, &base) == 0) {
 		err = ms_state_open(PyBytes_AS_STRING(path), flags, &st);
 		if (!err)
 			err = ms_state_set_base(st, base);

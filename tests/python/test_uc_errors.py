@@ -136,3 +136,29 @@ def test_close_during_run_raises_ebusy(rt):
     uc.hook_del(h)
     assert errors == [errno.EBUSY, errno.EBUSY]
     assert not rt.closed
+
+
+def test_other_threads_get_ebusy_during_run(rt):
+    import threading
+    uc = setup_dirty_guest(rt)
+    cp = rt.checkpoint()
+    tried, errors = threading.Event(), []
+
+    def other():
+        for call in (lambda: rt.restore(cp), lambda: rt.read(RAM_AT, 1), rt.close):
+            try:
+                call()
+            except memsnap.Error as e:
+                errors.append(e.errno)
+        tried.set()
+
+    def hook(uc, address, size, data):
+        threading.Thread(target=other).start()
+        assert tried.wait(10)
+        assert rt.read(RAM_AT, 1) == b"\x00"  # the running thread may call in
+
+    h = uc.hook_add(unicorn.UC_HOOK_CODE, hook, begin=CODE_AT, end=CODE_AT)
+    rt.run(CODE_AT, DIRTY_END)
+    uc.hook_del(h)
+    assert errors == [errno.EBUSY] * 3
+    rt.restore(cp)
