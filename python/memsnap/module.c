@@ -10,21 +10,32 @@
 static PyObject *msp_Error;
 static PyObject *msp_UnicornError;
 
-PyObject *msp_raise(int err)
+/* The exception for `err`, not raised; NULL with an exception set if it
+ * cannot be made. */
+static PyObject *error_new(int err)
 {
 	int is_uc = err <= MS_ERR_UC_BASE && err > MS_ERR_UC_BASE - 100;
-	PyObject *type = is_uc ? msp_UnicornError : msp_Error;
-	PyObject *exc = PyObject_CallFunction(type, "is", -err, ms_strerror(err));
+	PyObject *exc = PyObject_CallFunction(is_uc ? msp_UnicornError : msp_Error, "is", -err,
+					      ms_strerror(err));
 	if (!exc)
 		return NULL;
 	PyObject *code = PyLong_FromLong(err);
 	PyObject *uc_err = is_uc ? PyLong_FromLong(MS_ERR_UC_BASE - err) : Py_NewRef(Py_None);
-	if (code && uc_err && PyObject_SetAttrString(exc, "code", code) == 0 &&
-	    PyObject_SetAttrString(exc, "uc_err", uc_err) == 0)
-		PyErr_SetObject(type, exc);
+	if (!code || !uc_err || PyObject_SetAttrString(exc, "code", code) ||
+	    PyObject_SetAttrString(exc, "uc_err", uc_err))
+		Py_CLEAR(exc);
 	Py_XDECREF(code);
 	Py_XDECREF(uc_err);
-	Py_DECREF(exc);
+	return exc;
+}
+
+PyObject *msp_raise(int err)
+{
+	PyObject *exc = error_new(err);
+	if (exc) {
+		PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+		Py_DECREF(exc);
+	}
 	return NULL;
 }
 
@@ -142,13 +153,7 @@ static PyObject *mod_error(PyObject *self, PyObject *arg)
 		PyErr_SetString(PyExc_ValueError, "error codes are negative");
 		return NULL;
 	}
-	msp_raise(err);
-	PyObject *type, *value, *tb;
-	PyErr_Fetch(&type, &value, &tb);
-	PyErr_NormalizeException(&type, &value, &tb);
-	Py_XDECREF(type);
-	Py_XDECREF(tb);
-	return value;
+	return error_new(err);
 }
 
 PyObject *msp_uc_attach(PyObject *self, PyObject *args);
