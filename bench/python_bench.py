@@ -13,10 +13,12 @@ CPU and memory, D = 4 and 16. Methods:
                then uc.mem_write of those pages only + uc.context_restore (the careful
                practice)
 
-and the cost of one restore call of an unchanged engine: the C call timed in a
-C loop, the extension's Runtime.restore, and the same C function through
-ctypes. Each cell is the median of several rounds; the tracker that ran is
-printed (MEMSNAP_TRACKER, if set, picks it).
+and the cost of one restore call of an unchanged engine (64 MiB of RAM, and
+the CPU alone, where the binding's share is not lost in the tracker's): the
+C call timed in a C loop, the extension's Runtime.restore, and the same C
+function through ctypes, interleaved. Each cell is the median of several
+rounds of ~0.4 s; the tracker that ran is printed (MEMSNAP_TRACKER, if set,
+picks it).
 """
 import argparse
 import ctypes
@@ -61,8 +63,18 @@ def plain_engine(dirty):
     return uc
 
 
-def rounds_of(iterations, rounds, body):
-    """Median iterations/s over `rounds` timed runs of `iterations` calls."""
+def rounds_of(seconds, rounds, body):
+    """Median iterations/s over `rounds` timed runs of body(n), n calibrated
+    so that one round takes about `seconds`."""
+    iterations = 1
+    while True:
+        t0 = time.perf_counter()
+        body(iterations)
+        elapsed = time.perf_counter() - t0
+        if elapsed >= 0.05:
+            break
+        iterations *= 4
+    iterations = max(1, int(iterations * seconds / elapsed))
     rates = []
     for _ in range(rounds):
         t0 = time.perf_counter()
@@ -71,7 +83,7 @@ def rounds_of(iterations, rounds, body):
     return statistics.median(rates)
 
 
-def bench_memsnap(dirty, iterations, rounds):
+def bench_memsnap(dirty, seconds, rounds):
     uc = new_uc(dirty)
     rt = memsnap.uc.attach(uc)
     rt.map(CODE_AT, memsnap.Snapshot.from_bytes(CODE), RX)
@@ -84,14 +96,14 @@ def bench_memsnap(dirty, iterations, rounds):
             run(CODE_AT, CODE_END)
             restore(cp)
 
-    body(iterations // 10 + 1)  # translate, fault in
-    rate = rounds_of(iterations, rounds, body)
+    body(10)  # translate, fault in
+    rate = rounds_of(seconds, rounds, body)
     assert rt.verify() == 0 and rt.stats().last_dirty_pages >= dirty
     rt.close()
     return rate
 
 
-def bench_full_copy(dirty, iterations, rounds):
+def bench_full_copy(dirty, seconds, rounds):
     uc = plain_engine(dirty)
     ctx = uc.context_save()
     saved = bytes(uc.mem_read(RAM_AT, RAM_SIZE))
@@ -103,10 +115,10 @@ def bench_full_copy(dirty, iterations, rounds):
             uc.context_restore(ctx)
 
     body(1)
-    return rounds_of(iterations, rounds, body)
+    return rounds_of(seconds, rounds, body)
 
 
-def bench_hook_pages(dirty, iterations, rounds):
+def bench_hook_pages(dirty, seconds, rounds):
     uc = plain_engine(dirty)
     ctx = uc.context_save()
     saved = bytes(uc.mem_read(RAM_AT, RAM_SIZE))
@@ -128,8 +140,8 @@ def bench_hook_pages(dirty, iterations, rounds):
             written.clear()
             uc.context_restore(ctx)
 
-    body(iterations // 10 + 1)
-    return rounds_of(iterations, rounds, body)
+    body(10)
+    return rounds_of(seconds, rounds, body)
 
 
 def find_library(name):
@@ -141,47 +153,55 @@ def find_library(name):
     return name  # installed: the dynamic linker finds it
 
 
-def bench_call_overhead(calls, rounds):
-    """ns per restore of an unchanged engine: C loop, extension, ctypes."""
+def ctypes_runtime(ram_size):
+    """libmemsnap-uc through ctypes: (restore function, m, checkpoint, cleanup)."""
+    lib = ctypes.CDLL(find_library("libmemsnap-uc.so.0"))
+    vp = ctypes.c_void_p
+    lib.ms_uc_new.argtypes = [vp, ctypes.POINTER(vp)]
+    lib.ms_uc_map_zeroed.argtypes = [vp, ctypes.c_uint64, ctypes.c_size_t, ctypes.c_uint32]
+    lib.ms_uc_checkpoint_take.argtypes = [vp, ctypes.POINTER(vp)]
+    lib.ms_uc_checkpoint_restore.argtypes = [vp, vp]
+    lib.ms_uc_checkpoint_free.argtypes = [vp]
+    lib.ms_uc_free.argtypes = [vp]
+    for f in ("ms_uc_new", "ms_uc_map_zeroed", "ms_uc_checkpoint_take",
+              "ms_uc_checkpoint_restore"):
+        getattr(lib, f).restype = ctypes.c_int
     uc = new_uc(0)
-    rt = memsnap.uc.attach(uc)
-    rt.map(RAM_AT, RAM_SIZE, RW)
+    m, cp = vp(), vp()
+    assert lib.ms_uc_new(uc._uch, ctypes.byref(m)) == 0
+    if ram_size:
+        assert lib.ms_uc_map_zeroed(m, RAM_AT, ram_size, RW) == 0
+    assert lib.ms_uc_checkpoint_take(m, ctypes.byref(cp)) == 0
+
+    def cleanup(uc=uc):
+        lib.ms_uc_checkpoint_free(cp)
+        lib.ms_uc_free(m)
+
+    return lib.ms_uc_checkpoint_restore, m, cp, cleanup
+
+
+def bench_call_overhead(ram_size, calls, rounds):
+    """ns per restore of an unchanged engine with `ram_size` bytes of RAM (0:
+    the CPU alone): C loop, extension, ctypes, interleaved in each round."""
+    rt = memsnap.uc.attach(new_uc(0))
+    if ram_size:
+        rt.map(RAM_AT, ram_size, RW)
     cp = rt.checkpoint()
-    c_ns, ext_ns = [], []
     restore = rt.restore
+    ct_restore, m, ccp, cleanup = ctypes_runtime(ram_size)
+    c_ns, ext_ns, ct_ns = [], [], []
     for _ in range(rounds):
         c_ns.append(rt._restore_loop(cp, calls) / calls)
         t0 = time.perf_counter_ns()
         for _ in range(calls):
             restore(cp)
         ext_ns.append((time.perf_counter_ns() - t0) / calls)
-    rt.close()
-
-    lib = ctypes.CDLL(find_library("libmemsnap-uc.so.0"))
-    lib.ms_uc_new.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p)]
-    lib.ms_uc_map_zeroed.argtypes = [ctypes.c_void_p, ctypes.c_uint64, ctypes.c_size_t,
-                                     ctypes.c_uint32]
-    lib.ms_uc_checkpoint_take.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p)]
-    lib.ms_uc_checkpoint_restore.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
-    lib.ms_uc_checkpoint_free.argtypes = [ctypes.c_void_p]
-    lib.ms_uc_free.argtypes = [ctypes.c_void_p]
-    for f in ("ms_uc_new", "ms_uc_map_zeroed", "ms_uc_checkpoint_take",
-              "ms_uc_checkpoint_restore"):
-        getattr(lib, f).restype = ctypes.c_int
-    uc2 = new_uc(0)
-    m, ccp = ctypes.c_void_p(), ctypes.c_void_p()
-    assert lib.ms_uc_new(uc2._uch, ctypes.byref(m)) == 0
-    assert lib.ms_uc_map_zeroed(m, RAM_AT, RAM_SIZE, RW) == 0
-    assert lib.ms_uc_checkpoint_take(m, ctypes.byref(ccp)) == 0
-    ct_restore, ct_ns = lib.ms_uc_checkpoint_restore, []
-    for _ in range(rounds):
         t0 = time.perf_counter_ns()
         for _ in range(calls):
             ct_restore(m, ccp)
         ct_ns.append((time.perf_counter_ns() - t0) / calls)
-    lib.ms_uc_checkpoint_free(ccp)
-    lib.ms_uc_free(m)
-    del uc2
+    cleanup()
+    rt.close()
     return statistics.median(c_ns), statistics.median(ext_ns), statistics.median(ct_ns)
 
 
@@ -205,7 +225,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="few iterations (a smoke run)")
     ap.add_argument("--json", help="also write the results to this file")
     args = ap.parse_args()
-    scale = 0.05 if args.quick else 1.0
+    seconds = 0.05 if args.quick else 0.4
     rounds = 3 if args.quick else 7
 
     info = machine()
@@ -216,23 +236,26 @@ def main():
               "x full-copy", "x hook-pages")
     print("%3s %14s %15s %16s %12s %13s" % header)
     for dirty in (4, 16):
-        ms = bench_memsnap(dirty, max(20, int(20000 * scale)), rounds)
-        full = bench_full_copy(dirty, max(2, int(20 * scale)), rounds)
-        hook = bench_hook_pages(dirty, max(20, int(5000 * scale)), rounds)
+        ms = bench_memsnap(dirty, seconds, rounds)
+        full = bench_full_copy(dirty, seconds, rounds)
+        hook = bench_hook_pages(dirty, seconds, rounds)
         print("%3d %14.0f %15.1f %16.0f %11.0fx %12.1fx" % (dirty, ms, full, hook, ms / full,
                                                             ms / hook))
         results["loops"].append({"dirty_pages": dirty, "memsnap": ms, "full_copy": full,
                                  "hook_pages": hook, "ratio_full_copy": ms / full,
                                  "ratio_hook_pages": ms / hook})
 
-    c_ns, ext_ns, ct_ns = bench_call_overhead(max(1000, int(50000 * scale)), rounds)
-    print("\nrestore of an unchanged engine, ns per call (median of %d rounds):" % rounds)
-    print("  C loop           %8.0f" % c_ns)
-    print("  C extension      %8.0f   (+%.0f ns over C)" % (ext_ns, ext_ns - c_ns))
-    print("  ctypes           %8.0f   (+%.0f ns over C)" % (ct_ns, ct_ns - c_ns))
-    results["restore_call_ns"] = {"c": c_ns, "extension": ext_ns, "ctypes": ct_ns,
-                                  "extension_overhead": ext_ns - c_ns,
-                                  "ctypes_overhead": ct_ns - c_ns}
+    calls = 1000 if args.quick else 20000
+    for label, ram in (("64 MiB of RAM", RAM_SIZE), ("CPU only, no RAM", 0)):
+        c_ns, ext_ns, ct_ns = bench_call_overhead(ram, calls, rounds)
+        print("\nrestore of an unchanged engine, %s: ns per call (median of %d rounds)"
+              % (label, rounds))
+        print("  C loop           %8.0f" % c_ns)
+        print("  C extension      %8.0f   (%+.0f ns over C)" % (ext_ns, ext_ns - c_ns))
+        print("  ctypes           %8.0f   (%+.0f ns over C)" % (ct_ns, ct_ns - c_ns))
+        results["restore_call_ns"][label] = {
+            "c": c_ns, "extension": ext_ns, "ctypes": ct_ns,
+            "extension_overhead": ext_ns - c_ns, "ctypes_overhead": ct_ns - c_ns}
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
