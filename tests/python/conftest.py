@@ -4,7 +4,7 @@ import os
 
 import pytest
 import unicorn
-from unicorn.x86_const import UC_X86_REG_RCX, UC_X86_REG_RDI, UC_X86_REG_RSI
+from unicorn.x86_const import UC_X86_REG_RDI, UC_X86_REG_RSI
 
 import memsnap
 import memsnap.uc
@@ -67,5 +67,3 @@ def collect():
     gc.collect()
     assert not [g for g in memsnap.uc._guards.values() if g.ref() is None]
 
-
-__all__ = ["UC_X86_REG_RCX", "UC_X86_REG_RDI", "UC_X86_REG_RSI"]

@@ -53,7 +53,7 @@ def test_cycle_through_a_hook_is_collected():
     setup_dirty_guest(rt, pages=2)
     cp = rt.checkpoint()
     # The hook refers to the runtime and its checkpoint: uc -> hook -> rt -> uc.
-    uc.hook_add(unicorn.UC_HOOK_BLOCK, lambda *args: (rt, cp))
+    uc.hook_add(unicorn.UC_HOOK_BLOCK, lambda *args, held=(rt, cp): held)
     rt.run(CODE_AT, DIRTY_END)
     rt.restore(cp)
     key = memsnap.uc._engine_handle(uc)
