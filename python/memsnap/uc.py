@@ -57,21 +57,26 @@ def _engine_handle(uc):
 def _take_close(uc):
     """Take over closing uc's engine from the unicorn binding.
 
-    The binding closes an engine from a weak reference callback when its Uc
-    is collected. Dropping that reference (from the binding's table) leaves
-    the close to our own callback, which frees the runtime's state first.
-    Returns the function that closes a handle, or None when the binding has
-    no such table (then our callback, registered later, runs first anyway:
-    CPython calls an object's weak reference callbacks newest first)."""
+    The binding closes an engine when its Uc is collected: from a weak
+    reference callback kept in a table of its class (Unicorn 2.0), or from a
+    weakref.finalize stored on the Uc (later bindings). Dropping that
+    reference, or detaching the finalizer, leaves the close to our own
+    callback, which frees the runtime's state first. Returns the function
+    that closes the engine given its handle, or None when neither is found
+    (then our callback, registered later, runs first anyway: CPython calls an
+    object's weak reference callbacks newest first)."""
     manager = getattr(type(uc), "_cleanup", None)
     refs = getattr(manager, "_refs", None)
-    if not isinstance(refs, dict):
-        return None
-    for key, ref in list(refs.items()):
-        if ref() is uc:
-            release = getattr(ref, "_class", type(uc)).release_handle
-            del refs[key]
-            return release
+    if isinstance(refs, dict):
+        for key, ref in list(refs.items()):
+            if ref() is uc:
+                release = getattr(ref, "_class", type(uc)).release_handle
+                del refs[key]
+                return release
+    for value in list(getattr(uc, "__dict__", {}).values()):
+        if isinstance(value, weakref.finalize) and value.alive:
+            _, func, args, kwargs = value.detach()
+            return lambda handle: func(*args, **kwargs)
     return None
 
 

@@ -94,3 +94,28 @@ def test_objects_are_context_managers():
             rt.restore(cp)
         assert cp.closed
     assert rt.closed
+
+
+def test_engine_closed_by_a_finalizer_is_taken_over():
+    # Bindings after Unicorn 2.0 close the engine from a weakref.finalize
+    # stored on the Uc; memsnap detaches it and closes the engine itself.
+    uc = new_uc()
+    refs = type(uc)._cleanup._refs
+    for key in [key for key, ref in refs.items() if ref() is uc]:
+        del refs[key]  # the binding's own close is dropped with its reference
+    closed = []
+
+    def release(handle):
+        closed.append(handle)
+        unicorn.Uc.release_handle(handle)
+
+    uc._Uc__finalizer = weakref.finalize(uc, release, uc._uch)
+    rt = memsnap.uc.attach(uc)
+    assert not uc._Uc__finalizer.alive
+    setup_dirty_guest(rt)
+    cp = rt.checkpoint()
+    uc.hook_add(unicorn.UC_HOOK_BLOCK, lambda *args, held=(rt, cp): held)
+    handle = uc._uch
+    del uc, rt, cp
+    gc.collect()
+    assert closed == [handle]
