@@ -2,6 +2,7 @@
 """Python fuzz loops: memsnap against the ways Python harnesses reset an engine.
 
     PYTHONPATH=build/python /usr/bin/python3 bench/python_bench.py [--quick] [--json FILE]
+    meson test -C build --benchmark --suite python          (the same, from meson)
 
 Loop: run a guest that writes D pages of 64 MiB of guest RAM, then reset
 CPU and memory, D = 4 and 16. Methods:
