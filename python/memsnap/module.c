@@ -167,8 +167,9 @@ static PyMethodDef module_methods[] = {
     {"tracker_name", mod_tracker_name, METH_O,
      "tracker_name(tracker: int) -> str\n\nThe name of a TRACKER_* value (\"uffd-sync\", ...)."},
     {"tracker_resolve", mod_tracker_resolve, METH_O,
-     "tracker_resolve(tracker: int) -> int\n\nThe tracker a view asking for `tracker` gets "
-     "(TRACKER_AUTO resolves to the best one available, or to MEMSNAP_TRACKER)."},
+     "tracker_resolve(tracker: int) -> int\n\nThe tracker `tracker` stands for: TRACKER_AUTO "
+     "resolves to the best one the kernel offers. MEMSNAP_TRACKER is not consulted here, "
+     "though views follow it: View.tracker names the tracker a view got."},
     {"tracker_probe", mod_tracker_probe, METH_O,
      "tracker_probe(tracker: int) -> None\n\nReturn if this process can use `tracker`, else "
      "raise Error saying why not."},
