@@ -6,7 +6,8 @@ set -eu
 PACKAGES="build-essential pkg-config meson ninja-build
   libunicorn-dev libcriterion-dev libxxhash-dev libelf-dev libcapstone-dev
   gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi
-  clang libclang-rt-14-dev afl++ valgrind gnuplot-nox"
+  clang libclang-rt-14-dev afl++ valgrind gnuplot-nox
+  python3 python3-dev python3-unicorn python3-pytest"
 
 missing=""
 for p in $PACKAGES; do
