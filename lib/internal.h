@@ -185,6 +185,9 @@ const ms__tracker_ops *ms__tracker_get(ms_tracker t);
  * resource (descriptors, memory) fails the choice with its error, rather
  * than falling back to a slower tracker or to none without a word. */
 int ms__tracker_auto(ms_tracker *out);
+/* The tracker MEMSNAP_TRACKER names (MS_TRACKER_AUTO when unset or
+ * "auto"), or -EINVAL for a name that is no tracker's. */
+int ms__tracker_from_env(ms_tracker *out);
 
 struct ms_view {
 	/* First what every restore reads, together: the program's run between

@@ -1,6 +1,8 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -77,10 +79,31 @@ int ms__tracker_auto(ms_tracker *out)
 	return 0;
 }
 
+int ms__tracker_from_env(ms_tracker *out)
+{
+	const char *env = getenv("MEMSNAP_TRACKER");
+	if (!env || !*env || strcmp(env, "auto") == 0) {
+		*out = MS_TRACKER_AUTO;
+		return 0;
+	}
+	for (int t = MS_TRACKER_AUTO + 1; t < MS_TRACKER_COUNT_; t++) {
+		if (strcmp(env, ms_tracker_name((ms_tracker)t)) == 0) {
+			*out = (ms_tracker)t;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 ms_tracker ms_tracker_resolve(ms_tracker t)
 {
 	if (t != MS_TRACKER_AUTO)
 		return ms__tracker_get(t) ? t : MS_TRACKER_NONE;
+	/* What a view made with MS_TRACKER_AUTO gets: MEMSNAP_TRACKER's
+	 * tracker where this process can use it. */
+	ms_tracker env;
+	if (ms__tracker_from_env(&env) == 0 && env != MS_TRACKER_AUTO && ms_tracker_probe(env) == 0)
+		return env;
 	return ms__tracker_auto(&t) == 0 ? t : MS_TRACKER_NONE;
 }
 

@@ -40,22 +40,6 @@ static int map_cow(ms_view *v, ms_snapshot *snap)
 	return 0;
 }
 
-static int tracker_from_env(ms_tracker *out)
-{
-	const char *env = getenv("MEMSNAP_TRACKER");
-	if (!env || !*env || strcmp(env, "auto") == 0) {
-		*out = MS_TRACKER_AUTO;
-		return 0;
-	}
-	for (int t = MS_TRACKER_AUTO + 1; t < MS_TRACKER_COUNT_; t++) {
-		if (strcmp(env, ms_tracker_name((ms_tracker)t)) == 0) {
-			*out = (ms_tracker)t;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
 /* Start tracking v with its tracker. A tracker may be unable to watch a
  * particular kind of memory (uffd-sync cannot watch private mappings of
  * regular files); unless `strict`, the view then falls back to the trackers
@@ -99,7 +83,7 @@ int ms_view_new_tracked(ms_snapshot *snap, ms_view_mode mode, ms_tracker tracker
 		return -EINVAL;
 	int err;
 	bool strict = tracker != MS_TRACKER_AUTO;
-	if (tracker == MS_TRACKER_AUTO && (err = tracker_from_env(&tracker)) != 0)
+	if (tracker == MS_TRACKER_AUTO && (err = ms__tracker_from_env(&tracker)) != 0)
 		return err;
 	const ms__tracker_ops *ops = NULL;
 	if (mode == MS_VIEW_COW) {

@@ -1207,6 +1207,12 @@ Test(tracking, auto_resolves_to_a_usable_tracker)
 	else if (ms_tracker_probe(MS_TRACKER_UFFD_ASYNC) == 0)
 		cr_assert_eq(t, MS_TRACKER_UFFD_ASYNC);
 	cr_assert_eq(ms_tracker_resolve((ms_tracker)99), MS_TRACKER_NONE);
+	/* AUTO resolves to what a view would get, MEMSNAP_TRACKER included. */
+	if (ms_tracker_probe(MS_TRACKER_UFFD_SYNC) == 0) {
+		setenv("MEMSNAP_TRACKER", "uffd-sync", 1);
+		cr_assert_eq(ms_tracker_resolve(MS_TRACKER_AUTO), MS_TRACKER_UFFD_SYNC);
+		unsetenv("MEMSNAP_TRACKER");
+	}
 	cr_assert_eq(ms_tracker_probe(MS_TRACKER_MPROTECT), 0, "mprotect works everywhere");
 }
 
