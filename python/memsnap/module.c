@@ -168,8 +168,8 @@ static PyMethodDef module_methods[] = {
      "tracker_name(tracker: int) -> str\n\nThe name of a TRACKER_* value (\"uffd-sync\", ...)."},
     {"tracker_resolve", mod_tracker_resolve, METH_O,
      "tracker_resolve(tracker: int) -> int\n\nThe tracker `tracker` stands for: TRACKER_AUTO "
-     "resolves to the best one the kernel offers. MEMSNAP_TRACKER is not consulted here, "
-     "though views follow it: View.tracker names the tracker a view got."},
+     "resolves to the one views get (MEMSNAP_TRACKER's where it is set and usable, else the "
+     "best this process can use). View.tracker names the tracker a view got."},
     {"tracker_probe", mod_tracker_probe, METH_O,
      "tracker_probe(tracker: int) -> None\n\nReturn if this process can use `tracker`, else "
      "raise Error saying why not."},
