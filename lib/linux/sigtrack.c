@@ -237,8 +237,10 @@ static void on_sigsegv(int sig, siginfo_t *si, void *uctx)
 			int err = ms__protect((void *)(f.base + (pg << shift)), (size_t)1 << shift,
 					      PROT_READ | PROT_WRITE);
 			/* ENOMEM: splitting the mapping would exceed the
-			 * process's limit on mappings. */
-			handled = err == 0 || (err == -ENOMEM && f.lost && f.lost(f.view));
+			 * process's limit on mappings. On any failure the
+			 * tracker may give up tracking the view instead of
+			 * the write. */
+			handled = err == 0 || (f.lost && f.lost(f.view));
 		}
 	}
 	if (!handled)

@@ -41,7 +41,7 @@ typedef struct ms__sigtrack_spec {
 	int file_fd;
 	off_t file_offset;
 	/* MPROTECT kind (may be NULL): called from the handler when making
-	 * one page writable failed with ENOMEM (the process holds as many
+	 * one page writable failed (ENOMEM: the process holds as many
 	 * mappings as the kernel allows). Returns true once the faulting
 	 * store can proceed; async-signal-safe. */
 	bool (*lost)(ms_view *v);

@@ -110,7 +110,7 @@ static int protect_unclaimed(ms_view *v, size_t first, size_t n, int prot)
 	return protect_runs(v, first, n, prot, false);
 }
 
-/* From the handler, when making one page writable failed with ENOMEM: make
+/* From the handler, when making one page writable failed (ENOMEM): make
  * every page writable (one run per user protection, merging the pieces
  * the tracked writes split the view into) and mark tracking lost. */
 static bool lose_tracking(ms_view *v)
