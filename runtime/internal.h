@@ -156,6 +156,16 @@ static inline uint64_t ms__uc_get64(const uint8_t *p)
 	return (uint64_t)ms__uc_get32(p) | (uint64_t)ms__uc_get32(p + 4) << 32;
 }
 
+/* Drop Unicorn's translations of the pages from `start` to `last`
+ * (inclusive; the last page may end at 2^64, where an exclusive end would
+ * wrap to 0 and Unicorn would drop nothing). uc_ctl reads its arguments as
+ * varargs of 64 bits. */
+static inline void ms__uc_remove_cache(uc_engine *uc, uint64_t start, uint64_t last)
+{
+	uint64_t end = last == UINT64_MAX ? UINT64_MAX : last + 1;
+	uc_ctl_remove_cache(uc, (uint64_t)start, (uint64_t)end);
+}
+
 /* ---- uc.c ----------------------------------------------------------------- */
 ms__uc_region *ms__uc_find(const ms_uc *m, uint64_t address);
 /* Map a CoW view of `snap` at `address` as region `id` with the given

@@ -52,8 +52,7 @@ static int set_stop(ms_uc *m, uint64_t until)
 	m->stop_addr = until;
 	/* Hooks are compiled into translated code: a block already translated
 	 * across `until` must be translated again to call the new hook. */
-	uc_ctl_remove_cache(m->uc, (uint64_t)(until & ~(uint64_t)4095),
-			    (uint64_t)((until & ~(uint64_t)4095) + 4096));
+	ms__uc_remove_cache(m->uc, until & ~(uint64_t)4095, until | 4095);
 	return 0;
 }
 
