@@ -99,7 +99,6 @@ struct ms_uc {
 	uc_hook stop_hook;
 	uint64_t stop_addr;
 	bool stop_hook_set;
-	uint64_t never_addr;
 	ms_range *scratch; /* dirty ranges of one region, reused */
 	size_t scratch_cap;
 };
