@@ -228,8 +228,9 @@ static int rearm(ms_view *v)
 	if (!st->rearm_all)
 		return protect_dirty(v, PROT_READ);
 	/* After lost tracking the whole view is writable: one call makes it
-	 * read-only again, except the hot pages view.c keeps writable. */
-	int err = protect_runs(v, 0, v->npages, PROT_READ, true);
+	 * read-only again, except the hot pages view.c keeps writable (when
+	 * hot pages are off, the dirty list holds every page to protect). */
+	int err = protect_runs(v, 0, v->npages, PROT_READ, v->hot_enabled);
 	if (!err)
 		st->rearm_all = false;
 	return err;
