@@ -502,6 +502,49 @@ static void mprotect_enomem_in_the_handler(ms_tracker t)
 	_exit(0);
 }
 
+/* The same with hot pages: pages rewritten every round stay writable, the
+ * handler loses tracking in the middle, and every restore stays exact. */
+static void mprotect_enomem_with_hot_pages(ms_tracker t)
+{
+	enum { NP = 64 };
+	uint8_t *content = malloc(NP * PS);
+	CHECK(content);
+	for (size_t i = 0; i < NP * PS; i++)
+		content[i] = (uint8_t)(i * 13 + 1);
+	ms_snapshot *snap;
+	CHECK(ms_snapshot_from_buffer(content, NP * PS, &snap) == 0);
+	ms_view *v = child_view(snap, t);
+	CHECK(ms_view_set_hot_pages(v, 1) == 0);
+	volatile uint8_t *p = ms_view_data(v);
+	for (int round = 0; round < 40; round++) {
+		for (size_t pg = 0; pg < 4; pg++) /* the working set: hot */
+			p[pg * PS + 1] = (uint8_t)(round + 1);
+		if (round == 20) {
+			ms__fault_arm(MS__SYS_MPROTECT, 1, ENOMEM);
+			p[30 * PS] = 9; /* the handler's mprotect fails */
+			ms__fault_disarm();
+		}
+		if (round >= 20 && round < 23)
+			p[(size_t)(40 + round) * PS] = 7; /* unrecorded while lost */
+		p[(size_t)(8 + round % 16) * PS + 2] = 5;
+		if (round == 31)
+			CHECK(ms_view_set_hot_pages(v, 0) == 0);
+		CHECK(ms_view_restore(v) == 0);
+		CHECK(memcmp((const void *)p, content, NP * PS) == 0);
+		CHECK(ms_view_verify(v, NULL, 0) == 0);
+	}
+	ms_view_free(v);
+	ms_snapshot_unref(snap);
+	_exit(0);
+}
+
+Test(signals, mprotect_tracking_survives_enomem_with_hot_pages, .timeout = 60)
+{
+	if (usable(MS_TRACKER_MPROTECT))
+		expect_exit(in_child(mprotect_enomem_with_hot_pages, MS_TRACKER_MPROTECT), 0,
+			    MS_TRACKER_MPROTECT, "ENOMEM in the handler, hot pages");
+}
+
 Test(signals, mprotect_tracking_survives_enomem_in_the_handler, .timeout = 60)
 {
 	if (usable(MS_TRACKER_MPROTECT))
