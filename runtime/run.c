@@ -16,7 +16,8 @@
  * measurements). No address is set aside for that: code anywhere, the
  * top of the address space and the x86 reset vector included, runs. The
  * exits mechanism is turned off again after the run, so plain
- * uc_emu_start calls on the same engine keep their `until`.
+ * uc_emu_start calls on the same engine keep their `until`; a caller who
+ * turned it on keeps it on, with its exits.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -59,11 +60,17 @@ int ms_uc_run(ms_uc *m, uint64_t begin, uint64_t until, uint64_t timeout_us, siz
 	int err = set_stop(m, until);
 	if (err)
 		return err;
-	/* Exits on with none set: Unicorn ignores the `until` argument. */
-	err = ms_uc_error(uc_ctl_exits_enable(m->uc));
-	if (err)
-		return err;
+	/* Exits on with none set: Unicorn ignores the `until` argument. A
+	 * caller who turned exits on keeps them (reading their count fails
+	 * only while they are off). */
+	size_t nexits;
+	bool own = uc_ctl(m->uc, MS__UC_CTL_READ(UC_CTL_UC_EXITS_CNT, 1), &nexits) != UC_ERR_OK;
+	if (own) {
+		err = ms_uc_error(uc_ctl_exits_enable(m->uc));
+		if (err)
+			return err;
+	}
 	err = ms_uc_error(uc_emu_start(m->uc, begin, 0, timeout_us, count));
-	int off = ms_uc_error(uc_ctl_exits_disable(m->uc));
+	int off = own ? ms_uc_error(uc_ctl_exits_disable(m->uc)) : 0;
 	return err ? err : off;
 }

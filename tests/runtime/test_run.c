@@ -144,3 +144,35 @@ Test(run, runs_code_at_any_address)
 	run_at(UC_MODE_64, UINT64_MAX - 0xffff, 0xffffffffffffffe0ull, 16);
 	run_at(UC_MODE_64, 0x10000, 0x10100, 0);
 }
+
+/* Whether the engine's exits mechanism is on: reading the number of exits
+ * fails only while it is off (the read code built without Unicorn's signed
+ * shift). */
+static bool exits_on(uc_engine *uc)
+{
+	size_t n;
+	uc_control_type read_cnt = (uc_control_type)((uint32_t)UC_CTL_UC_EXITS_CNT | (1u << 26) |
+						     ((uint32_t)UC_CTL_IO_READ << 30));
+	return uc_ctl(uc, read_cnt, &n) == UC_ERR_OK;
+}
+
+Test(run, leaves_the_exits_mechanism_as_it_found_it)
+{
+	uc_engine *uc;
+	ms_uc *m;
+	cr_assert_eq(uc_open(UC_ARCH_X86, UC_MODE_64, &uc), UC_ERR_OK);
+	cr_assert_eq(ms_uc_new(uc, &m), 0);
+	cr_assert_eq(ms_uc_map_zeroed(m, 0x10000, 0x1000, UC_PROT_ALL), 0);
+	static const uint8_t nops[] = {0x90, 0x90, 0x90, 0x90};
+	cr_assert_eq(ms_uc_write(m, 0x10000, nops, sizeof nops), 0);
+	cr_assert_eq(ms_uc_run(m, 0x10000, 0x10002, 0, 0), 0);
+	cr_assert(!exits_on(uc));
+	cr_assert_eq(uc_ctl_exits_enable(uc), UC_ERR_OK);
+	cr_assert_eq(ms_uc_run(m, 0x10000, 0x10003, 0, 0), 0);
+	cr_assert(exits_on(uc));
+	uint64_t pc;
+	cr_assert_eq(uc_reg_read(uc, UC_X86_REG_RIP, &pc), UC_ERR_OK);
+	cr_assert_eq(pc, 0x10003);
+	ms_uc_free(m);
+	uc_close(uc);
+}
