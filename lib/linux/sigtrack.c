@@ -14,13 +14,14 @@
  *    async-signal-safe. A high-water mark bounds the search to the slots
  *    ever used.
  * The handlers preserve errno, use only async-signal-safe calls (ioctl,
- * mprotect, fstat, sigaction, raise) and may be re-entered: they are
+ * mprotect, sigaction, raise) and may be re-entered: they are
  * installed with SA_NODEFER, so a tracking fault raised inside any handler
  * (ours, one we chain to, one that interrupted ours) is handled like any
  * other. A fault is the tracker's only when it is a write (the CPU's
- * error code says so on x86-64) to a page of a registered view that lies
- * inside its file and was not protected by the user; anything else goes
- * on to the previous handler.
+ * error code says so on x86-64) to a page of a registered view that was
+ * not protected by the user and that lifting the protection lets through
+ * (a page that keeps faulting although lifted is not ours); anything else
+ * goes on to the previous handler.
  */
 #define _GNU_SOURCE
 #include "sigtrack.h"
@@ -32,7 +33,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -49,12 +49,9 @@ typedef struct slot {
 	atomic_int uffd;
 	atomic_int kind;
 	_Atomic(const _Atomic uint64_t *) user_bits;
-	atomic_int file_fd;
-	_Atomic int64_t file_offset;
 	_Atomic(bool (*)(ms_view *)) lost;
-	/* Hosts that do not say what kind of access faulted: the page that
-	 * faulted last while it was already writable for us, and how many
-	 * times in a row (see not_a_write). */
+	/* The page that faulted last while it was already writable for us,
+	 * and how many times in a row (see keeps_faulting). */
 	_Atomic size_t refault_page;
 	atomic_uint refaults;
 } slot;
@@ -66,8 +63,6 @@ typedef struct found {
 	uintptr_t base;
 	int uffd;
 	const _Atomic uint64_t *user_bits;
-	int file_fd;
-	int64_t file_offset;
 	bool (*lost)(ms_view *);
 } found;
 
@@ -124,8 +119,6 @@ static bool lookup(uintptr_t addr, int kind, found *f)
 		f->view = atomic_load_explicit(&s->view, memory_order_relaxed);
 		f->uffd = atomic_load_explicit(&s->uffd, memory_order_relaxed);
 		f->user_bits = atomic_load_explicit(&s->user_bits, memory_order_relaxed);
-		f->file_fd = atomic_load_explicit(&s->file_fd, memory_order_relaxed);
-		f->file_offset = atomic_load_explicit(&s->file_offset, memory_order_relaxed);
 		f->lost = atomic_load_explicit(&s->lost, memory_order_relaxed);
 		f->base = b;
 		atomic_thread_fence(memory_order_acquire);
@@ -151,20 +144,18 @@ static int access_was_write(const void *uctx)
 #endif
 }
 
-/* Faults after which the same page, already writable for us, is taken for
- * one that is not a write (hosts that do not say; see not_a_write). */
+/* Faults in a row on one page, already made writable, after which the
+ * fault is taken for one that is not the tracker's. */
 #define MS__REFAULT_LIMIT 64
 
-/* Whether a fault on page `pg` is certainly not a tracking fault because
- * the access was no write. Where the host does not say, a page that keeps
- * faulting although it is already writable for us is not ours: a racing
- * thread can fault a few times on a page another thread is making
- * writable, a fetch from a non-executable page faults forever. */
-static bool not_a_write(const found *f, const void *uctx, size_t pg, bool writable)
+/* Whether page `pg`, which the handler already made writable (`writable`),
+ * keeps faulting: then making it writable does not help, and the fault is
+ * not a tracking fault (a fetch from the never executable view where the
+ * host does not say what faulted, an access past the end of a file shrunk
+ * under the view). A racing thread can fault a few times on a page another
+ * thread is making writable, never 64 times in a row. */
+static bool keeps_faulting(const found *f, size_t pg, bool writable)
 {
-	int w = access_was_write(uctx);
-	if (w >= 0)
-		return w == 0;
 	if (!writable) {
 		atomic_store_explicit(&f->s->refaults, 0, memory_order_relaxed);
 		return false;
@@ -176,18 +167,6 @@ static bool not_a_write(const found *f, const void *uctx, size_t pg, bool writab
 	}
 	return atomic_fetch_add_explicit(&f->s->refaults, 1, memory_order_relaxed) + 1 >=
 	       MS__REFAULT_LIMIT;
-}
-
-/* Whether page `pg` of the view lies past the end of the file it maps (the
- * owner of the file shrank it): an access there is a genuine SIGBUS. */
-static bool past_end_of_file(const found *f, size_t pg, unsigned shift)
-{
-	if (f->file_fd < 0)
-		return false; /* our own memfd: sealed against shrinking */
-	struct stat st;
-	if (fstat(f->file_fd, &st) != 0)
-		return false;
-	return f->file_offset + (int64_t)(pg << shift) >= (int64_t)st.st_size;
 }
 
 static void on_sigbus(int sig, siginfo_t *si, void *uctx)
@@ -202,7 +181,9 @@ static void on_sigbus(int sig, siginfo_t *si, void *uctx)
 		unsigned shift = ms__page_shift();
 		size_t pg = (addr - f.base) >> shift;
 		bool dirty = ms__dirty_has(&f.view->dirty, pg);
-		if (!not_a_write(&f, uctx, pg, dirty) && !past_end_of_file(&f, pg, shift)) {
+		/* A page past the end of a file shrunk under the view faults
+		 * again however often its protection is lifted. */
+		if (access_was_write(uctx) != 0 && !keeps_faulting(&f, pg, dirty)) {
 			ms__dirty_add(&f.view->dirty, pg);
 			struct uffdio_writeprotect wp = {
 			    .range = {.start = f.base + (pg << shift), .len = (size_t)1 << shift},
@@ -232,7 +213,8 @@ static void on_sigsegv(int sig, siginfo_t *si, void *uctx)
 			      (pg & 63)) &
 			     1);
 		bool dirty = ms__dirty_has(&f.view->dirty, pg);
-		if (!user && !not_a_write(&f, uctx, pg, dirty)) {
+		int w = access_was_write(uctx);
+		if (!user && (w == 1 || (w < 0 && !keeps_faulting(&f, pg, dirty)))) {
 			ms__dirty_add(&f.view->dirty, pg);
 			int err = ms__protect((void *)(f.base + (pg << shift)), (size_t)1 << shift,
 					      PROT_READ | PROT_WRITE);
@@ -295,9 +277,6 @@ int ms__sigtrack_add(ms_view *v, const ms__sigtrack_spec *spec)
 		atomic_store_explicit(&s->uffd, spec->uffd, memory_order_relaxed);
 		atomic_store_explicit(&s->kind, (int)spec->kind, memory_order_relaxed);
 		atomic_store_explicit(&s->user_bits, spec->user_bits, memory_order_relaxed);
-		atomic_store_explicit(&s->file_fd, spec->file_fd, memory_order_relaxed);
-		atomic_store_explicit(&s->file_offset, (int64_t)spec->file_offset,
-				      memory_order_relaxed);
 		atomic_store_explicit(&s->lost, spec->lost, memory_order_relaxed);
 		atomic_store_explicit(&s->refault_page, SIZE_MAX, memory_order_relaxed);
 		atomic_store_explicit(&s->refaults, 0, memory_order_relaxed);

@@ -8,7 +8,7 @@
  * the protection of that one page and returns, so the write is retried and
  * succeeds. Faults that are not tracking faults (outside every registered
  * range, reads and instruction fetches, pages past the end of a shrunk
- * file, pages the user protected with ms_view_protect) go to the handler
+ * file, which keep faulting, pages the user protected with ms_view_protect) go to the handler
  * that was installed before, or kill the process with the signal's default
  * action when there was none.
  */
@@ -18,8 +18,6 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-
-#include <sys/types.h>
 
 #include "../internal.h"
 
@@ -35,11 +33,6 @@ typedef struct ms__sigtrack_spec {
 	/* MPROTECT kind (may be NULL): a bitmap of the pages the user
 	 * protected, whose faults are not the tracker's. */
 	const _Atomic uint64_t *user_bits;
-	/* The file the view maps when its owner can shrink it (-1 for our
-	 * own memfds, which are sealed): a fault on a page past the file's
-	 * end is a genuine SIGBUS, not a tracking fault. */
-	int file_fd;
-	off_t file_offset;
 	/* MPROTECT kind (may be NULL): called from the handler when making
 	 * one page writable failed (ENOMEM: the process holds as many
 	 * mappings as the kernel allows). Returns true once the faulting

@@ -156,7 +156,6 @@ static int attach(ms_view *v)
 	    .kind = MS__SIGTRACK_MPROTECT,
 	    .uffd = -1,
 	    .user_bits = st->user_bits,
-	    .file_fd = -1,
 	    .lost = lose_tracking,
 	};
 	err = ms__sigtrack_add(v, &spec);

@@ -74,13 +74,9 @@ static int attach(ms_view *v)
 	err = ms__uffd_register_wp(st->uffd, v->base, v->size);
 	if (err)
 		goto fail;
-	/* A file its owner can shrink: faults past its end are genuine. */
-	const ms_snapshot *root = v->snap->root;
 	ms__sigtrack_spec spec = {
 	    .kind = MS__SIGTRACK_UFFD,
 	    .uffd = st->uffd,
-	    .file_fd = root->file_backed ? root->fd : -1,
-	    .file_offset = root->offset,
 	};
 	err = ms__sigtrack_add(v, &spec);
 	if (err < 0)

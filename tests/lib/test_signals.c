@@ -408,8 +408,9 @@ Test(signals, a_signal_handler_may_store_into_a_view, .timeout = 120)
 {
 	for (size_t i = 0; i < N_EVERY; i++)
 		if (usable(every_tracker[i]))
-			expect_exit(in_child(timer_handler_stores_into_a_view, every_tracker[i]), 0,
-				    every_tracker[i], "timer handler");
+			expect_exit(
+			    in_child_for(timer_handler_stores_into_a_view, every_tracker[i], 60), 0,
+			    every_tracker[i], "timer handler");
 }
 
 /* ---- Blocked signals ------------------------------------------------------- */
