@@ -7,10 +7,10 @@
  * the faulting address up, records the page in the view's dirty set, lifts
  * the protection of that one page and returns, so the write is retried and
  * succeeds. Faults that are not tracking faults (outside every registered
- * range, reads and instruction fetches, pages past the end of a shrunk
- * file, which keep faulting, pages the user protected with ms_view_protect) go to the handler
- * that was installed before, or kill the process with the signal's default
- * action when there was none.
+ * range, reads and instruction fetches, pages past the end of a shrunk file,
+ * which keep faulting, pages the user protected with ms_view_protect) go to
+ * the handler that was installed before, or kill the process with the
+ * signal's default action when there was none.
  */
 #ifndef MEMSNAP_LINUX_SIGTRACK_H
 #define MEMSNAP_LINUX_SIGTRACK_H
