@@ -45,9 +45,15 @@ const char *ms_strerror(int err)
 		return "memsnap: the file belongs to another base, architecture or engine";
 	/* errno values with a memsnap-specific meaning first. */
 	case -EBUSY:
-		return "resource busy: a shared view excludes every other view of its snapshot";
+		return "resource busy: the object is in use (a shared view excludes every other "
+		       "view of its snapshot; an engine's tracking is chosen before any regions "
+		       "are mapped; a save state already has a base)";
 	case -EROFS:
-		return "snapshot is frozen: other snapshots are stacked on it, so it cannot be written";
+		return "read-only: a read-only file system, or a shared view of a snapshot that "
+		       "other snapshots are stacked on (frozen: it must never change)";
+	case -EFBIG:
+		return "file too large: the size exceeds the process's file-size limit "
+		       "(RLIMIT_FSIZE), which memfds count against too";
 	case -EOPNOTSUPP:
 		return "not supported by this kernel or this kind of view";
 	case -EINVAL:

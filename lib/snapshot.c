@@ -103,6 +103,14 @@ int ms_snapshot_zeroed(size_t size, ms_snapshot **out)
 	int fd = ms__memfd_new("memsnap", size);
 	if (fd < 0)
 		return fd;
+	/* Nobody holding the descriptor (another process through
+	 * /proc/PID/fd, say) may shrink the memfd from under the views:
+	 * their pages would raise SIGBUS. Shared views still write. */
+	err = ms__seal(fd, F_SEAL_SHRINK | F_SEAL_GROW);
+	if (err) {
+		ms__close(fd);
+		return err;
+	}
 	return snap_plain(fd, 0, size, true, false, out);
 }
 

@@ -106,7 +106,6 @@ struct ms_uc {
 	} stops[MS__UC_STOPS];
 	unsigned n_stops, next_stop;
 	uint64_t stop_addr;
-	uint64_t never_addr;
 	ms_range *scratch; /* dirty ranges of one region, reused */
 	size_t scratch_cap;
 };
@@ -161,6 +160,16 @@ static inline uint32_t ms__uc_get32(const uint8_t *p)
 static inline uint64_t ms__uc_get64(const uint8_t *p)
 {
 	return (uint64_t)ms__uc_get32(p) | (uint64_t)ms__uc_get32(p + 4) << 32;
+}
+
+/* Drop Unicorn's translations of the pages from `start` to `last`
+ * (inclusive; the last page may end at 2^64, where an exclusive end would
+ * wrap to 0 and Unicorn would drop nothing). uc_ctl reads its arguments as
+ * varargs of 64 bits. */
+static inline void ms__uc_remove_cache(uc_engine *uc, uint64_t start, uint64_t last)
+{
+	uint64_t end = last == UINT64_MAX ? UINT64_MAX : last + 1;
+	uc_ctl_remove_cache(uc, (uint64_t)start, (uint64_t)end);
 }
 
 /* ---- uc.c ----------------------------------------------------------------- */

@@ -9,10 +9,15 @@
  * ms_uc_run never hands the real `until` to Unicorn. It stops the guest with
  * a UC_HOOK_CODE hook bounded to the single address `until` (the hook calls
  * uc_emu_stop before that instruction executes, so the guest stops exactly
- * where `until` would have stopped it) and passes Unicorn an `until` at which
- * no code is ever translated. The invalidation Unicorn does after each run
- * then finds nothing to drop, nothing is retranslated, and memory stays flat
- * (docs/runtime.md has the measurements).
+ * where `until` would have stopped it) and runs Unicorn with its exits
+ * mechanism on and no exit at all: Unicorn then has no `until` address, so
+ * its invalidation after each run finds nothing to drop, nothing is
+ * retranslated, and memory stays flat (docs/runtime.md has the
+ * measurements). No address is set aside for that: code anywhere, the
+ * top of the address space and the x86 reset vector included, runs. The
+ * exits mechanism is turned off again after the run, so plain
+ * uc_emu_start calls on the same engine keep their `until`; a caller who
+ * turned it on keeps it on, with its exits.
  *
  * A hook is compiled into the translated code of its address, so a new stop
  * address costs the retranslation of its page. Loops that stop at several
@@ -34,15 +39,6 @@ static void stop_hook(uc_engine *uc, uint64_t address, uint32_t size, void *user
 	const ms_uc *m = user_data;
 	if (address == m->stop_addr)
 		uc_emu_stop(uc);
-}
-
-/* An address the guest never executes: the top of the address space, where
- * no 4 KiB-aligned region of memsnap ends and no code is translated. */
-static uint64_t never_address(const ms_uc *m)
-{
-	if (m->arch == UC_ARCH_X86 && (m->mode & UC_MODE_64))
-		return 0xfffffffffffffff0ull;
-	return 0xfffffff0ull;
 }
 
 static int set_stop(ms_uc *m, uint64_t until)
@@ -68,8 +64,7 @@ static int set_stop(ms_uc *m, uint64_t until)
 	m->stop_addr = until;
 	/* Hooks are compiled into translated code: a block already translated
 	 * across `until` must be translated again to call the new hook. */
-	uc_ctl_remove_cache(m->uc, (uint64_t)(until & ~(uint64_t)4095),
-			    (uint64_t)((until & ~(uint64_t)4095) + 4096));
+	ms__uc_remove_cache(m->uc, until & ~(uint64_t)4095, until | 4095);
 	return 0;
 }
 
@@ -81,7 +76,17 @@ int ms_uc_run(ms_uc *m, uint64_t begin, uint64_t until, uint64_t timeout_us, siz
 	int err = set_stop(m, until);
 	if (err)
 		return err;
-	if (!m->never_addr)
-		m->never_addr = never_address(m);
-	return ms_uc_error(uc_emu_start(m->uc, begin, m->never_addr, timeout_us, count));
+	/* Exits on with none set: Unicorn ignores the `until` argument. A
+	 * caller who turned exits on keeps them (reading their count fails
+	 * only while they are off). */
+	size_t nexits;
+	bool own = uc_ctl(m->uc, MS__UC_CTL_READ(UC_CTL_UC_EXITS_CNT, 1), &nexits) != UC_ERR_OK;
+	if (own) {
+		err = ms_uc_error(uc_ctl_exits_enable(m->uc));
+		if (err)
+			return err;
+	}
+	err = ms_uc_error(uc_emu_start(m->uc, begin, 0, timeout_us, count));
+	int off = own ? ms_uc_error(uc_ctl_exits_disable(m->uc)) : 0;
+	return err ? err : off;
 }

@@ -143,14 +143,20 @@ ms_uc_tracking ms_uc_get_tracking(const ms_uc *m)
 
 /* ---- Regions ----------------------------------------------------------------- */
 
-/* Index of the first region ending after `address`. */
+/* The last byte of region r. A region may end exactly at 2^64, where
+ * address + size is 0: every comparison uses the last byte instead. */
+static uint64_t region_last(const ms__uc_region *r)
+{
+	return r->address + (r->size - 1);
+}
+
+/* Index of the first region whose last byte is at or after `address`. */
 static size_t lower_bound(const ms_uc *m, uint64_t address)
 {
 	size_t lo = 0, hi = m->nregions;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		const ms__uc_region *r = m->regions[mid];
-		if (r->address + r->size <= address)
+		if (region_last(m->regions[mid]) < address)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -171,10 +177,9 @@ void ms__uc_drop_code(ms_uc *m, uint64_t address, uint64_t len)
 	if (!len)
 		return;
 	uint64_t start = address & ~(uint64_t)(GUEST_PAGE - 1);
-	uint64_t end = (address + len + GUEST_PAGE - 1) & ~(uint64_t)(GUEST_PAGE - 1);
-	/* uc_ctl reads its arguments as varargs of 64 bits. */
-	uc_ctl_remove_cache(m->uc, (uint64_t)start, (uint64_t)end);
-	m->stats.code_pages_flushed += (end - start) / GUEST_PAGE;
+	uint64_t last = (address + (len - 1)) | (GUEST_PAGE - 1); /* of the last page */
+	ms__uc_remove_cache(m->uc, start, last);
+	m->stats.code_pages_flushed += (last - start) / GUEST_PAGE + 1;
 }
 
 /* Record pages [first, last] of r as written, announcing them to the view. */
@@ -192,26 +197,25 @@ static void note_pages(ms__uc_region *r, size_t first, size_t last)
 	}
 }
 
-/* Record [address, address+len) as written, in whatever regions it covers.
- * Returns the bytes not inside memsnap regions (0 when all were). */
+/* Record [address, address+len) as written, in whatever regions it covers
+ * (the range must not wrap past 2^64). Returns the bytes not inside memsnap
+ * regions (0 when all were). */
 static uint64_t note_range(ms_uc *m, uint64_t address, uint64_t len, bool drop_code)
 {
-	uint64_t missing = 0;
 	while (len) {
 		ms__uc_region *r = ms__uc_find(m, address);
-		if (!r) {
-			missing += len;
-			break;
-		}
+		if (!r)
+			return len;
 		uint64_t off = address - r->address;
 		uint64_t n = r->size - off < len ? r->size - off : len;
 		note_pages(r, off / GUEST_PAGE, (off + n - 1) / GUEST_PAGE);
 		if (drop_code && r->exec)
 			ms__uc_drop_code(m, address, n);
-		address += n;
 		len -= n;
+		if (len)
+			address += n; /* no wrap: the range ends below 2^64 */
 	}
-	return missing;
+	return 0;
 }
 
 /* UC_HOOK_MEM_WRITE, limited to one region: runs before the store. Pages
@@ -233,8 +237,12 @@ static void write_hook(uc_engine *uc, uc_mem_type type, uint64_t address, int si
 		note_pages(r, first, last);
 		return;
 	}
-	/* A store running past the region's end into the next one. */
-	note_range(r->owner, address, (uint64_t)size, false);
+	/* A store running past the region's end into the next one (Unicorn
+	 * refuses a store that wraps past 2^64). */
+	uint64_t len = (uint64_t)size;
+	if (address + (len - 1) < address)
+		len = UINT64_MAX - address + 1;
+	note_range(r->owner, address, len, false);
 }
 
 static int perms_valid(uint32_t perms)
@@ -317,7 +325,7 @@ int ms__uc_region_map(ms_uc *m, uint64_t id, uint64_t address, ms_snapshot *snap
 	    address + size - 1 < address || !perms_valid(perms))
 		return -EINVAL;
 	size_t at = lower_bound(m, address);
-	if (at < m->nregions && m->regions[at]->address < address + size)
+	if (at < m->nregions && m->regions[at]->address <= address + (size - 1))
 		return -EEXIST;
 	if (m->nregions == m->cap) {
 		size_t cap = m->cap ? m->cap * 2 : 8;
@@ -521,7 +529,14 @@ void *ms_uc_host_ptr(ms_uc *m, uint64_t address, size_t *avail)
 	return r->data + off;
 }
 
-/* Check that [address, address+len) lies in memsnap regions. */
+/* Whether [address, address+len) does not wrap past 2^64. */
+static bool range_ok(uint64_t address, uint64_t len)
+{
+	return len == 0 || address + (len - 1) >= address;
+}
+
+/* Check that [address, address+len) (not wrapping) lies in memsnap
+ * regions. */
 static bool covered(ms_uc *m, uint64_t address, size_t len)
 {
 	while (len) {
@@ -531,7 +546,7 @@ static bool covered(ms_uc *m, uint64_t address, size_t len)
 		uint64_t n = r->size - (address - r->address);
 		if (n >= len)
 			return true;
-		address += n;
+		address += n; /* below address + len: no wrap */
 		len -= n;
 	}
 	return true;
@@ -541,7 +556,7 @@ static int copy(ms_uc *m, uint64_t address, void *buf, size_t len, bool write)
 {
 	if (!m || (!buf && len))
 		return -EINVAL;
-	if (address + len < address || !covered(m, address, len))
+	if (!range_ok(address, len) || !covered(m, address, len))
 		return -EFAULT;
 	uint8_t *b = buf;
 	while (len) {
@@ -557,8 +572,9 @@ static int copy(ms_uc *m, uint64_t address, void *buf, size_t len, bool write)
 			memcpy(b, r->data + off, n);
 		}
 		b += n;
-		address += n;
 		len -= n;
+		if (len)
+			address += n;
 	}
 	return 0;
 }
@@ -577,7 +593,7 @@ int ms_uc_note_written(ms_uc *m, uint64_t address, size_t len)
 {
 	if (!m)
 		return -EINVAL;
-	if (address + len < address || !covered(m, address, len))
+	if (!range_ok(address, len) || !covered(m, address, len))
 		return -EFAULT;
 	note_range(m, address, len, true);
 	return 0;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -116,6 +117,13 @@ pid_t ms__pid(void)
 
 int ms__memfd_new(const char *name, size_t size)
 {
+	/* A memfd counts against RLIMIT_FSIZE: past it ftruncate fails with
+	 * EFBIG and the kernel also sends SIGXFSZ, whose default action ends
+	 * the process. Refuse first, so the caller gets only the error. */
+	struct rlimit fsize;
+	if (getrlimit(RLIMIT_FSIZE, &fsize) == 0 && fsize.rlim_cur != RLIM_INFINITY &&
+	    size > fsize.rlim_cur)
+		return -EFBIG;
 	FAULT(MS__SYS_MEMFD);
 	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)

@@ -6,8 +6,9 @@
  * A process-wide registry maps address ranges to views; the handler looks
  * the faulting address up, records the page in the view's dirty set, lifts
  * the protection of that one page and returns, so the write is retried and
- * succeeds. Faults outside every registered range (and, for the mprotect
- * tracker, faults on pages the user protected with ms_view_protect) go to
+ * succeeds. Faults that are not tracking faults (outside every registered
+ * range, reads and instruction fetches, pages past the end of a shrunk file,
+ * which keep faulting, pages the user protected with ms_view_protect) go to
  * the handler that was installed before, or kill the process with the
  * signal's default action when there was none.
  */
@@ -15,6 +16,7 @@
 #define MEMSNAP_LINUX_SIGTRACK_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "../internal.h"
@@ -24,14 +26,25 @@ typedef enum ms__sigtrack_kind {
 	MS__SIGTRACK_MPROTECT, /* SIGSEGV; un-protect with mprotect */
 } ms__sigtrack_kind;
 
+/* What a view registers for its faults. */
+typedef struct ms__sigtrack_spec {
+	ms__sigtrack_kind kind;
+	int uffd; /* UFFD kind: the view's userfaultfd */
+	/* MPROTECT kind (may be NULL): a bitmap of the pages the user
+	 * protected, whose faults are not the tracker's. */
+	const _Atomic uint64_t *user_bits;
+	/* MPROTECT kind (may be NULL): called from the handler when making
+	 * one page writable failed (ENOMEM: the process holds as many
+	 * mappings as the kernel allows). Returns true once the faulting
+	 * store can proceed; async-signal-safe. */
+	bool (*lost)(ms_view *v);
+} ms__sigtrack_spec;
+
 /* Start routing faults in v's range to v: installs the signal handler of
- * `kind` on first use. `uffd` is the view's userfaultfd (UFFD kind);
- * `user_bits` (MPROTECT kind, may be NULL) is a bitmap of the pages the user
- * protected, whose faults are not the tracker's. Returns a slot (>= 0) for
+ * the spec's kind on first use. Returns a slot (>= 0) for
  * ms__sigtrack_remove, or -ENOSPC when MS__SIGTRACK_MAX views are tracked
  * this way already, or the error of sigaction. Thread-safe. */
-int ms__sigtrack_add(ms_view *v, ms__sigtrack_kind kind, int uffd,
-		     const _Atomic uint64_t *user_bits);
+int ms__sigtrack_add(ms_view *v, const ms__sigtrack_spec *spec);
 
 /* Stop routing faults to the view of `slot`. Thread-safe. */
 void ms__sigtrack_remove(int slot);

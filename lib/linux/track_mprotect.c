@@ -14,12 +14,24 @@
  * them is not the tracker's: it goes to the previous SIGSEGV handler or
  * kills the process. Pages the user makes writable are counted as dirty.
  *
- * State per view: the user-protection bitmap and the registry slot (the
- * registry and the SIGSEGV handler in sigtrack.c are the global state).
+ * Past that limit the handler's mprotect fails with ENOMEM. Tracking is
+ * then lost, not the write: the handler makes the whole view writable in
+ * one call (which merges its mappings again) and marks the view; the next
+ * collect() compares the view with its snapshot (O(size)) to find the
+ * pages written meanwhile, and the next rearm protects the whole view
+ * again. The store goes through and nothing is lost.
+ *
+ * A SIGSEGV that is not a write (an instruction fetch from the view, which
+ * is never executable) is not the tracker's either (sigtrack.c).
+ *
+ * State per view: the user-protection bitmap, the lost flag and the
+ * registry slot (the registry and the SIGSEGV handler in sigtrack.c are
+ * the global state).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #include "../internal.h"
@@ -30,6 +42,13 @@ typedef struct mprotect_state {
 	_Atomic uint64_t *user_bits; /* pages protected by the user */
 	size_t user_bytes;
 	int slot;
+	/* Set by the handler: making one page writable failed (ENOMEM), so
+	 * it made the whole view writable; writes since then are not
+	 * recorded. */
+	atomic_bool lost;
+	/* collect() found the view lost: the next rearm protects every page,
+	 * not just the dirty ones. */
+	bool rearm_all;
 } mprotect_state;
 
 static mprotect_state *state_of(ms_view *v)
@@ -54,6 +73,51 @@ static void set_user(mprotect_state *st, size_t first, size_t n, bool on)
 			atomic_fetch_and_explicit(&st->user_bits[pg >> 6], ~bit,
 						  memory_order_relaxed);
 	}
+}
+
+/* Whether protect_runs leaves page pg alone. */
+static bool skipped(ms_view *v, const mprotect_state *st, size_t pg, bool skip_hot)
+{
+	return user_protected(st, pg) || (skip_hot && ms__dirty_has(&v->hot, pg));
+}
+
+/* Apply `prot` to the pages of [first, first+n) the user did not protect,
+ * and with `skip_hot` not to the hot pages either (view.c keeps those
+ * writable). Async-signal-safe. */
+static int protect_runs(ms_view *v, size_t first, size_t n, int prot, bool skip_hot)
+{
+	mprotect_state *st = state_of(v);
+	unsigned shift = ms__page_shift();
+	size_t end = first + n;
+	for (size_t pg = first; pg < end;) {
+		if (skipped(v, st, pg, skip_hot)) {
+			pg++;
+			continue;
+		}
+		size_t run = pg + 1;
+		while (run < end && !skipped(v, st, run, skip_hot))
+			run++;
+		int err = ms__protect(v->base + (pg << shift), (run - pg) << shift, prot);
+		if (err)
+			return err;
+		pg = run;
+	}
+	return 0;
+}
+
+static int protect_unclaimed(ms_view *v, size_t first, size_t n, int prot)
+{
+	return protect_runs(v, first, n, prot, false);
+}
+
+/* From the handler, when making one page writable failed (ENOMEM): make
+ * every page writable (one run per user protection, merging the pieces
+ * the tracked writes split the view into) and mark tracking lost. */
+static bool lose_tracking(ms_view *v)
+{
+	mprotect_state *st = state_of(v);
+	atomic_store_explicit(&st->lost, true, memory_order_relaxed);
+	return protect_unclaimed(v, 0, v->npages, PROT_READ | PROT_WRITE) == 0;
 }
 
 static int probe(void)
@@ -88,7 +152,13 @@ static int attach(ms_view *v)
 	if (err)
 		goto fail;
 	st->user_bits = bits;
-	err = ms__sigtrack_add(v, MS__SIGTRACK_MPROTECT, -1, st->user_bits);
+	ms__sigtrack_spec spec = {
+	    .kind = MS__SIGTRACK_MPROTECT,
+	    .uffd = -1,
+	    .user_bits = st->user_bits,
+	    .lost = lose_tracking,
+	};
+	err = ms__sigtrack_add(v, &spec);
 	if (err < 0)
 		goto fail;
 	st->slot = err;
@@ -114,28 +184,22 @@ static void detach(ms_view *v)
 
 static int collect(ms_view *v)
 {
-	(void)v; /* the handler records pages as they are written */
-	return 0;
-}
-
-/* Apply `prot` to the pages of [first, first+n) the user did not protect. */
-static int protect_unclaimed(ms_view *v, size_t first, size_t n, int prot)
-{
+	/* The handler records pages as they are written, unless it lost
+	 * tracking: then every page that differs from the snapshot was
+	 * written, and pages the user protected since may have been (they
+	 * may be unreadable: counted dirty). */
 	mprotect_state *st = state_of(v);
+	if (!atomic_exchange_explicit(&st->lost, false, memory_order_relaxed))
+		return 0;
+	st->rearm_all = true;
 	unsigned shift = ms__page_shift();
-	size_t end = first + n;
-	for (size_t pg = first; pg < end;) {
-		if (user_protected(st, pg)) {
-			pg++;
+	size_t ps = (size_t)1 << shift;
+	for (size_t pg = 0; pg < v->npages; pg++) {
+		if (ms__dirty_has(&v->dirty, pg))
 			continue;
-		}
-		size_t run = pg + 1;
-		while (run < end && !user_protected(st, run))
-			run++;
-		int err = ms__protect(v->base + (pg << shift), (run - pg) << shift, prot);
-		if (err)
-			return err;
-		pg = run;
+		if (user_protected(st, pg) ||
+		    memcmp(v->base + (pg << shift), ms__snapshot_page(v->snap, pg), ps) != 0)
+			ms__dirty_add(&v->dirty, pg);
 	}
 	return 0;
 }
@@ -159,7 +223,16 @@ static int protect_dirty(ms_view *v, int prot)
 
 static int rearm(ms_view *v)
 {
-	return protect_dirty(v, PROT_READ);
+	mprotect_state *st = state_of(v);
+	if (!st->rearm_all)
+		return protect_dirty(v, PROT_READ);
+	/* After lost tracking the whole view is writable: one call makes it
+	 * read-only again, except the hot pages view.c keeps writable (when
+	 * hot pages are off, the dirty list holds every page to protect). */
+	int err = protect_runs(v, 0, v->npages, PROT_READ, v->hot_enabled);
+	if (!err)
+		st->rearm_all = false;
+	return err;
 }
 
 static int unprotect(ms_view *v, size_t first, size_t n)

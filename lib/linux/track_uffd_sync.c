@@ -18,6 +18,10 @@
  * memfd/shmem and hugetlbfs: views of snapshots backed by regular files
  * cannot use this tracker (attach returns -EOPNOTSUPP).
  *
+ * A SIGBUS that is not a write-protect fault (a read, or any access past
+ * the end of a file its owner shrank; our own memfds are sealed against
+ * that) is passed on like any other (sigtrack.c).
+ *
  * State per view: its userfaultfd and its registry slot (sigtrack.c holds
  * the one piece of global state, the registry and the SIGBUS handler).
  */
@@ -70,7 +74,11 @@ static int attach(ms_view *v)
 	err = ms__uffd_register_wp(st->uffd, v->base, v->size);
 	if (err)
 		goto fail;
-	err = ms__sigtrack_add(v, MS__SIGTRACK_UFFD, st->uffd, NULL);
+	ms__sigtrack_spec spec = {
+	    .kind = MS__SIGTRACK_UFFD,
+	    .uffd = st->uffd,
+	};
+	err = ms__sigtrack_add(v, &spec);
 	if (err < 0)
 		goto fail;
 	st->slot = err;

@@ -420,6 +420,12 @@ long ms__state_find_region(const ms_state *st, uint64_t address, uint64_t size)
 void ms_state_id_hex(const uint8_t id[16], char buf[33])
 {
 	static const char hex[] = "0123456789abcdef";
+	if (!buf)
+		return;
+	if (!id) {
+		buf[0] = 0;
+		return;
+	}
 	for (int i = 0; i < 16; i++) {
 		buf[2 * i] = hex[id[i] >> 4];
 		buf[2 * i + 1] = hex[id[i] & 15];

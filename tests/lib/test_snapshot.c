@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "memsnap/memsnap.h"
@@ -311,6 +314,52 @@ Test(snapshot, strerror_describes_every_error)
 	}
 	cr_assert_neq(strcmp(ms_strerror(-EBUSY), ms_strerror(-EINVAL)), 0);
 	cr_assert_str_eq(ms_version(), MS_VERSION_STRING);
+}
+
+/* Each message fits every call that returns it: -EROFS comes from a
+ * read-only file system as much as from a frozen snapshot, -EBUSY from
+ * shared views, the runtime's tracking choice and save-state bases. */
+Test(snapshot, strerror_fits_every_call_that_returns_the_error)
+{
+	const char *rofs = ms_strerror(-EROFS);
+	cr_assert(strstr(rofs, "read-only file system"), "-EROFS: %s", rofs);
+	cr_assert(strstr(rofs, "stacked"), "-EROFS: %s", rofs);
+	const char *busy = ms_strerror(-EBUSY);
+	cr_assert(strstr(busy, "in use"), "-EBUSY: %s", busy);
+	cr_assert(strstr(busy, "shared view"), "-EBUSY: %s", busy);
+	cr_assert(strstr(busy, "regions"), "-EBUSY: %s", busy);
+	cr_assert(strstr(busy, "base"), "-EBUSY: %s", busy);
+	const char *fbig = ms_strerror(-EFBIG);
+	cr_assert(strstr(fbig, "RLIMIT_FSIZE"), "-EFBIG: %s", fbig);
+}
+
+/* Under a file-size limit below the snapshot's size, creation fails with
+ * -EFBIG, and the process gets no SIGXFSZ (whose default action would end
+ * it). Runs in a child: the limit would stay. */
+Test(snapshot, a_file_size_limit_gives_efbig_without_a_signal)
+{
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct rlimit rl = {1 << 20, 1 << 20};
+		if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+			_exit(90);
+		ms_snapshot *s = NULL;
+		if (ms_snapshot_zeroed(4 << 20, &s) != -EFBIG)
+			_exit(91);
+		static uint8_t buf[2 << 20];
+		if (ms_snapshot_from_buffer(buf, sizeof buf, &s) != -EFBIG)
+			_exit(92);
+		if (ms_snapshot_zeroed(1 << 20, &s) != 0) /* at the limit: allowed */
+			_exit(93);
+		ms_snapshot_unref(s);
+		_exit(0);
+	}
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: %s %d",
+		  WIFEXITED(status) ? "exit" : "signal",
+		  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 }
 
 /* Pages that may differ between snapshots of one family: exactly the pages

@@ -119,3 +119,50 @@ Test(uc, free_accepts_null)
 	ms_uc_free(NULL);
 	ms_uc_checkpoint_free(NULL);
 }
+
+/* A region that ends exactly at 2^64: every call finds it, and no address
+ * arithmetic wraps. */
+Test(uc, a_region_may_end_at_the_top_of_the_address_space)
+{
+	const uint64_t top = UINT64_MAX - 0x10000 + 1; /* 64 KiB up to 2^64 */
+	cr_assert_eq(ms_uc_map_zeroed(m, top, 0x10000, UC_PROT_READ | UC_PROT_WRITE), 0);
+	cr_assert_eq(ms_uc_map_zeroed(m, top - 0x1000, 0x2000, UC_PROT_ALL), -EEXIST);
+	cr_assert_eq(ms_uc_map_zeroed(m, top - 0x1000, 0x1000, UC_PROT_ALL), 0); /* adjacent */
+	size_t avail;
+	uint8_t *p = ms_uc_host_ptr(m, UINT64_MAX - 15, &avail);
+	cr_assert_not_null(p);
+	cr_assert_eq(avail, 16);
+	cr_assert_not_null(ms_uc_host_ptr(m, top, &avail));
+	cr_assert_eq(avail, 0x10000);
+	char msg[16] = "the last bytes.";
+	cr_assert_eq(ms_uc_write(m, UINT64_MAX - 15, msg, sizeof msg), 0);
+	char back[16] = {0};
+	cr_assert_eq(ms_uc_read(m, UINT64_MAX - 15, back, sizeof back), 0);
+	cr_assert_str_eq(back, msg);
+	cr_assert_eq(uc_mem_read(uc, UINT64_MAX - 15, back, sizeof back), UC_ERR_OK);
+	cr_assert_str_eq(back, msg);
+	/* Across the lower neighbour into the top region. */
+	cr_assert_eq(ms_uc_write(m, top - 4, msg, 8), 0);
+	cr_assert_eq(ms_uc_note_written(m, UINT64_MAX, 1), 0);
+	/* Past the top wraps: refused. */
+	cr_assert_eq(ms_uc_write(m, UINT64_MAX - 1, msg, 4), -EFAULT);
+	cr_assert_eq(ms_uc_read(m, UINT64_MAX, back, 2), -EFAULT);
+	cr_assert_eq(ms_uc_note_written(m, UINT64_MAX - 1, 3), -EFAULT);
+	/* (Unicorn 2.0.1 refuses to protect the very last page itself.) */
+	cr_assert_eq(ms_uc_protect(m, top, 0x1000, UC_PROT_READ), 0);
+	cr_assert_eq(ms_uc_protect(m, UINT64_MAX - 0xfff, 0x2000, UC_PROT_READ), -EINVAL);
+	ms_uc_checkpoint *cp;
+	cr_assert_eq(ms_uc_checkpoint_take(m, &cp), 0);
+	uc_mem_region r[4];
+	cr_assert_eq(ms_uc_checkpoint_regions(cp, r, 4), 3);
+	cr_assert_eq(r[2].end, UINT64_MAX);
+	cr_assert_eq(ms_uc_write(m, UINT64_MAX - 0x1fff, msg, sizeof msg), 0);
+	cr_assert_eq(ms_uc_checkpoint_restore(m, cp), 0);
+	cr_assert_eq(ms_uc_read(m, UINT64_MAX - 0x1fff, back, sizeof back), 0);
+	cr_assert_eq(back[0], 0);
+	ms_uc_checkpoint_free(cp);
+	cr_assert_eq(ms_uc_unmap(m, top, 0x10000), 0);
+	cr_assert_null(ms_uc_host_ptr(m, UINT64_MAX, NULL));
+	cr_assert_eq(ms_uc_map_zeroed(m, top, 0x10000, UC_PROT_ALL), 0);
+	/* teardown frees it */
+}

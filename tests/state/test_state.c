@@ -402,3 +402,14 @@ Test(state, incremental_over_unrelated_snapshot_compares_pages)
 	ms_snapshot_unref(a);
 	ms_snapshot_unref(b);
 }
+
+Test(state, id_hex_accepts_null)
+{
+	char buf[33] = "unchanged";
+	ms_state_id_hex(NULL, buf);
+	cr_assert_str_eq(buf, "");
+	uint8_t id[16] = {0xab, 0x01};
+	ms_state_id_hex(id, NULL); /* nothing to write to */
+	ms_state_id_hex(id, buf);
+	cr_assert_str_eq(buf, "ab010000000000000000000000000000");
+}

@@ -2,8 +2,15 @@
  * memsnap: memory snapshots and copy-on-write views that reset in
  * O(dirty pages).
  *
- * A snapshot (ms_snapshot) is an immutable-by-default block of memory held by
- * a memfd or a file. A view (ms_view) maps a snapshot into the address space:
+ * A snapshot (ms_snapshot) is a block of memory held by a memfd or a file. It
+ * changes only through a shared view of it (below), or when whoever holds
+ * its file writes the file. The memfds memsnap creates are sealed against
+ * shrinking and growing; once snapshots are stacked on one it is frozen and
+ * sealed against writes too. A file given by the caller is the caller's:
+ * shrinking it under a view makes the pages past its new end raise SIGBUS,
+ * as with any mapping of it. Another process that opens the memfd through
+ * /proc/PID/fd can still write to it until it is frozen.
+ * A view (ms_view) maps a snapshot into the address space:
  *
  *   - a copy-on-write view (MS_VIEW_COW) keeps its writes private; any
  *     number of them can exist, in any threads;
@@ -119,9 +126,11 @@ MS_API const char *ms_version(void);
 /* ---- Snapshots -------------------------------------------------------- */
 
 /* A snapshot of `size` zero bytes (rounded up to the page size) in an
- * anonymous close-on-exec memfd. Costs no memory until pages are written.
- * O(1). Errors: -ENOMEM, -EMFILE, -EOVERFLOW (size too large), -EINVAL
- * (out is NULL). */
+ * anonymous close-on-exec memfd, sealed against shrinking and growing.
+ * Costs no memory until pages are written. O(1). Errors: -ENOMEM, -EMFILE,
+ * -EOVERFLOW (size too large), -EFBIG (size above the process's file-size
+ * limit, RLIMIT_FSIZE, which memfds count against; no SIGXFSZ is raised),
+ * -EINVAL (out is NULL). */
 MS_API int ms_snapshot_zeroed(size_t size, ms_snapshot **out);
 
 /* A snapshot holding a copy of `len` bytes at `buf` (rounded up to the page

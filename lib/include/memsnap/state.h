@@ -217,7 +217,8 @@ MS_API int ms_state_set_base(ms_state *st, ms_state *base);
 MS_API int ms_state_verify_region(ms_state *st, size_t i);
 MS_API int ms_state_verify(ms_state *st, size_t *bad_region);
 
-/* Format a 16-byte id as 32 hex digits plus NUL into buf (33 bytes). */
+/* Format a 16-byte id as 32 hex digits plus NUL into buf (33 bytes). A NULL
+ * id gives the empty string; a NULL buf is left alone. */
 MS_API void ms_state_id_hex(const uint8_t id[16], char buf[33]);
 
 #ifdef __cplusplus

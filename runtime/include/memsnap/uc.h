@@ -125,7 +125,11 @@ MS_API void ms_uc_checkpoint_free(ms_uc_checkpoint *cp);
 /* ---- Running ------------------------------------------------------------- */
 
 /* uc_emu_start(begin, until, timeout_us, count) made safe for campaigns of
- * any length (see docs/runtime.md): returns 0 or the mapped Unicorn error. */
+ * any length (see docs/runtime.md): returns 0 or the mapped Unicorn error.
+ * Any begin and until work; no address is reserved. Runs with Unicorn's
+ * exits mechanism on (UC_CTL_UC_USE_EXITS) and no exit set, then turns it
+ * off again, unless the caller had turned it on (then its exits also stop
+ * the guest). */
 MS_API int ms_uc_run(ms_uc *m, uint64_t begin, uint64_t until, uint64_t timeout_us, size_t count);
 
 typedef struct ms_uc_stats {
