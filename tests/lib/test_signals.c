@@ -30,8 +30,9 @@
 #define PS 4096u
 #define CHILD_SECONDS 5
 
-static const ms_tracker every_tracker[] = {MS_TRACKER_UFFD_ASYNC, MS_TRACKER_UFFD_SYNC,
-					   MS_TRACKER_MPROTECT, MS_TRACKER_NONE};
+static const ms_tracker every_tracker[] = {MS_TRACKER_UFFD_THREAD, MS_TRACKER_UFFD_ASYNC,
+					   MS_TRACKER_UFFD_SYNC, MS_TRACKER_MPROTECT,
+					   MS_TRACKER_NONE};
 #define N_EVERY (sizeof every_tracker / sizeof every_tracker[0])
 
 /* Whether tracker t can be tested here; logs why not. */

@@ -113,6 +113,7 @@ Test(run, alternating_stops_stay_exact_and_flat_x86_64, .timeout = 300)
 Test(run, alternating_stops_stay_exact_and_flat_thumb, .timeout = 300)
 {
 	alternating_stops_stay_exact_and_flat(&guest_thumb);
+}
 
 /* No address is special to ms_uc_run: code at the x86 reset vector
  * (0xfffffff0), code that runs through it, and code at the top of the
