@@ -43,7 +43,7 @@ run() { # name, then memsnap-bench arguments
 # hot pages on) and `memsnap-uc` (the runtime with no setting); the others
 # are there to compare.
 R="memcpy,remap,dontneed,memsnap,memsnap-uffd-async,memsnap-uffd-sync,limit"
-run restore-fixed restore --pages fixed --sizes 16M,256M,1G --dirty 1,16,256 --reads 0 \
+run restore-fixed restore --pages fixed --sizes 16M,256M,1G --dirty 1,16,256 --reads 0 --reps 101 \
 	--strategies $R,memsnap-uffd-thread-exact
 run restore-random restore --pages random --sizes 16M,256M,1G --dirty 1,16,256,4096 --reads 0 \
 	--strategies $R
