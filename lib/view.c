@@ -207,33 +207,27 @@ static bool tracked(const ms_view *v)
 }
 
 /*
- * Hot pages. A fuzz loop writes mostly the same pages every iteration (its
- * stack, globals, heap). With a fault-driven tracker each of them costs, per
- * iteration, a fault (~4 µs with uffd-sync) and two protection changes (~1 µs
- * each), several times the copy that restores it (~1 µs). When hot pages are
- * on (ms_view_set_hot_pages), a page that a restore copies and that the
+ * Hot pages (on by default). A fuzz loop writes mostly the same pages every
+ * iteration (its stack, globals, heap). Tracked as usual, each of them costs
+ * a write fault and two protection changes per iteration, several times the
+ * copy that restores it. Instead, a page that a restore copies and that the
  * previous restore copied too is left writable: it stays in the dirty set,
  * is no longer tracked, and every restore copies it back. A check round
  * first compares the hot pages with the snapshot; those the iteration left
  * unchanged are protected again and tracked as before. A restore that finds
- * only hot pages dirty, off the check rounds, just copies them. So a page
- * written once costs what it did, and a page written every iteration costs
- * one copy, the physical limit of any reset.
+ * only hot pages dirty, off the check rounds, just copies them (with a
+ * fault-driven tracker, which needs no collect). So a page written once
+ * costs what it did, and a page written every iteration costs one copy, the
+ * physical limit of any reset.
  *
  * Check rounds come every HOT_CHECK_MIN-th restore. A check that finds
  * every hot page changed doubles the interval, up to HOT_CHECK_MAX: a check
- * reads the pages once more and takes the slow path, and in a steady loop
- * rewriting the same 4, 16 or 64 pages, checking every 16th restore made
- * the whole iteration 4.6-7.0% slower (bench/results/2026-11-27-runtime/
- * hot-check.txt, against a build with -DMS_HOT_CHECK_MAX=16). A check that cools a page brings the
- * interval back to HOT_CHECK_MIN. A page the program stops writing thus
- * costs at most HOT_CHECK_MAX extra copies.
+ * reads the pages once more and takes the slow path, which measurably slows
+ * a steady loop when done every 16th restore (docs/tracking.md). A check
+ * that cools a page brings the interval back to HOT_CHECK_MIN. A page the
+ * program stops writing thus costs at most HOT_CHECK_MAX extra copies.
  */
-#ifndef MS_HOT_CHECK_MAX /* a build option only for the benchmark that measures it */
-#define MS_HOT_CHECK_MAX 256
-#endif
-enum { HOT_CHECK_MIN = 16, HOT_CHECK_MAX = MS_HOT_CHECK_MAX };
-_Static_assert(HOT_CHECK_MAX >= HOT_CHECK_MIN, "MS_HOT_CHECK_MAX below 16");
+enum { HOT_CHECK_MIN = 16, HOT_CHECK_MAX = 256 };
 
 /* Whether this restore is a check round (counts the rounds). */
 static bool hot_check_due(ms_view *v)

@@ -82,7 +82,7 @@ static int attach(ms_view *v)
 	if (err < 0)
 		goto fail;
 	st->slot = err;
-	err = ms__uffd_wp(st->uffd, v->base, v->size, true);
+	err = ms__uffd_arm(st->uffd, v->base, v->size);
 	if (err)
 		goto fail;
 	return 0;

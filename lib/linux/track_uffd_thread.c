@@ -231,7 +231,7 @@ static int attach(ms_view *v)
 	err = start(st);
 	if (err)
 		goto fail;
-	err = ms__uffd_wp(st->uffd, v->base, v->size, true);
+	err = ms__uffd_arm(st->uffd, v->base, v->size);
 	if (err)
 		goto fail;
 	return 0;

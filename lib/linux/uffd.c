@@ -3,6 +3,7 @@
 #include "uffd.h"
 
 #include <errno.h>
+#include <sys/sysinfo.h>
 
 #include "../internal.h"
 #include "prim.h"
@@ -75,4 +76,21 @@ int ms__uffd_wp_pages(int uffd, uint8_t *base, const size_t *list, size_t n, boo
 		i = j;
 	}
 	return 0;
+}
+
+int ms__uffd_arm(int uffd, void *addr, size_t len)
+{
+	/* Protecting never-touched pages leaves a marker in a page-table
+	 * entry for each: 8 bytes a page, allocated now (a 1 TiB view needs
+	 * 2 GiB). Refuse what would take more than half the memory the
+	 * system has free, rather than let the allocation invite the OOM
+	 * killer. */
+	struct sysinfo si;
+	if (sysinfo(&si) == 0) {
+		uint64_t avail = ((uint64_t)si.freeram + si.bufferram) * si.mem_unit;
+		uint64_t tables = (uint64_t)(len >> ms__page_shift()) * 8;
+		if (tables > avail / 2)
+			return -ENOMEM;
+	}
+	return ms__uffd_wp(uffd, addr, len, true);
 }

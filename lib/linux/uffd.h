@@ -83,6 +83,11 @@ int ms__uffd_register_wp(int uffd, void *addr, size_t len);
 /* Write-protect (protect = true) or un-protect [addr, addr+len). */
 int ms__uffd_wp(int uffd, void *addr, size_t len, bool protect);
 
+/* Protect the whole of a freshly registered range: ms__uffd_wp, or -ENOMEM
+ * when the page-table entries this makes for never-touched pages (8 bytes
+ * a page) would take more than half the system's free memory. */
+int ms__uffd_arm(int uffd, void *addr, size_t len);
+
 /* ms__uffd_wp over the pages list[0..n) (sorted) of the mapping at `base`,
  * one call per run of neighbouring pages. */
 int ms__uffd_wp_pages(int uffd, uint8_t *base, const size_t *list, size_t n, bool protect);

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/sysinfo.h>
 
 #include "memsnap/memsnap.h"
 #include "../common.h"
@@ -440,6 +441,42 @@ Test(view, default_view_undoes_unannounced_kernel_writes)
 			cr_assert_eq(p[i], 0, "round %d: byte %zu not restored (%s)", round, i,
 				     ms_tracker_name(ms_view_tracker(v)));
 	}
+	ms_view_free(v);
+	ms_snapshot_unref(s);
+}
+
+/* A tracker that write-protects a whole view makes a page-table entry for
+ * every page (8 bytes a page). A view whose entries would take more than
+ * half the free memory is refused with -ENOMEM, at once, rather than left
+ * to the OOM killer; the trackers that protect nothing in advance still
+ * take it. */
+Test(view, a_view_too_large_to_arm_is_refused)
+{
+	if (ms_test_under_valgrind())
+		cr_skip_test("valgrind limits the address space");
+	struct sysinfo si;
+	cr_assert_eq(sysinfo(&si), 0);
+	uint64_t avail = ((uint64_t)si.freeram + si.bufferram) * si.mem_unit;
+	uint64_t size = (avail / 8 * ms_page_size() + (1ull << 30)) & ~((1ull << 30) - 1);
+	if (size > (64ull << 40))
+		cr_skip_test("this machine's free memory arms views of any size up to 64 TiB");
+	ms_snapshot *s;
+	cr_assert_eq(ms_snapshot_zeroed(size, &s), 0);
+	static const ms_tracker arming[] = {MS_TRACKER_UFFD_THREAD, MS_TRACKER_UFFD_ASYNC,
+					    MS_TRACKER_UFFD_SYNC};
+	for (size_t i = 0; i < sizeof arming / sizeof arming[0]; i++) {
+		if (ms_tracker_probe(arming[i]) != 0)
+			continue;
+		ms_view *v = NULL;
+		cr_assert_eq(ms_view_new_tracked(s, MS_VIEW_COW, arming[i], &v), -ENOMEM, "%s",
+			     ms_tracker_name(arming[i]));
+		cr_assert_null(v);
+	}
+	ms_view *v;
+	cr_assert_eq(ms_view_new_tracked(s, MS_VIEW_COW, MS_TRACKER_NONE, &v), 0);
+	((char *)ms_view_data(v))[size - 1] = 1;
+	cr_assert_eq(ms_view_restore(v), 0);
+	cr_assert_eq(((char *)ms_view_data(v))[size - 1], 0);
 	ms_view_free(v);
 	ms_snapshot_unref(s);
 }

@@ -195,7 +195,9 @@ MS_API int ms_snapshot_read(ms_snapshot *snap, size_t offset, void *dst, size_t 
  * Errors: -EBUSY (a shared view exists, or a shared view was asked while any
  * view exists), -EACCES (shared view of a read-only file), -EROFS (shared
  * view of a snapshot other snapshots are stacked on, which must never
- * change), -EINVAL, -ENOMEM; -EMFILE, -ENFILE, -EAGAIN when the tracker
+ * change), -EINVAL, -ENOMEM (also when the userfaultfd trackers' page
+ * tables for the whole view, 8 bytes a page, would take more than half the
+ * free memory); -EMFILE, -ENFILE, -EAGAIN when the tracker
  * cannot have the descriptors or the thread it needs (a view never falls
  * back to a slower tracker, or to none, for lack of resources). */
 MS_API int ms_view_new(ms_snapshot *snap, ms_view_mode mode, ms_view **out);
