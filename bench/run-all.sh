@@ -54,7 +54,7 @@ run fuzz fuzz --ram 64M,4G --insns 1000,10000 --dirty 4,16,256 --rounds 11 --str
 run fuzz-memcpy fuzz --ram 64M --insns 1000 --dirty 4,16 --strategies limit,memsnap-uc,memcpy
 run snapshot snapshot --sizes 16M,256M,1G --dirty 16,256
 run savestate savestate --sizes 16M,256M,1G --dirty 16,256
-run pss pss --sizes 1G --dirty 100 --views 8 --rounds 1,10,100
+run pss pss --sizes 1G --dirty 100 --views 8 --rounds 1,10,100 --strategies memsnap
 
 {
 	awk '/^# memsnap-bench/ { p = 1 } p { print } /^# pinned/ { exit }' "$log"
