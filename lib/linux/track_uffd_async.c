@@ -179,8 +179,7 @@ static int rearm(ms_view *v)
 
 static int unprotect(ms_view *v, size_t first, size_t n)
 {
-	unsigned shift = ms__page_shift();
-	return ms__uffd_wp(state_of(v)->uffd, v->base + (first << shift), n << shift, false);
+	return ms__uffd_unprotect_view(state_of(v)->uffd, v, first, n);
 }
 
 const ms__tracker_ops ms__tracker_uffd_async = {

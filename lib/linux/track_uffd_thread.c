@@ -253,14 +253,12 @@ static int collect(ms_view *v)
 
 static int rearm(ms_view *v)
 {
-	return ms__uffd_wp_pages(state_of(v)->uffd, v->base, v->dirty.list,
-				 atomic_load(&v->dirty.n), true);
+	return ms__uffd_rearm_view(state_of(v)->uffd, v);
 }
 
 static int unprotect(ms_view *v, size_t first, size_t n)
 {
-	unsigned shift = ms__page_shift();
-	return ms__uffd_wp(state_of(v)->uffd, v->base + (first << shift), n << shift, false);
+	return ms__uffd_unprotect_view(state_of(v)->uffd, v, first, n);
 }
 
 const ms__tracker_ops ms__tracker_uffd_thread = {

@@ -94,3 +94,14 @@ int ms__uffd_arm(int uffd, void *addr, size_t len)
 	}
 	return ms__uffd_wp(uffd, addr, len, true);
 }
+
+int ms__uffd_rearm_view(int uffd, ms_view *v)
+{
+	return ms__uffd_wp_pages(uffd, v->base, v->dirty.list, atomic_load(&v->dirty.n), true);
+}
+
+int ms__uffd_unprotect_view(int uffd, ms_view *v, size_t first, size_t n)
+{
+	unsigned shift = ms__page_shift();
+	return ms__uffd_wp(uffd, v->base + (first << shift), n << shift, false);
+}

@@ -88,6 +88,13 @@ int ms__uffd_wp(int uffd, void *addr, size_t len, bool protect);
  * a page) would take more than half the system's free memory. */
 int ms__uffd_arm(int uffd, void *addr, size_t len);
 
+/* The rearm and unprotect of the trackers' contract (internal.h) for a
+ * view tracked through `uffd`: protect every page of v->dirty again; lift
+ * the protection of pages [first, first+n). */
+#include "memsnap/memsnap.h"
+int ms__uffd_rearm_view(int uffd, ms_view *v);
+int ms__uffd_unprotect_view(int uffd, ms_view *v, size_t first, size_t n);
+
 /* ms__uffd_wp over the pages list[0..n) (sorted) of the mapping at `base`,
  * one call per run of neighbouring pages. */
 int ms__uffd_wp_pages(int uffd, uint8_t *base, const size_t *list, size_t n, bool protect);
