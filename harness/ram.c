@@ -46,19 +46,6 @@ struct msf_ram {
 	uint64_t total_pages;
 };
 
-/* Its name (for statistics): MEMSNAP_TRACKER when it names one, else what
- * AUTO resolves to. A file-backed region may still fall back to uffd-async
- * (the synchronous trackers cannot watch private file mappings). */
-static const char *exact_tracker_name(ms_tracker t)
-{
-	const char *env = getenv("MEMSNAP_TRACKER");
-	if (t == MS_TRACKER_AUTO && env && *env && strcmp(env, "auto"))
-		for (int k = MS_TRACKER_AUTO + 1; k < MS_TRACKER_COUNT_; k++)
-			if (!strcmp(env, ms_tracker_name((ms_tracker)k)))
-				return env;
-	return ms_tracker_name(ms_tracker_resolve(t));
-}
-
 int msf_ram_new(msf_reset kind, msf_tracking tracking, msf_uc *uc, msf_ram **out)
 {
 	msf_ram *r = calloc(1, sizeof *r);
@@ -88,8 +75,12 @@ int msf_ram_new(msf_reset kind, msf_tracking tracking, msf_uc *uc, msf_ram **out
 		if (tracking == MSF_TRACK_HOOK)
 			snprintf(r->tracking_name, sizeof r->tracking_name, "hook");
 		else
+			/* What AUTO resolves to, MEMSNAP_TRACKER included; a
+			 * file-backed region may still fall back to uffd-async
+			 * (synchronous trackers cannot watch private file
+			 * mappings). */
 			snprintf(r->tracking_name, sizeof r->tracking_name, "exact/%s",
-				 exact_tracker_name(t));
+				 ms_tracker_name(ms_tracker_resolve(t)));
 	}
 	*out = r;
 	return 0;
