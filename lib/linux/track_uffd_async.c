@@ -14,11 +14,10 @@
  * touched leaves a marker in its page table entry, so first writes to such
  * pages are caught without UFFD_FEATURE_WP_UNPOPULATED (which only changes
  * anonymous memory). Without the markers a page merely read would look
- * written, so tracking starts by protecting the whole range (O(size), once
- * per view). Telling written pages apart by kind instead (private copies
- * against the snapshot's file pages, PAGE_IS_FILE) would spare the markers,
- * but the scan then reads each page's descriptor and runs ~17x slower over
- * a populated view.
+ * written, so tracking protects the whole range (O(size), once per view),
+ * when it is first needed (ms__uffd_start in uffd.h). Telling written pages apart by kind instead
+ * (private copies against the snapshot's file pages, PAGE_IS_FILE) would spare the markers, but the
+ * scan then reads each page's descriptor and runs ~17x slower over a populated view.
  *
  * State per view: the userfaultfd and a descriptor of /proc/self/pagemap,
  * both of the process that attached. A child forked from it inherits them
@@ -49,6 +48,7 @@ enum { SCAN_PAGES_PER_RUN = 256 };
 typedef struct async_state {
 	int uffd;
 	int pagemap;
+	bool pending; /* not protected yet (ms__uffd_start) */
 	struct page_region vec[VEC_LEN];
 } async_state;
 
@@ -80,7 +80,8 @@ static int attach(ms_view *v)
 		return -ENOMEM;
 	st->uffd = st->pagemap = -1;
 	v->tracker_state = st;
-	int err = ms__uffd_new(UFFD_FEATURE_WP_ASYNC, false);
+	uint64_t offered = 0;
+	int err = ms__uffd_new(UFFD_FEATURE_WP_ASYNC, false, &offered);
 	if (err < 0)
 		goto fail;
 	st->uffd = err;
@@ -91,7 +92,7 @@ static int attach(ms_view *v)
 	if (err < 0)
 		goto fail;
 	st->pagemap = err;
-	err = ms__uffd_arm(st->uffd, v->base, v->size);
+	err = ms__uffd_start(st->uffd, offered, v, &st->pending);
 	if (err)
 		goto fail;
 	return 0;
@@ -149,6 +150,11 @@ static int scan(ms_view *v, size_t first, size_t n, bool rearm, bool record)
 
 static int collect(ms_view *v)
 {
+	/* The first time, protecting the view and finding the pages written
+	 * before is the whole collection. */
+	async_state *st = state_of(v);
+	if (st->pending)
+		return ms__uffd_settle(st->uffd, v, &st->pending);
 	/* Read only: restore copies into these pages next, and they must stay
 	 * writable until rearm(). */
 	return scan(v, 0, v->npages, false, true);
@@ -157,6 +163,9 @@ static int collect(ms_view *v)
 static int rearm(ms_view *v)
 {
 	async_state *st = state_of(v);
+	int err = ms__uffd_settle(st->uffd, v, &st->pending);
+	if (err)
+		return err;
 	size_t n = atomic_load(&v->dirty.n);
 	if (n == 0)
 		return 0;

@@ -37,6 +37,7 @@
 typedef struct sync_state {
 	int uffd;
 	int slot;
+	bool pending; /* not protected yet (ms__uffd_start) */
 } sync_state;
 
 static sync_state *state_of(ms_view *v)
@@ -67,7 +68,8 @@ static int attach(ms_view *v)
 		return -ENOMEM;
 	st->uffd = st->slot = -1;
 	v->tracker_state = st;
-	int err = ms__uffd_new(UFFD_FEATURE_SIGBUS, false);
+	uint64_t offered = 0;
+	int err = ms__uffd_new(UFFD_FEATURE_SIGBUS, false, &offered);
 	if (err < 0)
 		goto fail;
 	st->uffd = err;
@@ -82,7 +84,7 @@ static int attach(ms_view *v)
 	if (err < 0)
 		goto fail;
 	st->slot = err;
-	err = ms__uffd_arm(st->uffd, v->base, v->size);
+	err = ms__uffd_start(st->uffd, offered, v, &st->pending);
 	if (err)
 		goto fail;
 	return 0;
@@ -98,13 +100,16 @@ static void detach(ms_view *v)
 
 static int collect(ms_view *v)
 {
-	(void)v; /* the handler records pages as they are written */
-	return 0;
+	/* Once protected, the handler records pages as they are written. */
+	sync_state *st = state_of(v);
+	return ms__uffd_settle(st->uffd, v, &st->pending);
 }
 
 static int rearm(ms_view *v)
 {
-	return ms__uffd_rearm_view(state_of(v)->uffd, v);
+	sync_state *st = state_of(v);
+	int err = ms__uffd_settle(st->uffd, v, &st->pending);
+	return err ? err : ms__uffd_rearm_view(st->uffd, v);
 }
 
 static int unprotect(ms_view *v, size_t first, size_t n)

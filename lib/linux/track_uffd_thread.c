@@ -2,17 +2,15 @@
  * The uffd-thread tracker: userfaultfd write-protect in its classic
  * synchronous mode, every fault served by a thread of memsnap's.
  *
- * Every page of the view is write-protected when tracking starts (never
- * touched pages of the private file mapping get a marker, as for the other
- * userfaultfd trackers). A write to a protected page, by any thread of the
- * program or by the kernel writing for it (read(2) into the view,
- * process_vm_writev, ...), waits in the kernel while a message goes to the
- * view's userfaultfd. The view's tracking thread records the page in the
- * dirty set and lifts the protection of that one page, which wakes the
- * writer, and the write goes through. So the kernel's writes are seen, as
- * with uffd-async, and restore costs only the dirty pages, as with
- * uffd-sync: nothing is left to collect, and rearm() protects the dirty runs
- * again. Pages that stay hot (view.c) fault no more.
+ * Every page of the view is write-protected when tracking is first needed
+ * (ms__uffd_start in uffd.h; never touched pages of the private file
+ * mapping get a marker, as for the other userfaultfd trackers). A write to a protected page, by any
+ * thread of the program or by the kernel writing for it (read(2) into the view, process_vm_writev,
+ * ...), waits in the kernel while a message goes to the view's userfaultfd. The view's tracking
+ * thread records the page in the dirty set and lifts the protection of that one page, which wakes
+ * the writer, and the write goes through. So the kernel's writes are seen, as with uffd-async, and
+ * restore costs only the dirty pages, as with uffd-sync: nothing is left to collect, and rearm()
+ * protects the dirty runs again. Pages that stay hot (view.c) fault no more.
  *
  * The kernel passes faults taken in kernel mode only to a userfaultfd made
  * with privilege (CAP_SYS_PTRACE, access to /dev/userfaultfd, or
@@ -80,6 +78,7 @@ typedef struct thread_state {
 	int stop;  /* eventfd: readable once the thread must end */
 	pid_t pid; /* the process whose thread serves the view */
 	bool running;
+	bool pending; /* not protected yet (ms__uffd_start) */
 	pthread_t thread;
 	void *stack;
 	ms_view *v;
@@ -214,7 +213,8 @@ static int attach(ms_view *v)
 	st->v = v;
 	st->pid = ms__pid();
 	v->tracker_state = st;
-	int err = ms__uffd_new(UFFD_FEATURE_PAGEFAULT_FLAG_WP, true);
+	uint64_t offered = 0;
+	int err = ms__uffd_new(UFFD_FEATURE_PAGEFAULT_FLAG_WP, true, &offered);
 	if (err < 0)
 		goto fail;
 	st->uffd = err;
@@ -231,7 +231,7 @@ static int attach(ms_view *v)
 	err = start(st);
 	if (err)
 		goto fail;
-	err = ms__uffd_arm(st->uffd, v->base, v->size);
+	err = ms__uffd_start(st->uffd, offered, v, &st->pending);
 	if (err)
 		goto fail;
 	return 0;
@@ -247,13 +247,16 @@ static void detach(ms_view *v)
 
 static int collect(ms_view *v)
 {
-	(void)v; /* the thread records pages as they are written */
-	return 0;
+	/* Once protected, the thread records pages as they are written. */
+	thread_state *st = state_of(v);
+	return ms__uffd_settle(st->uffd, v, &st->pending);
 }
 
 static int rearm(ms_view *v)
 {
-	return ms__uffd_rearm_view(state_of(v)->uffd, v);
+	thread_state *st = state_of(v);
+	int err = ms__uffd_settle(st->uffd, v, &st->pending);
+	return err ? err : ms__uffd_rearm_view(st->uffd, v);
 }
 
 static int unprotect(ms_view *v, size_t first, size_t n)

@@ -3,6 +3,8 @@
 #include "uffd.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <string.h>
 #include <sys/sysinfo.h>
 
 #include "../internal.h"
@@ -33,12 +35,12 @@ int ms__uffd_probe(uint64_t features, bool kernel_faults)
 	return (offered & features) == features ? 0 : -EOPNOTSUPP;
 }
 
-int ms__uffd_new(uint64_t features, bool kernel_faults)
+int ms__uffd_new(uint64_t features, bool kernel_faults, uint64_t *offered)
 {
 	int uffd = ms__uffd_open(kernel_faults);
 	if (uffd < 0)
 		return uffd == -ENOSYS ? -EOPNOTSUPP : uffd;
-	int err = api(uffd, features, NULL);
+	int err = api(uffd, features, offered);
 	if (err) {
 		ms__close(uffd);
 		return err;
@@ -78,13 +80,12 @@ int ms__uffd_wp_pages(int uffd, uint8_t *base, const size_t *list, size_t n, boo
 	return 0;
 }
 
-int ms__uffd_arm(int uffd, void *addr, size_t len)
+/* Protecting never-touched pages leaves a marker in a page-table entry for
+ * each: 8 bytes a page (a 1 TiB view needs 2 GiB). Refuse what would take
+ * more than half the memory the system has free, rather than let the
+ * allocation invite the OOM killer. */
+static int check_tables(size_t len)
 {
-	/* Protecting never-touched pages leaves a marker in a page-table
-	 * entry for each: 8 bytes a page, allocated now (a 1 TiB view needs
-	 * 2 GiB). Refuse what would take more than half the memory the
-	 * system has free, rather than let the allocation invite the OOM
-	 * killer. */
 	struct sysinfo si;
 	if (sysinfo(&si) == 0) {
 		uint64_t avail = ((uint64_t)si.freeram + si.bufferram) * si.mem_unit;
@@ -92,7 +93,113 @@ int ms__uffd_arm(int uffd, void *addr, size_t len)
 		if (tables > avail / 2)
 			return -ENOMEM;
 	}
-	return ms__uffd_wp(uffd, addr, len, true);
+	return 0;
+}
+
+int ms__uffd_arm(int uffd, void *addr, size_t len)
+{
+	int err = check_tables(len);
+	return err ? err : ms__uffd_wp(uffd, addr, len, true);
+}
+
+/* Regions returned per PAGEMAP_SCAN call. Below 512: past that, the kernel
+ * may report a stale walk_end. */
+enum { SCAN_VEC = 256 };
+
+/* PAGEMAP_SCAN over the whole view for its private copies (not the
+ * snapshot's file pages) that are present, or also swapped out (only
+ * before the view is protected: the kernel reports protected never-touched
+ * pages as swapped too). They are added to v->dirty when `record`; returns
+ * how many runs there are. */
+static long scan_private(int pagemap, ms_view *v, bool swapped, bool record)
+{
+	long runs = 0;
+	unsigned shift = ms__page_shift();
+	uint64_t start = (uintptr_t)v->base, end = start + v->size;
+	uint64_t where = PAGE_IS_PRESENT | (swapped ? PAGE_IS_SWAPPED : 0);
+	struct page_region vec[SCAN_VEC];
+	while (start < end) {
+		/* Zeroed so that tools unaware of this ioctl see defined memory. */
+		memset(vec, 0, sizeof vec);
+		struct pm_scan_arg arg = {
+		    .size = sizeof arg,
+		    .start = start,
+		    .end = end,
+		    .vec = (uintptr_t)vec,
+		    .vec_len = SCAN_VEC,
+		    .category_inverted = PAGE_IS_FILE,
+		    .category_mask = PAGE_IS_FILE,
+		    .category_anyof_mask = where,
+		    .return_mask = where,
+		};
+		long got = ms__ioctl_count(pagemap, PAGEMAP_SCAN, &arg);
+		if (got < 0)
+			return got;
+		runs += got;
+		for (long i = 0; record && i < got; i++)
+			ms__dirty_add_run(&v->dirty,
+					  (size_t)((vec[i].start - (uintptr_t)v->base) >> shift),
+					  (size_t)((vec[i].end - vec[i].start) >> shift));
+		/* A partly filled vector means the walk reached `end`. */
+		if (got < SCAN_VEC)
+			break;
+		start = arg.walk_end > vec[got - 1].end ? arg.walk_end : vec[got - 1].end;
+	}
+	return runs;
+}
+
+int ms__uffd_start(int uffd, uint64_t offered, ms_view *v, bool *pending)
+{
+	*pending = false;
+	int err = check_tables(v->size);
+	if (err)
+		return err;
+	/* PAGEMAP_SCAN came with asynchronous write-protect (Linux 6.7). A
+	 * view that holds private copies already (the pages of a stacked
+	 * snapshot, copied in when it was mapped) is protected at once: a
+	 * later scan could not tell them from written pages. */
+	if (offered & UFFD_FEATURE_WP_ASYNC) {
+		int pagemap = ms__open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
+		if (pagemap < 0)
+			return pagemap;
+		long runs = scan_private(pagemap, v, true, true);
+		ms__close(pagemap);
+		if (runs < 0)
+			return (int)runs;
+		if (runs == 0) {
+			*pending = true;
+			return 0;
+		}
+	}
+	return ms__uffd_wp(uffd, v->base, v->size, true);
+}
+
+int ms__uffd_settle(int uffd, ms_view *v, bool *pending)
+{
+	if (!*pending)
+		return 0;
+	/* The private copies made so far, swapped out or not; then the
+	 * protection; then the copies made by writes from other threads while
+	 * it was being set (present: they are new). Any later write faults
+	 * and is recorded by the tracker. */
+	int pagemap = ms__open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
+	if (pagemap < 0)
+		return pagemap;
+	long runs = scan_private(pagemap, v, true, true);
+	int err = runs < 0 ? (int)runs : ms__uffd_wp(uffd, v->base, v->size, true);
+	if (!err)
+		runs = scan_private(pagemap, v, false, true);
+	if (!err && runs < 0)
+		err = (int)runs;
+	ms__close(pagemap);
+	/* Pages in the dirty set stay writable (the trackers' contract): the
+	 * copies just found, and pages announced with ms_view_note_written. */
+	if (!err)
+		err = ms__uffd_wp_pages(uffd, v->base, v->dirty.list, atomic_load(&v->dirty.n),
+					false);
+	if (!err)
+		*pending = false;
+	return err;
 }
 
 int ms__uffd_rearm_view(int uffd, ms_view *v)

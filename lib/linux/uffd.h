@@ -61,6 +61,8 @@ struct pm_scan_arg {
 #include <stddef.h>
 #include <stdint.h>
 
+#include "memsnap/memsnap.h"
+
 /* Helpers over the primitives of prim.h, shared by the userfaultfd
  * trackers. All return 0 (or a descriptor) or -errno. */
 
@@ -72,8 +74,9 @@ struct pm_scan_arg {
 int ms__uffd_probe(uint64_t features, bool kernel_faults);
 
 /* A new userfaultfd with exactly `features` enabled (and kernel faults, as
- * for probe); -EOPNOTSUPP when the kernel refuses them. */
-int ms__uffd_new(uint64_t features, bool kernel_faults);
+ * for probe); -EOPNOTSUPP when the kernel refuses them. `*offered`, unless
+ * NULL, gets every feature the kernel offers. */
+int ms__uffd_new(uint64_t features, bool kernel_faults, uint64_t *offered);
 
 /* Register [addr, addr+len) for write-protect tracking. -EOPNOTSUPP when the
  * kernel cannot write-protect that kind of memory in this mode (synchronous
@@ -88,10 +91,28 @@ int ms__uffd_wp(int uffd, void *addr, size_t len, bool protect);
  * a page) would take more than half the system's free memory. */
 int ms__uffd_arm(int uffd, void *addr, size_t len);
 
+/*
+ * Tracking that starts when it is first needed. Protecting a whole view
+ * costs O(size) (a marker in the page table of every page), which a view
+ * that is made and then only read, or a loaded save state, need not pay
+ * up front. Instead, attach() calls ms__uffd_start() with the features
+ * ms__uffd_new() reported: it checks the memory
+ * the markers will take and, where the kernel has PAGEMAP_SCAN (Linux
+ * 6.7), leaves the view unprotected and `*pending` set. Writes then make
+ * private copies silently. The tracker calls ms__uffd_settle() before it
+ * first reports or re-protects pages (collect, rearm): it protects the
+ * whole view, then adds to v->dirty every page that has a private copy,
+ * i.e. every page written before, and lifts the protection of every page
+ * in the set, as the contract wants. Writes after the protection fault as
+ * usual; a page written on both sides is in the set once. Without
+ * PAGEMAP_SCAN, ms__uffd_start() protects at once.
+ */
+int ms__uffd_start(int uffd, uint64_t offered, ms_view *v, bool *pending);
+int ms__uffd_settle(int uffd, ms_view *v, bool *pending);
+
 /* The rearm and unprotect of the trackers' contract (internal.h) for a
  * view tracked through `uffd`: protect every page of v->dirty again; lift
  * the protection of pages [first, first+n). */
-#include "memsnap/memsnap.h"
 int ms__uffd_rearm_view(int uffd, ms_view *v);
 int ms__uffd_unprotect_view(int uffd, ms_view *v, size_t first, size_t n);
 

@@ -191,7 +191,10 @@ MS_API int ms_snapshot_read(ms_snapshot *snap, size_t offset, void *dst, size_t 
 
 /* Map a view of `snap`. A CoW view uses the tracker given by
  * MEMSNAP_TRACKER or MS_TRACKER_AUTO. O(1) for plain snapshots; for a
- * chained snapshot O(pages that differ from its plain base).
+ * chained snapshot O(pages that differ from its plain base). The
+ * userfaultfd trackers protect a view of a plain snapshot when tracking is
+ * first needed (the first restore, snapshot or dirty-set query): that call
+ * costs O(size) once (docs/tracking.md, "When tracking starts").
  * Errors: -EBUSY (a shared view exists, or a shared view was asked while any
  * view exists), -EACCES (shared view of a read-only file), -EROFS (shared
  * view of a snapshot other snapshots are stacked on, which must never
