@@ -162,7 +162,7 @@ int ms__uffd_start(int uffd, uint64_t offered, ms_view *v, bool *pending)
 		int pagemap = ms__open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
 		if (pagemap < 0)
 			return pagemap;
-		long runs = scan_private(pagemap, v, true, true);
+		long runs = scan_private(pagemap, v, true, false);
 		ms__close(pagemap);
 		if (runs < 0)
 			return (int)runs;
