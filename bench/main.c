@@ -279,8 +279,9 @@ static void print_table(FILE *f, const msb_result *r, size_t n)
 				fprintf(f, "\n%-6s %6s %-22s %11s %11s %8s %s\n", "size", "D",
 					"strategy", "take_med", "take_p99", "x full", "verified");
 			else if (state)
-				fprintf(f, "\n%-6s %6s %-22s %11s %11s %10s %s\n", "size", "D",
-					"strategy", "median", "p99", "file_MiB", "verified");
+				fprintf(f, "\n%-6s %6s %-22s %11s %11s %10s %7s %7s %s\n", "size",
+					"D", "strategy", "median", "p99", "file_MiB", "GB/s",
+					"x xxh3", "verified");
 			else
 				fprintf(f, "\n%-6s %6s %6s %-22s %11s %11s %11s %11s %8s %s\n",
 					"size", "D", "R", "strategy", "restore_med", "restore_p99",
@@ -315,8 +316,13 @@ static void print_table(FILE *f, const msb_result *r, size_t n)
 			if (c->file_bytes)
 				snprintf(mib, sizeof mib, "%.2f",
 					 (double)c->file_bytes / (1 << 20));
-			fprintf(f, "%-6s %6ld %-22s %11s %11s %10s %s\n", sz, c->dirty_pages,
-				c->strategy, a, b, mib, ok);
+			char gbs[24] = "-";
+			if (!isnan(c->iters_per_sec))
+				snprintf(gbs, sizeof gbs, "%.2f", c->iters_per_sec);
+			if (!isnan(c->x_limit))
+				snprintf(ratio, sizeof ratio, "%.2f", c->x_limit);
+			fprintf(f, "%-6s %6ld %-22s %11s %11s %10s %7s %7s %s\n", sz,
+				c->dirty_pages, c->strategy, a, b, mib, gbs, ratio, ok);
 		} else if (snap) {
 			const msb_result *ref = find_ref(r, n, c, "full");
 			if (ref && c->restore_ns_median > 0)

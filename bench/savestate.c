@@ -10,6 +10,12 @@
  *                     O(1) + the pages read (the file is mapped, not read)
  *   load-incremental  the same for the incremental state over its base
  *   load-full-verify  load-full with MS_STATE_VERIFY (checks every chunk)
+ *   xxh3              the ceiling: XXH3-64 of every 1 MiB chunk of the image
+ *                     in memory (already mapped), on one thread
+ *   xxh3-threads      the same, split over every CPU the process may use
+ *
+ * The full save, the verifying load and xxh3-threads also report GB/s and
+ * their ratio to the one-thread ceiling of the same repetitions.
  *
  * Saves take turns, then loads take turns, in every repetition; each load
  * checks the D pages it reads against what was written and a sample of
@@ -18,17 +24,21 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "bench.h"
 #include "memsnap/state.h"
 
-enum kind { K_SAVE_FULL, K_SAVE_INC, K_LOAD_FULL, K_LOAD_INC, K_LOAD_VERIFY };
+enum kind { K_SAVE_FULL, K_SAVE_INC, K_LOAD_FULL, K_LOAD_INC, K_LOAD_VERIFY, K_XXH3, K_XXH3_MT };
 
 static const struct {
 	const char *name;
@@ -36,7 +46,8 @@ static const struct {
 } all_kinds[] = {
     {"save-full", K_SAVE_FULL},		 {"save-incremental", K_SAVE_INC},
     {"load-full", K_LOAD_FULL},		 {"load-incremental", K_LOAD_INC},
-    {"load-full-verify", K_LOAD_VERIFY},
+    {"load-full-verify", K_LOAD_VERIFY}, {"xxh3", K_XXH3},
+    {"xxh3-threads", K_XXH3_MT},
 };
 #define N_KINDS (sizeof all_kinds / sizeof all_kinds[0])
 
@@ -54,6 +65,7 @@ typedef struct ctx {
 	size_t size;
 	char dir[256], base_path[300], full_path[300], inc_path[300];
 	const uint8_t *pristine;
+	uint64_t image_hash; /* hash_image of pristine */
 	ms_state *base;
 	ms_view *view; /* CoW view of the base state's region */
 	const size_t *dirty;
@@ -92,6 +104,61 @@ static int save(ctx *c, const char *path, bool incremental)
 	ms_state_writer_free(w);
 	ms_snapshot_unref(snap);
 	return err;
+}
+
+/* XXH3-64 of chunks [lo, hi) of 1 MiB of `data`, folded into one value. */
+typedef struct hash_part {
+	const uint8_t *data;
+	size_t size, lo, hi;
+	uint64_t sum;
+	pthread_t thread;
+} hash_part;
+
+static void *hash_chunks(void *arg)
+{
+	hash_part *p = arg;
+	const size_t chunk = 1u << 20;
+	for (size_t c = p->lo; c < p->hi; c++) {
+		size_t len = p->size - c * chunk < chunk ? p->size - c * chunk : chunk;
+		p->sum ^= XXH3_64bits(p->data + c * chunk, len);
+	}
+	return NULL;
+}
+
+/* Hash the image in memory on `threads` threads (the caller is one). */
+static uint64_t hash_image(const uint8_t *data, size_t size, size_t threads)
+{
+	size_t chunks = (size + (1u << 20) - 1) >> 20;
+	if (threads > chunks)
+		threads = chunks ? chunks : 1;
+	hash_part p[16];
+	if (threads > 16)
+		threads = 16;
+	for (size_t i = 0; i < threads; i++)
+		p[i] = (hash_part){.data = data,
+				   .size = size,
+				   .lo = chunks * i / threads,
+				   .hi = chunks * (i + 1) / threads};
+	for (size_t i = 1; i < threads; i++)
+		if (pthread_create(&p[i].thread, NULL, hash_chunks, &p[i]) != 0)
+			hash_chunks(&p[i]), p[i].thread = 0;
+	hash_chunks(&p[0]);
+	uint64_t sum = p[0].sum;
+	for (size_t i = 1; i < threads; i++) {
+		if (p[i].thread)
+			pthread_join(p[i].thread, NULL);
+		sum ^= p[i].sum;
+	}
+	return sum;
+}
+
+static size_t usable_cpus(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) != 0)
+		return 1;
+	int n = CPU_COUNT(&set);
+	return n < 1 ? 1 : (size_t)n;
 }
 
 /* Load `path` into a fresh view and read the D pages; then check it
@@ -165,6 +232,14 @@ static void step(strategy *s, ctx *c, bool record)
 	case K_LOAD_VERIFY:
 		err = load(c, c->full_path, MS_STATE_VERIFY, false, &ns, &ok);
 		break;
+	case K_XXH3:
+	case K_XXH3_MT: {
+		uint64_t sum =
+		    hash_image(c->pristine, c->size, s->kind == K_XXH3 ? 1 : usable_cpus());
+		ns = msb_now_ns() - t0;
+		ok = sum == c->image_hash;
+		break;
+	}
 	}
 	if (err) {
 		s->ok = false;
@@ -223,6 +298,8 @@ static void run_size(msb_options *o, size_t size, strategy *strats, size_t ns)
 	}
 	c.pristine = pristine;
 	msb_touch_pages(ms_view_data(c.view), size);
+	/* The ceiling reads memory that is mapped already. */
+	c.image_hash = hash_image(pristine, size, 1);
 
 	long reps = default_reps(o, size);
 	size_t npages = size / ms_page_size();
@@ -300,6 +377,17 @@ static void run_size(msb_options *o, size_t size, strategy *strats, size_t ns)
 			r->file_bytes = s->file_bytes;
 			r->restore_ns_median = msb_quantile(s->ns, s->n, 0.5);
 			r->restore_ns_p99 = msb_quantile(s->ns, s->n, 0.99);
+			/* Throughput over the whole region, and against the
+			 * one-thread XXH3 ceiling of the same run. */
+			if (s->kind == K_SAVE_FULL || s->kind == K_LOAD_VERIFY ||
+			    s->kind == K_XXH3 || s->kind == K_XXH3_MT) {
+				r->iters_per_sec = (double)size / r->restore_ns_median; /* GB/s */
+				for (size_t k = 0; k < ns; k++)
+					if (strats[k].kind == K_XXH3 && strats[k].n)
+						r->x_limit =
+						    msb_quantile(strats[k].ns, strats[k].n, 0.5) /
+						    r->restore_ns_median;
+			}
 		}
 	}
 	msb_progress_done(o);

@@ -85,4 +85,11 @@ int ms__seal(int fd, int seals);
  * for and this process may not have them). */
 int ms__uffd_open(bool kernel_faults);
 
+/* Run fn(ctx, lo, hi) over [0, n) cut into contiguous parts of at least
+ * `grain` items, one part per CPU this process may use (at most 8), the
+ * calling thread taking one. Returns the first non-zero result of the parts
+ * in order, after every part ended. A part whose thread cannot start runs
+ * on the calling thread. fn must be safe to call from several threads. */
+int ms__parallel(size_t n, size_t grain, int (*fn)(void *ctx, size_t lo, size_t hi), void *ctx);
+
 #endif /* MEMSNAP_LINUX_PRIM_H */

@@ -165,12 +165,27 @@ static uint64_t hash_zero(size_t len, const uint8_t *zero, size_t ps)
 	return v;
 }
 
-int ms__write_pages(int fd, uint64_t off, ms_snapshot *snap, const size_t *pages, size_t first,
-		    size_t n, size_t chunk, uint64_t *hashes)
+/* What write_chunks writes: ms__write_pages's arguments. */
+typedef struct write_job {
+	int fd;
+	uint64_t off;
+	ms_snapshot *snap;
+	const size_t *pages;
+	size_t first, n, chunk;
+	uint64_t *hashes;
+} write_job;
+
+/* Write (and hash) chunks [lo, hi) of a job. Chunks are independent: each
+ * has its own place in the file and its own checksum. */
+static int write_chunks(void *ctx, size_t lo, size_t hi)
 {
+	const write_job *job = ctx;
+	const size_t *pages = job->pages;
+	uint64_t *hashes = job->hashes;
+	ms_snapshot *snap = job->snap;
 	size_t ps = ms_page_size();
 	unsigned shift = ms__page_shift();
-	size_t per_chunk = chunk >> shift;
+	size_t per_chunk = job->chunk >> shift;
 	int err = -ENOMEM;
 	struct iovec *iov = malloc(per_chunk * sizeof *iov);
 	uint8_t *zero = calloc(1, ps);
@@ -180,9 +195,10 @@ int ms__write_pages(int fd, uint64_t off, ms_snapshot *snap, const size_t *pages
 	if (!iov || !zero || !h)
 		goto out;
 	ms_snapshot *root = snap->root;
-	for (size_t c = 0; c * per_chunk < n; c++) {
+	for (size_t c = lo; c < hi; c++) {
 		size_t i0 = c * per_chunk;
-		size_t k = n - i0 < per_chunk ? n - i0 : per_chunk;
+		size_t k = job->n - i0 < per_chunk ? job->n - i0 : per_chunk;
+		size_t first = job->first;
 		/* A chunk of consecutive pages that the root stores as holes
 		 * and no stacked level overrides is left as a hole. */
 		bool hole =
@@ -196,7 +212,7 @@ int ms__write_pages(int fd, uint64_t off, ms_snapshot *snap, const size_t *pages
 					hashes[c] = hash_zero(k << shift, zero, ps);
 				} else {
 					if (!zero_full_known)
-						zero_full = hash_zero(chunk, zero, ps);
+						zero_full = hash_zero(job->chunk, zero, ps);
 					zero_full_known = true;
 					hashes[c] = zero_full;
 				}
@@ -221,7 +237,7 @@ int ms__write_pages(int fd, uint64_t off, ms_snapshot *snap, const size_t *pages
 		}
 		if (hashes)
 			hashes[c] = XXH3_64bits_digest(h);
-		err = ms__pwritev_all(fd, iov, m, off + ((uint64_t)i0 << shift));
+		err = ms__pwritev_all(job->fd, iov, m, job->off + ((uint64_t)i0 << shift));
 		if (err)
 			goto out;
 	}
@@ -231,4 +247,24 @@ out:
 	free(zero);
 	XXH3_freeState(h);
 	return err;
+}
+
+/* Chunks per thread at the least: below that, starting a thread costs more
+ * than it saves. */
+enum { WRITE_GRAIN = 16 };
+
+int ms__write_pages(int fd, uint64_t off, ms_snapshot *snap, const size_t *pages, size_t first,
+		    size_t n, size_t chunk, uint64_t *hashes)
+{
+	write_job job = {.fd = fd,
+			 .off = off,
+			 .snap = snap,
+			 .pages = pages,
+			 .first = first,
+			 .n = n,
+			 .chunk = chunk,
+			 .hashes = hashes};
+	size_t per_chunk = chunk >> ms__page_shift();
+	size_t chunks = (n + per_chunk - 1) / per_chunk;
+	return ms__parallel(chunks, WRITE_GRAIN, write_chunks, &job);
 }

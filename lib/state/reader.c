@@ -21,8 +21,6 @@ static void state_destroy(ms_state *st)
 		ms_snapshot_unref(st->regions[i].snap);
 	for (size_t i = 0; i < st->nblobs; i++)
 		free(st->blobs[i].name);
-	if (st->map)
-		ms__unmap((void *)st->map, st->map_len);
 	ms__close(st->fd);
 	free(st->regions);
 	free(st->blobs);

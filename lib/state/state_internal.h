@@ -42,8 +42,6 @@ struct ms_state {
 	size_t nblobs;
 	ms__state_region *regions;
 	size_t nregions;
-	const uint8_t *map; /* whole file, read-only, made when first needed */
-	size_t map_len;
 	ms_state *base;
 };
 
