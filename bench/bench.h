@@ -73,6 +73,9 @@ typedef struct msb_result {
 	uint64_t page_table_bytes; /* VmPTE: page tables, not part of PSS */
 } msb_result;
 
+/* ---- xxh3_avx2.c (x86-64) ---- */
+uint64_t msb_xxh3_avx2(const void *data, size_t len);
+
 /* ---- util.c ---- */
 uint64_t msb_now_ns(void);
 /* Sort `v` (n values) and return its q-quantile (0..1), nearest rank. */

@@ -13,6 +13,9 @@
  *   xxh3              the ceiling: XXH3-64 of every 1 MiB chunk of the image
  *                     in memory (already mapped), on one thread
  *   xxh3-threads      the same, split over every CPU the process may use
+ *   xxh3-avx2         xxh3 compiled for AVX2 (Debian's libxxhash is built
+ *                     for SSE2), where the CPU has AVX2: not a ceiling of
+ *                     memsnap's build, what an AVX2 build would give
  *
  * The full save, the verifying load and xxh3-threads also report GB/s and
  * their ratio to the one-thread ceiling of the same repetitions.
@@ -38,7 +41,16 @@
 #include "bench.h"
 #include "memsnap/state.h"
 
-enum kind { K_SAVE_FULL, K_SAVE_INC, K_LOAD_FULL, K_LOAD_INC, K_LOAD_VERIFY, K_XXH3, K_XXH3_MT };
+enum kind {
+	K_SAVE_FULL,
+	K_SAVE_INC,
+	K_LOAD_FULL,
+	K_LOAD_INC,
+	K_LOAD_VERIFY,
+	K_XXH3,
+	K_XXH3_MT,
+	K_XXH3_AVX2
+};
 
 static const struct {
 	const char *name;
@@ -48,6 +60,9 @@ static const struct {
     {"load-full", K_LOAD_FULL},		 {"load-incremental", K_LOAD_INC},
     {"load-full-verify", K_LOAD_VERIFY}, {"xxh3", K_XXH3},
     {"xxh3-threads", K_XXH3_MT},
+#ifdef MSB_HAVE_AVX2_XXH3
+    {"xxh3-avx2", K_XXH3_AVX2},
+#endif
 };
 #define N_KINDS (sizeof all_kinds / sizeof all_kinds[0])
 
@@ -111,6 +126,7 @@ typedef struct hash_part {
 	const uint8_t *data;
 	size_t size, lo, hi;
 	uint64_t sum;
+	uint64_t (*hash)(const void *data, size_t len);
 	pthread_t thread;
 } hash_part;
 
@@ -120,13 +136,19 @@ static void *hash_chunks(void *arg)
 	const size_t chunk = 1u << 20;
 	for (size_t c = p->lo; c < p->hi; c++) {
 		size_t len = p->size - c * chunk < chunk ? p->size - c * chunk : chunk;
-		p->sum ^= XXH3_64bits(p->data + c * chunk, len);
+		p->sum ^= p->hash(p->data + c * chunk, len);
 	}
 	return NULL;
 }
 
+static uint64_t xxh3_lib(const void *data, size_t len)
+{
+	return XXH3_64bits(data, len);
+}
+
 /* Hash the image in memory on `threads` threads (the caller is one). */
-static uint64_t hash_image(const uint8_t *data, size_t size, size_t threads)
+static uint64_t hash_image(const uint8_t *data, size_t size, size_t threads,
+			   uint64_t (*hash)(const void *, size_t))
 {
 	size_t chunks = (size + (1u << 20) - 1) >> 20;
 	if (threads > chunks)
@@ -138,7 +160,8 @@ static uint64_t hash_image(const uint8_t *data, size_t size, size_t threads)
 		p[i] = (hash_part){.data = data,
 				   .size = size,
 				   .lo = chunks * i / threads,
-				   .hi = chunks * (i + 1) / threads};
+				   .hi = chunks * (i + 1) / threads,
+				   .hash = hash};
 	for (size_t i = 1; i < threads; i++)
 		if (pthread_create(&p[i].thread, NULL, hash_chunks, &p[i]) != 0)
 			hash_chunks(&p[i]), p[i].thread = 0;
@@ -233,9 +256,15 @@ static void step(strategy *s, ctx *c, bool record)
 		err = load(c, c->full_path, MS_STATE_VERIFY, false, &ns, &ok);
 		break;
 	case K_XXH3:
-	case K_XXH3_MT: {
-		uint64_t sum =
-		    hash_image(c->pristine, c->size, s->kind == K_XXH3 ? 1 : usable_cpus());
+	case K_XXH3_MT:
+	case K_XXH3_AVX2: {
+		uint64_t (*hash)(const void *, size_t) = xxh3_lib;
+#ifdef MSB_HAVE_AVX2_XXH3
+		if (s->kind == K_XXH3_AVX2)
+			hash = msb_xxh3_avx2;
+#endif
+		uint64_t sum = hash_image(c->pristine, c->size,
+					  s->kind == K_XXH3_MT ? usable_cpus() : 1, hash);
 		ns = msb_now_ns() - t0;
 		ok = sum == c->image_hash;
 		break;
@@ -299,7 +328,7 @@ static void run_size(msb_options *o, size_t size, strategy *strats, size_t ns)
 	c.pristine = pristine;
 	msb_touch_pages(ms_view_data(c.view), size);
 	/* The ceiling reads memory that is mapped already. */
-	c.image_hash = hash_image(pristine, size, 1);
+	c.image_hash = hash_image(pristine, size, 1, xxh3_lib);
 
 	long reps = default_reps(o, size);
 	size_t npages = size / ms_page_size();
@@ -380,7 +409,7 @@ static void run_size(msb_options *o, size_t size, strategy *strats, size_t ns)
 			/* Throughput over the whole region, and against the
 			 * one-thread XXH3 ceiling of the same run. */
 			if (s->kind == K_SAVE_FULL || s->kind == K_LOAD_VERIFY ||
-			    s->kind == K_XXH3 || s->kind == K_XXH3_MT) {
+			    s->kind >= K_XXH3) {
 				r->iters_per_sec = (double)size / r->restore_ns_median; /* GB/s */
 				for (size_t k = 0; k < ns; k++)
 					if (strats[k].kind == K_XXH3 && strats[k].n)
@@ -428,9 +457,12 @@ int msb_savestate(msb_options *o)
 	strategy strats[N_KINDS];
 	size_t ns = 0;
 	for (size_t i = 0; i < N_KINDS; i++)
-		if (msb_wants(o, all_kinds[i].name))
-			strats[ns++] =
-			    (strategy){.name = all_kinds[i].name, .kind = all_kinds[i].kind};
+#ifdef MSB_HAVE_AVX2_XXH3
+		if (all_kinds[i].kind != K_XXH3_AVX2 || __builtin_cpu_supports("avx2"))
+#endif
+			if (msb_wants(o, all_kinds[i].name))
+				strats[ns++] = (strategy){.name = all_kinds[i].name,
+							  .kind = all_kinds[i].kind};
 	if (ns == 0) {
 		fprintf(stderr, "memsnap-bench: savestate: no strategy selected\n");
 		return 2;

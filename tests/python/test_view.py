@@ -202,6 +202,8 @@ def test_kernel_write_needs_prepare_write_with_uffd_sync(tmp_path):
     path = tmp_path / "input"
     path.write_bytes(b"from the kernel")
     with memsnap.View(memsnap.Snapshot.zeroed(4 * PAGE), tracker=memsnap.TRACKER_UFFD_SYNC) as view:
+        # Tracking starts when first needed; until then nothing is protected.
+        assert view.dirty_count() == 0
         with open(path, "rb", buffering=0) as f:
             with pytest.raises(OSError) as info:
                 f.readinto(memoryview(view))
