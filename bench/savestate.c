@@ -12,7 +12,7 @@
  *   load-full-verify  load-full with MS_STATE_VERIFY (checks every chunk)
  *   xxh3              the ceiling: XXH3-64 of every 1 MiB chunk of the image
  *                     in memory (already mapped), on one thread
- *   xxh3-threads      the same, split over every CPU the process may use
+ *   xxh3-threads      the same, split over every online CPU
  *   xxh3-avx2         xxh3 compiled for AVX2 (Debian's libxxhash is built
  *                     for SSE2), where the CPU has AVX2: not a ceiling of
  *                     memsnap's build, what an AVX2 build would give
@@ -29,12 +29,12 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -175,15 +175,6 @@ static uint64_t hash_image(const uint8_t *data, size_t size, size_t threads,
 	return sum;
 }
 
-static size_t usable_cpus(void)
-{
-	cpu_set_t set;
-	if (sched_getaffinity(0, sizeof set, &set) != 0)
-		return 1;
-	int n = CPU_COUNT(&set);
-	return n < 1 ? 1 : (size_t)n;
-}
-
 /* Load `path` into a fresh view and read the D pages; then check it
  * (untimed) and free everything. *ns gets the timed part. */
 static int load(ctx *c, const char *path, unsigned flags, bool incremental, uint64_t *ns, bool *ok)
@@ -264,7 +255,7 @@ static void step(strategy *s, ctx *c, bool record)
 			hash = msb_xxh3_avx2;
 #endif
 		uint64_t sum = hash_image(c->pristine, c->size,
-					  s->kind == K_XXH3_MT ? usable_cpus() : 1, hash);
+					  s->kind == K_XXH3_MT ? (size_t)get_nprocs() : 1, hash);
 		ns = msb_now_ns() - t0;
 		ok = sum == c->image_hash;
 		break;

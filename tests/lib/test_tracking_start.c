@@ -96,7 +96,8 @@ static void kernel_write(uint8_t *dst, const char *what, ms_tracker t)
 	close(p[1]);
 }
 
-Test(tracking_start, writes_made_before_tracking_starts_are_found)
+/* Run fn on a fresh view of a pattern snapshot under every usable tracker. */
+static void each_tracker(void (*fn)(ms_tracker t, ms_snapshot *s, ms_view *v))
 {
 	for (size_t k = 0; k < N_TRACKERS; k++) {
 		ms_tracker t = trackers[k];
@@ -105,91 +106,95 @@ Test(tracking_start, writes_made_before_tracking_starts_are_found)
 		ms_snapshot *s = pattern_snapshot(NP);
 		ms_view *v;
 		cr_assert_eq(ms_view_new_tracked(s, MS_VIEW_COW, t, &v), 0);
-		uint8_t *p = ms_view_data(v);
-		/* Reads are not writes. */
-		volatile uint8_t sink = 0;
-		for (size_t pg = 0; pg < NP; pg += 2)
-			sink ^= p[pg * PS];
-		(void)sink;
-		p[1 * PS + 3] ^= 0xff; /* by the program */
-		pthread_t th;	       /* by another thread */
-		cr_assert_eq(pthread_create(&th, NULL, write_page_5, p), 0);
-		cr_assert_eq(pthread_join(th, NULL), 0);
-		/* By the kernel: a tracker that refuses unannounced kernel
-		 * writes (uffd-sync, mprotect) is told first. */
-		if (t == MS_TRACKER_UFFD_SYNC || t == MS_TRACKER_MPROTECT)
-			cr_assert_eq(ms_view_note_written(v, 3 * PS + 100, 6), 0);
-		kernel_write(p + 3 * PS + 100, "kernel", t);
-		size_t want[] = {1, 3, 5};
-		assert_dirty_pages(v, want, 3, t);
-		cr_assert_eq(ms_view_restore(v), 0);
-		assert_content(v, s, t);
-		cr_assert_eq(ms_view_dirty_count(v), 0, "%s", ms_tracker_name(t));
-		/* Tracking goes on as usual after it started. */
-		p[8 * PS] ^= 1;
-		size_t after[] = {8};
-		assert_dirty_pages(v, after, 1, t);
-		cr_assert_eq(ms_view_restore(v), 0);
-		assert_content(v, s, t);
+		fn(t, s, v);
 		ms_view_free(v);
 		ms_snapshot_unref(s);
 	}
+}
+
+/* Restore v and check that it holds its snapshot s again. */
+static void restore_to_snapshot(ms_view *v, ms_snapshot *s, ms_tracker t)
+{
+	cr_assert_eq(ms_view_restore(v), 0, "%s", ms_tracker_name(t));
+	assert_content(v, s, t);
+	cr_assert_eq(ms_view_dirty_count(v), 0, "%s", ms_tracker_name(t));
+}
+
+static void writes_before_the_start(ms_tracker t, ms_snapshot *s, ms_view *v)
+{
+	uint8_t *p = ms_view_data(v);
+	/* Reads are not writes. */
+	volatile uint8_t sink = 0;
+	for (size_t pg = 0; pg < NP; pg += 2)
+		sink ^= p[pg * PS];
+	(void)sink;
+	p[1 * PS + 3] ^= 0xff; /* by the program */
+	pthread_t th;	       /* by another thread */
+	cr_assert_eq(pthread_create(&th, NULL, write_page_5, p), 0);
+	cr_assert_eq(pthread_join(th, NULL), 0);
+	/* By the kernel: a tracker that refuses unannounced kernel writes
+	 * (uffd-sync, mprotect) is told first. */
+	if (t == MS_TRACKER_UFFD_SYNC || t == MS_TRACKER_MPROTECT)
+		cr_assert_eq(ms_view_note_written(v, 3 * PS + 100, 6), 0);
+	kernel_write(p + 3 * PS + 100, "kernel", t);
+	size_t want[] = {1, 3, 5};
+	assert_dirty_pages(v, want, 3, t);
+	restore_to_snapshot(v, s, t);
+	/* Tracking goes on as usual after it started. */
+	p[8 * PS] ^= 1;
+	size_t after[] = {8};
+	assert_dirty_pages(v, after, 1, t);
+	restore_to_snapshot(v, s, t);
+}
+
+Test(tracking_start, writes_made_before_tracking_starts_are_found)
+{
+	each_tracker(writes_before_the_start);
+}
+
+static void stacked_view(ms_tracker t, ms_snapshot *s, ms_view *v)
+{
+	(void)s;
+	uint8_t *p = ms_view_data(v);
+	p[2 * PS] = 0x11;
+	p[4 * PS] = 0x22;
+	ms_snapshot *stacked;
+	cr_assert_eq(ms_view_take_snapshot(v, &stacked), 0);
+	ms_view *w;
+	cr_assert_eq(ms_view_new_tracked(stacked, MS_VIEW_COW, t, &w), 0);
+	cr_assert_eq(ms_view_dirty_count(w), 0, "%s", ms_tracker_name(t));
+	((uint8_t *)ms_view_data(w))[6 * PS] ^= 1;
+	size_t want[] = {6};
+	assert_dirty_pages(w, want, 1, t);
+	restore_to_snapshot(w, stacked, t);
+	ms_view_free(w);
+	ms_snapshot_unref(stacked);
 }
 
 /* A view of a stacked snapshot holds copies of the pages its levels store
  * from the start: those are not writes. */
 Test(tracking_start, a_view_of_a_stacked_snapshot_starts_with_no_dirty_page)
 {
-	for (size_t k = 0; k < N_TRACKERS; k++) {
-		ms_tracker t = trackers[k];
-		if (!usable(t))
-			continue;
-		ms_snapshot *s = pattern_snapshot(NP);
-		ms_view *v;
-		cr_assert_eq(ms_view_new_tracked(s, MS_VIEW_COW, t, &v), 0);
-		uint8_t *p = ms_view_data(v);
-		p[2 * PS] = 0x11;
-		p[4 * PS] = 0x22;
-		ms_snapshot *stacked;
-		cr_assert_eq(ms_view_take_snapshot(v, &stacked), 0);
-		ms_view *w;
-		cr_assert_eq(ms_view_new_tracked(stacked, MS_VIEW_COW, t, &w), 0);
-		cr_assert_eq(ms_view_dirty_count(w), 0, "%s", ms_tracker_name(t));
-		((uint8_t *)ms_view_data(w))[6 * PS] ^= 1;
-		size_t want[] = {6};
-		assert_dirty_pages(w, want, 1, t);
-		cr_assert_eq(ms_view_restore(w), 0);
-		assert_content(w, stacked, t);
-		ms_view_free(w);
-		ms_view_free(v);
-		ms_snapshot_unref(stacked);
-		ms_snapshot_unref(s);
-	}
+	each_tracker(stacked_view);
+}
+
+static void announced_before_the_start(ms_tracker t, ms_snapshot *s, ms_view *v)
+{
+	uint8_t *p = ms_view_data(v);
+	cr_assert_eq(ms_view_note_written(v, 7 * PS, PS), 0);
+	p[9 * PS] = 1; /* a write the start finds */
+	cr_assert_eq(ms_view_dirty_count(v), 2, "%s", ms_tracker_name(t));
+	kernel_write(p + 7 * PS, "announced", t);
+	size_t want[] = {7, 9};
+	assert_dirty_pages(v, want, 2, t);
+	restore_to_snapshot(v, s, t);
 }
 
 /* Pages announced before tracking starts stay writable once it has
  * started: the kernel may write them without a new announcement. */
 Test(tracking_start, pages_announced_before_tracking_starts_stay_writable)
 {
-	for (size_t k = 0; k < N_TRACKERS; k++) {
-		ms_tracker t = trackers[k];
-		if (!usable(t))
-			continue;
-		ms_snapshot *s = pattern_snapshot(NP);
-		ms_view *v;
-		cr_assert_eq(ms_view_new_tracked(s, MS_VIEW_COW, t, &v), 0);
-		uint8_t *p = ms_view_data(v);
-		cr_assert_eq(ms_view_note_written(v, 7 * PS, PS), 0);
-		p[9 * PS] = 1; /* a write the start finds */
-		cr_assert_eq(ms_view_dirty_count(v), 2, "%s", ms_tracker_name(t));
-		kernel_write(p + 7 * PS, "announced", t);
-		size_t want[] = {7, 9};
-		assert_dirty_pages(v, want, 2, t);
-		cr_assert_eq(ms_view_restore(v), 0);
-		assert_content(v, s, t);
-		ms_view_free(v);
-		ms_snapshot_unref(s);
-	}
+	each_tracker(announced_before_the_start);
 }
 
 /* The page-table memory of this process, in KiB. */
