@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <capstone/capstone.h>
 
 #include "memsnap/uc.h"
 #include "target_internal.h"
@@ -79,13 +80,14 @@ int msf_reg_write(msf_target *t, const char *name, uint64_t value)
 
 uint64_t msf_arg(msf_target *t, int i)
 {
-	static const char *const x86[] = {"rdi", "rsi", "rdx", "rcx", "r8", "r9"};
-	static const char *const arm[] = {"r0", "r1", "r2", "r3"};
+	static const int x86[] = {UC_X86_REG_RDI, UC_X86_REG_RSI, UC_X86_REG_RDX,
+				  UC_X86_REG_RCX, UC_X86_REG_R8,  UC_X86_REG_R9};
+	static const int arm[] = {UC_ARM_REG_R0, UC_ARM_REG_R1, UC_ARM_REG_R2, UC_ARM_REG_R3};
 	uint64_t v = 0;
 	if (!t || i < 0 || i >= (t->arch == ARCH_X86_64 ? 6 : 4))
 		return 0;
-	msf_reg_read(t, t->arch == ARCH_X86_64 ? x86[i] : arm[i], &v);
-	return v;
+	uc_reg_read(t->uc, t->arch == ARCH_X86_64 ? x86[i] : arm[i], &v);
+	return t->arch == ARCH_X86_64 ? v : v & 0xffffffffu;
 }
 
 struct uc_struct *msf_engine(msf_target *t)
@@ -129,19 +131,61 @@ static void on_hook(uc_engine *uc, uint64_t address, uint32_t size, void *user_d
 	msf_target *t = h->t;
 	(void)uc;
 	t->cur_hook = h;
-	t->cur_size = size;
+	t->cur_size = h->block ? 0 : size; /* a block hook gets the block's size */
 	h->fn(t, address, h->user_data);
 	t->cur_hook = NULL;
 }
 
+/* The size of the instruction at addr (capstone), or 0. */
+static uint32_t insn_size(msf_target *t, uint64_t addr)
+{
+	uint8_t code[16];
+	size_t n = sizeof code;
+	while (n && uc_mem_read(t->uc, addr, code, n))
+		n--;
+	csh cs;
+	if (!n || cs_open(t->arch == ARCH_X86_64 ? CS_ARCH_X86 : CS_ARCH_ARM,
+			  t->arch == ARCH_X86_64  ? CS_MODE_64
+			  : t->arch == ARCH_THUMB ? CS_MODE_THUMB
+						  : CS_MODE_ARM,
+			  &cs) != CS_ERR_OK)
+		return 0;
+	cs_insn *insn = NULL;
+	uint32_t size = cs_disasm(cs, code, n, addr, 1, &insn) ? insn[0].size : 0;
+	if (insn)
+		cs_free(insn, 1);
+	cs_close(&cs);
+	return size;
+}
+
+int msf__is_function_entry(const msf_target *t, uint64_t addr)
+{
+	for (size_t i = 0; i < t->elf.n_syms; i++)
+		if (t->elf.syms[i].is_func && msf__code_addr(t, t->elf.syms[i].value) == addr)
+			return 1;
+	return 0;
+}
+
+/*
+ * Unicorn 2.0.1 runs the bounds check of every UC_HOOK_CODE hook for every
+ * instruction that any code hook covers, and the instruction budget is one
+ * such hook covering all code: each further code hook adds its check to
+ * every guest instruction (four hooks took a fifth of the host instructions
+ * of a malloc-heavy guest under callgrind). A block hook costs only at the
+ * start of a block, and a function's first instruction always starts one,
+ * since calls and jumps end blocks. So a hook at a function entry is a
+ * block hook; a hook anywhere else is a code hook.
+ */
 int msf__hook_add(msf_target *t, uint64_t addr, msf_hook_fn fn, void *user_data, uint64_t retval)
 {
 	msf_hook *h = calloc(1, sizeof *h);
 	if (!h)
 		return -ENOMEM;
-	*h = (msf_hook){t->hooks, t, msf__code_addr(t, addr), fn, user_data, retval};
+	*h = (msf_hook){t->hooks, t, msf__code_addr(t, addr), fn, user_data, retval, 0};
+	h->block = msf__is_function_entry(t, h->addr);
 	uc_hook id;
-	uc_err e = uc_hook_add(t->uc, &id, UC_HOOK_CODE, (void *)on_hook, h, h->addr, h->addr);
+	uc_err e = uc_hook_add(t->uc, &id, h->block ? UC_HOOK_BLOCK : UC_HOOK_CODE, (void *)on_hook,
+			       h, h->addr, h->addr);
 	if (e) {
 		free(h);
 		return ms_uc_error(e);
@@ -200,7 +244,10 @@ int msf_skip(msf_target *t)
 {
 	if (!t || !t->cur_hook)
 		return -EINVAL;
-	uint64_t next = t->cur_hook->addr + t->cur_size;
+	uint32_t size = t->cur_size ? t->cur_size : insn_size(t, t->cur_hook->addr);
+	if (!size)
+		return -EFAULT;
+	uint64_t next = t->cur_hook->addr + size;
 	return set_pc(t, t->arch == ARCH_THUMB ? next | 1 : next);
 }
 

@@ -20,6 +20,7 @@ typedef struct msf_hook {
 	msf_hook_fn fn;
 	void *user_data;
 	uint64_t retval; /* stubs */
+	int block;	 /* a block hook at a function's entry (hooks.c) */
 } msf_hook;
 
 typedef struct msf_mmio {
@@ -104,6 +105,10 @@ uint64_t msf__return_address(msf_target *t);
 
 /* Whether [addr] is in mapped executable guest memory. */
 int msf__is_code(msf_target *t, uint64_t addr);
+
+/* Whether addr is the first instruction of a function symbol: a hook there
+ * can be a block hook, which costs far less than a code hook (hooks.c). */
+int msf__is_function_entry(const msf_target *t, uint64_t addr);
 
 /* hooks.c: stubs, the system-call and interrupt hooks (setup), and
  * freeing hooks and MMIO regions. */

@@ -183,6 +183,26 @@ Test(api, a_hook_can_skip_an_instruction)
 	msf_target_free(t);
 }
 
+/* A hook in the middle of a function (not a block start): skipping the
+ * syscall of t_syscall leaves getpid's number, 39, in rax. */
+static int add_mid_skip(msf_target *t, void *user_data)
+{
+	uint64_t f;
+	(void)user_data;
+	msf_lookup_symbol(t, "t_syscall", &f);
+	return msf_hook_add(t, f + 10, skip_hlt, NULL);
+}
+
+Test(api, a_hook_inside_a_block_fires)
+{
+	msf_extension ext = {.abi = MSF_EXTENSION_ABI, .setup = add_mid_skip};
+	msf_target *t = open_guest_ext(X86, &ext, "entry", "t_syscall", NULL);
+	msf_result r = run_input(t, "", 0);
+	assert_kind(r, MSF_KIND_OK);
+	cr_assert_eq(r.retval, 39);
+	msf_target_free(t);
+}
+
 /* ---- MMIO ------------------------------------------------------------------ */
 
 typedef struct device {
