@@ -189,9 +189,13 @@ static int heap_free(msf_target *t, const char *fn, uint64_t p, uint64_t site)
 static void on_heap_fn(msf_target *t, uint64_t pc, void *user_data)
 {
 	heap_fn *f = user_data;
-	uint64_t site = msf__return_address(t), a = msf_arg(t, f->reent),
-		 b = msf_arg(t, f->reent + 1), ret = 0;
+	uint64_t site, args[3], ret = 0;
 	(void)pc;
+	if (msf__entry_args(t, &site, args)) {
+		msf__stop(t, MSF_KIND_ERROR, pc, "heap: cannot read the call's arguments");
+		return;
+	}
+	uint64_t a = args[f->reent], b = args[f->reent + 1];
 	if (t->arch != ARCH_X86_64)
 		site &= ~1ull;
 	switch (f->fn) {
@@ -290,31 +294,31 @@ static void on_access(uc_engine *uc, uc_mem_type type, uint64_t addr, int size, 
 	chunk_hdr hdr = {0};
 	if (c < 0 || msf_ram_read(t->ram, h->arena + (uint64_t)c, &hdr, sizeof hdr) ||
 	    hdr.magic != MAGIC) {
-		msf__stop(t, kind, pc, "%s of %d bytes at 0x%" PRIx64 ": no chunk there", what,
-			  size, addr);
+		msf__stop(t, kind, pc, "%s of %d byte%s at 0x%" PRIx64 ": no chunk there", what,
+			  size, size == 1 ? "" : "s", addr);
 		return;
 	}
 	uint64_t user = h->arena + (uint64_t)c + HDR, at = h->arena + bad;
 	if (kind == MSF_KIND_HEAP_UNDERFLOW)
 		msf__stop(t, kind, pc,
-			  "%s of %d bytes at 0x%" PRIx64 ", %" PRIu64 " bytes before the %" PRIu64
+			  "%s of %d byte%s at 0x%" PRIx64 ", %" PRIu64 " bytes before the %" PRIu64
 			  "-byte chunk at 0x%" PRIx64 " allocated at 0x%" PRIx64 "%s",
-			  what, size, addr, user - at, hdr.size, user, hdr.alloc_pc,
-			  sym(t, hdr.alloc_pc, s1, sizeof s1));
+			  what, size, size == 1 ? "" : "s", addr, user - at, hdr.size, user,
+			  hdr.alloc_pc, sym(t, hdr.alloc_pc, s1, sizeof s1));
 	else if (kind == MSF_KIND_USE_AFTER_FREE)
 		msf__stop(t, kind, pc,
-			  "%s of %d bytes at 0x%" PRIx64 ", %" PRIu64 " bytes into the %" PRIu64
+			  "%s of %d byte%s at 0x%" PRIx64 ", %" PRIu64 " bytes into the %" PRIu64
 			  "-byte chunk at 0x%" PRIx64 " allocated at 0x%" PRIx64
 			  "%s and freed at 0x%" PRIx64 "%s",
-			  what, size, addr, at - user, hdr.size, user, hdr.alloc_pc,
-			  sym(t, hdr.alloc_pc, s1, sizeof s1), hdr.free_pc,
+			  what, size, size == 1 ? "" : "s", addr, at - user, hdr.size, user,
+			  hdr.alloc_pc, sym(t, hdr.alloc_pc, s1, sizeof s1), hdr.free_pc,
 			  sym(t, hdr.free_pc, s2, sizeof s2));
 	else
 		msf__stop(t, kind, pc,
-			  "%s of %d bytes at 0x%" PRIx64 ", %" PRIu64 " bytes after the %" PRIu64
+			  "%s of %d byte%s at 0x%" PRIx64 ", %" PRIu64 " bytes after the %" PRIu64
 			  "-byte chunk at 0x%" PRIx64 " allocated at 0x%" PRIx64 "%s",
-			  what, size, addr, at - (user + hdr.size), hdr.size, user, hdr.alloc_pc,
-			  sym(t, hdr.alloc_pc, s1, sizeof s1));
+			  what, size, size == 1 ? "" : "s", addr, at - (user + hdr.size), hdr.size,
+			  user, hdr.alloc_pc, sym(t, hdr.alloc_pc, s1, sizeof s1));
 }
 
 int msf__heap_setup(msf_target *t, char *err, size_t errlen)

@@ -214,30 +214,56 @@ static int set_pc(msf_target *t, uint64_t pc)
 	return ms_uc_error(uc_reg_write(t->uc, UC_ARM_REG_PC, &v));
 }
 
+/* Register reads and writes cost a Unicorn call each (several hundred host
+ * instructions on x86): the calls made on every hooked allocation batch
+ * them. */
+int msf__entry_args(msf_target *t, uint64_t *site, uint64_t args[3])
+{
+	int x86 = t->arch == ARCH_X86_64;
+	int ids[4] = {UC_X86_REG_RSP, UC_X86_REG_RDI, UC_X86_REG_RSI, UC_X86_REG_RDX};
+	if (!x86) {
+		ids[0] = UC_ARM_REG_LR, ids[1] = UC_ARM_REG_R0;
+		ids[2] = UC_ARM_REG_R1, ids[3] = UC_ARM_REG_R2;
+	}
+	uint64_t v[4] = {0};
+	void *ptrs[4] = {&v[0], &v[1], &v[2], &v[3]};
+	uc_err e = uc_reg_read_batch(t->uc, ids, ptrs, 4);
+	if (e)
+		return ms_uc_error(e);
+	for (int i = 0; i < 3; i++)
+		args[i] = x86 ? v[i + 1] : v[i + 1] & 0xffffffffu;
+	*site = 0;
+	if (!x86)
+		*site = v[0] & 0xffffffffu;
+	else if (uc_mem_read(t->uc, v[0], site, 8))
+		return -EFAULT;
+	return 0;
+}
+
 int msf_return(msf_target *t, uint64_t value)
 {
 	if (!t || !t->cur_hook)
 		return -EINVAL;
-	int rc;
+	uc_err e;
 	if (t->arch == ARCH_X86_64) {
 		uint64_t sp = 0, ret;
 		uc_reg_read(t->uc, UC_X86_REG_RSP, &sp);
 		if (uc_mem_read(t->uc, sp, &ret, 8))
 			return -EFAULT;
 		sp += 8;
-		rc = ms_uc_error(uc_reg_write(t->uc, UC_X86_REG_RSP, &sp));
-		if (!rc)
-			rc = ms_uc_error(uc_reg_write(t->uc, UC_X86_REG_RAX, &value));
-		if (!rc)
-			rc = set_pc(t, ret);
+		/* The PC last: writing it is what sends Unicorn to the caller. */
+		int ids[3] = {UC_X86_REG_RSP, UC_X86_REG_RAX, UC_X86_REG_RIP};
+		void *vals[3] = {&sp, &value, &ret};
+		e = uc_reg_write_batch(t->uc, ids, vals, 3);
 	} else {
 		uint32_t r0 = (uint32_t)value, lr = 0;
 		uc_reg_read(t->uc, UC_ARM_REG_LR, &lr);
-		rc = ms_uc_error(uc_reg_write(t->uc, UC_ARM_REG_R0, &r0));
-		if (!rc)
-			rc = set_pc(t, lr);
+		/* Bit 0 of lr selects Thumb, as for a branch to it. */
+		int ids[2] = {UC_ARM_REG_R0, UC_ARM_REG_PC};
+		void *vals[2] = {&r0, &lr};
+		e = uc_reg_write_batch(t->uc, ids, vals, 2);
 	}
-	return rc;
+	return ms_uc_error(e);
 }
 
 int msf_skip(msf_target *t)

@@ -103,6 +103,10 @@ void msf__stop(msf_target *t, msf_kind kind, uint64_t pc, const char *fmt, ...)
  * instruction): [rsp] on x86-64, lr on ARM. */
 uint64_t msf__return_address(msf_target *t);
 
+/* In a hook at a function's entry: the return address (the call site) and
+ * the first three integer arguments, in one batch of register reads. */
+int msf__entry_args(msf_target *t, uint64_t *site, uint64_t args[3]);
+
 /* Whether [addr] is in mapped executable guest memory. */
 int msf__is_code(msf_target *t, uint64_t addr);
 
