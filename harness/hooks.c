@@ -279,7 +279,8 @@ int msf_skip(msf_target *t)
 
 int msf_crash(msf_target *t, const char *kind)
 {
-	if (!t || !t->in_run)
+	/* During a run, or guest code that setup runs with msf_call. */
+	if (!t || (!t->in_run && !t->in_setup))
 		return -EINVAL;
 	int k = msf_kind_register(kind);
 	if (k < 0)

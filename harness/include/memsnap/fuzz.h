@@ -154,8 +154,9 @@ MSF_API int msf_skip(msf_target *t);
 /* In a hook or an MMIO callback: end the run now as a crash of kind `kind`
  * (letters, digits and '-', at most 31 characters; a process knows at most
  * 16 such names). The report and the saved file use that name; the PC is
- * the hooked instruction (the accessing one for MMIO). Errors: -EINVAL
- * (bad name, or not during a run), -ENOSPC (too many names). */
+ * the hooked instruction (the accessing one for MMIO). During msf_call in
+ * setup it makes the call fail with -EFAULT. O(names). Errors: -EINVAL
+ * (bad name, or neither in a run nor in setup), -ENOSPC (too many names). */
 MSF_API int msf_crash(msf_target *t, const char *kind);
 
 /* ---- Memory-mapped I/O --------------------------------------------------- */

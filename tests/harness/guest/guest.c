@@ -52,6 +52,20 @@ NOINLINE void *realloc(void *old, size_t n)
 	return p;
 }
 
+/* newlib's reentrant entry points: the first argument is the reentrancy
+ * structure, which the sanitizer must skip. */
+NOINLINE void *_malloc_r(void *reent, size_t n)
+{
+	(void)reent;
+	return malloc(n);
+}
+
+NOINLINE void _free_r(void *reent, void *p)
+{
+	(void)reent;
+	free(p);
+}
+
 /* ---- init and stubs ------------------------------------------------------ */
 
 volatile uint32_t init_value;
@@ -175,6 +189,14 @@ NOINLINE long t_heap(const uint8_t *p, size_t n)
 	}
 	case 'w':
 		return workload(p + 1, n - 1);
+	case 'R': { /* newlib: one byte past a k-byte chunk, then a double free */
+		static uint8_t reent[64];
+		a = _malloc_r(reent, k);
+		a[0] = 1;
+		_free_r(reent, (void *)a);
+		_free_r(reent, (void *)a);
+		return 0;
+	}
 	}
 	return -2;
 }
