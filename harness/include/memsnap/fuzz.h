@@ -136,9 +136,12 @@ MSF_API int msf_call(msf_target *t, uint64_t func, uint64_t budget, uint64_t *re
 typedef void (*msf_hook_fn)(msf_target *t, uint64_t pc, void *user_data);
 
 /* Call fn whenever the guest reaches `addr` (bit 0 is dropped on Thumb,
- * where it marks the mode). Setup only. A hook costs nothing until its
- * address runs, then one Unicorn callback (about 0.1 µs). Errors: -EBUSY
- * (not in setup), -ENOMEM, Unicorn errors. */
+ * where it marks the mode). Setup only. Cost: at a function symbol's first
+ * instruction, a Unicorn block hook, which costs one callback when the
+ * function is entered and nothing otherwise; anywhere else, a code hook,
+ * which also adds a bounds check to every guest instruction (Unicorn
+ * 2.0.1; docs/harness.md). Errors: -EBUSY (not in setup), -ENOMEM, Unicorn
+ * errors. */
 MSF_API int msf_hook_add(msf_target *t, uint64_t addr, msf_hook_fn fn, void *user_data);
 
 /* In a hook at a function's first instruction: return to the caller now
