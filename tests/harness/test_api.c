@@ -81,6 +81,16 @@ Test(api, an_extension_of_another_abi_is_refused)
 	msf_config_free(&c);
 }
 
+Test(api, an_extension_that_cannot_be_loaded_is_a_setup_error)
+{
+	char err[MSF_ERR_LEN];
+	setup_error(err, sizeof err, X86, "extension", "/nonexistent/ext.so", NULL);
+	cr_assert(strstr(err, "extension: /nonexistent/ext.so"), "%s", err);
+	/* A shared object without MSF_EXTENSION: the core library itself. */
+	setup_error(err, sizeof err, X86, "extension", "libmemsnap-fuzz-core.so", NULL);
+	cr_assert(strstr(err, "defines no msf_extension_v1"), "%s", err);
+}
+
 /* ---- Hooks ------------------------------------------------------------------ */
 
 typedef struct hook_log {
