@@ -174,6 +174,13 @@ static void cmd_info(msf_target *t)
 		       e->segs[i].perms & 4 ? 'x' : '-');
 	printf("ram:       %" PRIu64 " KiB mapped\ninput_max: %zu\nbudget:    %" PRIu64 "\n",
 	       msf_target_ram_pages(t) * 4, msf_target_input_max(t), c->budget);
+	static const char *const policies[] = {"crash", "error", "exit"};
+	printf("syscall:   %s\nheap:      %s\n", policies[c->syscall],
+	       c->heap.sanitize ? "sanitize" : "off");
+	if (c->n_stubs)
+		printf("stubs:     %d\n", c->n_stubs);
+	if (c->extension)
+		printf("extension: %s\n", c->extension);
 }
 
 int main(int argc, char **argv)

@@ -28,6 +28,8 @@ void msf_config_init(msf_config *c)
 	c->budget = MSF_DEFAULT_BUDGET;
 	c->reset = MSF_RESET_MEMSNAP;
 	c->tracking = MSF_TRACK_EXACT;
+	c->heap.arena_addr = MSF_HEAP_DEFAULT_ARENA;
+	c->heap.arena_size = MSF_HEAP_DEFAULT_SIZE;
 }
 
 void msf_config_free(msf_config *c)
@@ -46,6 +48,16 @@ void msf_config_free(msf_config *c)
 		free(c->ram[i].file);
 	free(c->crash_dir);
 	free(c->stats_file);
+	for (int i = 0; i < c->n_stubs; i++)
+		free(c->stubs[i].loc);
+	for (int i = 0; i < c->n_regs; i++) {
+		free(c->regs[i].name);
+		free(c->regs[i].value);
+	}
+	free(c->init);
+	for (int i = 0; i < 4; i++)
+		free(c->heap.names[i]);
+	free(c->extension);
 	memset(c, 0, sizeof *c);
 }
 
@@ -205,6 +217,82 @@ static int parse_stack(msf_config *c, const char *v, int repeat_ok, char *err, s
 	return set_string(&c->stack_top, top, repeat_ok, "stack", err, errlen);
 }
 
+/* A number that may be negative ("-38"), kept as its 64-bit two's
+ * complement, so that a stub can return -1 or -ENOSYS. */
+static int parse_i64(const char *s, uint64_t *out)
+{
+	if (*s != '-')
+		return msf_parse_u64(s, out);
+	uint64_t v;
+	if (msf_parse_u64(s + 1, &v) || v > (uint64_t)INT64_MAX + 1)
+		return -1;
+	*out = (uint64_t)0 - v;
+	return 0;
+}
+
+/* stub = LOC [return=N] */
+static int parse_stub(msf_config *c, const char *v, char *err, size_t errlen)
+{
+	if (c->n_stubs == MSF_MAX_STUBS)
+		return fail(err, errlen, "stub: at most %d stubs", MSF_MAX_STUBS);
+	char loc[256], extra[256] = "", rest[8] = "";
+	int n = sscanf(v, "%255s %255s %7s", loc, extra, rest);
+	if (n < 1 || n > 2)
+		return fail(err, errlen, "stub: expected 'SYMBOL|ADDRESS [return=N]', got '%s'", v);
+	if (check_location(loc))
+		return fail(err, errlen, "stub: '%s' is neither a symbol nor an address", loc);
+	msf_stub_spec s = {.retval = 0};
+	if (n == 2 && (strncmp(extra, "return=", 7) || parse_i64(extra + 7, &s.retval)))
+		return fail(err, errlen, "stub: '%s' is not return=NUMBER", extra);
+	if (!(s.loc = strdup(loc)))
+		return fail(err, errlen, "out of memory");
+	c->stubs[c->n_stubs++] = s;
+	return 0;
+}
+
+/* reg = NAME VALUE; the name is checked against the architecture later. */
+static int parse_reg(msf_config *c, const char *v, char *err, size_t errlen)
+{
+	if (c->n_regs == MSF_MAX_REG_KEYS)
+		return fail(err, errlen, "reg: at most %d registers", MSF_MAX_REG_KEYS);
+	char name[32], value[256], rest[8];
+	if (sscanf(v, "%31s %255s %7s", name, value, rest) != 2)
+		return fail(err, errlen, "reg: expected 'NAME VALUE', got '%s'", v);
+	for (const char *p = name; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_')
+			return fail(err, errlen, "reg: bad register name '%s'", name);
+	uint64_t x;
+	if (value[0] == '-' ? parse_i64(value, &x) : check_location(value))
+		return fail(err, errlen, "reg: '%s' is neither a number nor a symbol", value);
+	msf_reg_spec r = {strdup(name), strdup(value)};
+	if (!r.name || !r.value) {
+		free(r.name);
+		free(r.value);
+		return fail(err, errlen, "out of memory");
+	}
+	c->regs[c->n_regs++] = r;
+	return 0;
+}
+
+/* heap_arena = ADDR SIZE */
+static int parse_arena(msf_config *c, const char *v, char *err, size_t errlen)
+{
+	char a[64], b[64], rest[8];
+	uint64_t addr, size;
+	if (sscanf(v, "%63s %63s %7s", a, b, rest) != 2 || msf_parse_u64(a, &addr) ||
+	    msf_parse_u64(b, &size))
+		return fail(err, errlen, "heap_arena: expected 'ADDRESS SIZE', got '%s'", v);
+	if (size < (64u << 10) || ((addr | size) & 0xffff))
+		return fail(err, errlen,
+			    "heap_arena: address and size must be multiples of 64 KiB, size at "
+			    "least 64 KiB");
+	if (addr + size + size / 8 + 0x10000 < addr)
+		return fail(err, errlen, "heap_arena: wraps around the address space");
+	c->heap.arena_addr = addr;
+	c->heap.arena_size = size;
+	return 0;
+}
+
 static const struct {
 	const char *key;
 	const char *help;
@@ -230,6 +318,14 @@ static const struct {
     {"stats_file", "PATH  rewrite campaign statistics there every second"},
     {"progress", "BOOL   print a progress line every second (stderr)"},
     {"quiet", "BOOL      print no crash reports (front ends still save inputs)"},
+    {"stub", "LOC [return=N]  the function at LOC returns N (default 0) at once (repeatable)"},
+    {"reg", "NAME VALUE  register value at the start state (repeatable; fs_base, gs_base)"},
+    {"init", "LOC       guest function run to completion before the start state is taken"},
+    {"syscall", "crash|error|exit  what syscall/svc does (crash; error returns -ENOSYS)"},
+    {"heap", "off|sanitize  serve malloc/free from a checked guest arena"},
+    {"heap_arena", "ADDR SIZE  the sanitizer's arena (0x70000000 16M)"},
+    {"heap_malloc", "SYM  (also heap_free, heap_calloc, heap_realloc) allocator names"},
+    {"extension", "PATH  shared object defining MSF_EXTENSION (memsnap/fuzz.h)"},
 };
 
 void msf_config_usage(FILE *out)
@@ -334,6 +430,48 @@ int msf_config_set(msf_config *c, const char *key, const char *v, int repeat_ok,
 	}
 	if (!strcmp(key, "crash_dir"))
 		return set_string(&c->crash_dir, v, repeat_ok, key, err, errlen);
+	if (!strcmp(key, "extension"))
+		return set_string(&c->extension, v, repeat_ok, key, err, errlen);
+	if (!strcmp(key, "stub"))
+		return parse_stub(c, v, err, errlen);
+	if (!strcmp(key, "reg"))
+		return parse_reg(c, v, err, errlen);
+	if (!strcmp(key, "init")) {
+		if (check_location(v))
+			return fail(err, errlen, "init: '%s' is neither a symbol nor an address",
+				    v);
+		return set_string(&c->init, v, repeat_ok, key, err, errlen);
+	}
+	if (!strcmp(key, "syscall")) {
+		if (!strcmp(v, "crash"))
+			c->syscall = MSF_SYSCALL_CRASH;
+		else if (!strcmp(v, "error"))
+			c->syscall = MSF_SYSCALL_ERROR;
+		else if (!strcmp(v, "exit"))
+			c->syscall = MSF_SYSCALL_EXIT;
+		else
+			return fail(err, errlen, "syscall: '%s' is not crash, error or exit", v);
+		return 0;
+	}
+	if (!strcmp(key, "heap")) {
+		if (!strcmp(v, "sanitize"))
+			c->heap.sanitize = 1;
+		else if (!strcmp(v, "off"))
+			c->heap.sanitize = 0;
+		else
+			return fail(err, errlen, "heap: '%s' is not off or sanitize", v);
+		return 0;
+	}
+	if (!strcmp(key, "heap_arena"))
+		return parse_arena(c, v, err, errlen);
+	static const char *const heap_keys[4] = {"heap_malloc", "heap_free", "heap_calloc",
+						 "heap_realloc"};
+	for (int i = 0; i < 4; i++)
+		if (!strcmp(key, heap_keys[i])) {
+			if (check_location(v) || isdigit((unsigned char)v[0]) || strchr(v, '+'))
+				return fail(err, errlen, "%s: '%s' is not a symbol name", key, v);
+			return set_string(&c->heap.names[i], v, repeat_ok, key, err, errlen);
+		}
 	if (!strcmp(key, "stats_file"))
 		return set_string(&c->stats_file, v, repeat_ok, key, err, errlen);
 	int *flag = !strcmp(key, "save_timeouts") ? &c->save_timeouts
@@ -410,16 +548,19 @@ int msf_config_parse_file(msf_config *c, const char *path, char *err, size_t err
 	fclose(f);
 	int rc = msf_config_parse_text(c, n > 0 ? text : "", path, err, errlen);
 	free(text);
-	if (rc || !c->elf || c->elf[0] == '/')
+	if (rc)
 		return rc;
-	/* A relative ELF path is relative to the config file. */
+	/* Relative ELF and extension paths are relative to the config file. */
 	const char *slash = strrchr(path, '/');
-	if (slash) {
+	char **paths[2] = {&c->elf, &c->extension};
+	for (int i = 0; i < 2 && slash; i++) {
+		if (!*paths[i] || (*paths[i])[0] == '/')
+			continue;
 		char *full = NULL;
-		if (asprintf(&full, "%.*s/%s", (int)(slash - path), path, c->elf) < 0)
+		if (asprintf(&full, "%.*s/%s", (int)(slash - path), path, *paths[i]) < 0)
 			return fail(err, errlen, "out of memory");
-		free(c->elf);
-		c->elf = full;
+		free(*paths[i]);
+		*paths[i] = full;
 	}
 	return 0;
 }

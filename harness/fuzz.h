@@ -20,7 +20,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "memsnap/fuzz.h"
+
 #define MSF_MAX_EXITS 8
+#define MSF_MAX_STUBS 64
+#define MSF_MAX_REG_KEYS 32
 #define MSF_MAX_RAM 16
 #define MSF_ERR_LEN 512
 #define MSF_DEFAULT_BUDGET 100000u
@@ -56,6 +60,39 @@ typedef struct msf_ram_spec {
 	uint64_t file_offset;
 } msf_ram_spec;
 
+/* What a guest system call (x86-64 `syscall`, ARM `svc`) does. */
+typedef enum msf_syscall_policy {
+	MSF_SYSCALL_CRASH, /* the run ends as a `syscall` crash (the default) */
+	MSF_SYSCALL_ERROR, /* the call returns -ENOSYS and the guest goes on */
+	MSF_SYSCALL_EXIT,  /* the run ends normally; the first argument is the
+			    * return value (exit status) */
+} msf_syscall_policy;
+
+/* stub = LOC [return=N]: the function at LOC returns N at once. */
+typedef struct msf_stub_spec {
+	char *loc;
+	uint64_t retval;
+} msf_stub_spec;
+
+/* reg = NAME VALUE: VALUE is a number or a location. */
+typedef struct msf_reg_spec {
+	char *name;
+	char *value;
+} msf_reg_spec;
+
+/* heap = sanitize: the guest's allocator served by the harness (heap.c). */
+typedef struct msf_heap_spec {
+	int sanitize;
+	uint64_t arena_addr; /* guest address of the arena */
+	uint64_t arena_size;
+	/* Symbols of malloc, free, calloc, realloc (NULL: those names); the
+	 * newlib _malloc_r family is hooked too where present. */
+	char *names[4];
+} msf_heap_spec;
+
+#define MSF_HEAP_DEFAULT_ARENA 0x70000000u
+#define MSF_HEAP_DEFAULT_SIZE (16u << 20)
+
 /* Locations (entry, exits, input buffer, ...) are kept as text and resolved
  * against the ELF symbol table when the target is built: "symbol",
  * "symbol+0x10" or a number. */
@@ -82,6 +119,14 @@ typedef struct msf_config {
 	char *stats_file;
 	int progress;
 	int quiet;
+	msf_stub_spec stubs[MSF_MAX_STUBS];
+	int n_stubs;
+	msf_reg_spec regs[MSF_MAX_REG_KEYS];
+	int n_regs;
+	char *init;
+	msf_syscall_policy syscall;
+	msf_heap_spec heap;
+	char *extension; /* shared object defining MSF_EXTENSION */
 } msf_config;
 
 void msf_config_init(msf_config *c);
@@ -160,6 +205,10 @@ int msf_ram_map_file(msf_ram *r, uint64_t addr, uint64_t size, uint32_t perms, c
 		     uint64_t offset);
 int msf_ram_write(msf_ram *r, uint64_t addr, const void *buf, size_t len);
 int msf_ram_read(msf_ram *r, uint64_t addr, void *buf, size_t len);
+/* Host address of guest RAM at addr and the bytes up to its region's end,
+ * or NULL. For reading: writes through it are not tracked by tracking =
+ * hook (use msf_ram_write). */
+void *msf_ram_host_ptr(msf_ram *r, uint64_t addr, size_t *avail);
 /* Touch every page of every region (read), to populate it. */
 void msf_ram_prefault(msf_ram *r);
 /* Record the start state (CPU and memory), then restore to it. */
@@ -191,6 +240,18 @@ typedef enum msf_kind {
 	MSF_KIND_ABORT,
 	MSF_KIND_EXCEPTION, /* an unhandled interrupt or CPU exception */
 	MSF_KIND_ERROR,	    /* the harness or engine failed, not the guest */
+	MSF_KIND_HLT,	    /* x86 hlt: the guest stopped the CPU (not a crash) */
+	MSF_KIND_WFI,	    /* ARM wfi: the same on ARM (not a crash) */
+	MSF_KIND_BKPT,	    /* ARM bkpt, x86 int3 */
+	MSF_KIND_SYSCALL,   /* a system call under syscall = crash */
+	MSF_KIND_HEAP_OVERFLOW,
+	MSF_KIND_HEAP_UNDERFLOW,
+	MSF_KIND_USE_AFTER_FREE,
+	MSF_KIND_DOUBLE_FREE,
+	MSF_KIND_INVALID_FREE,
+	/* Kinds named by extensions (msf_crash), registered on first use. */
+	MSF_KIND_USER_FIRST,
+	MSF_KIND_USER_LAST = MSF_KIND_USER_FIRST + 15,
 	MSF_KIND_COUNT_
 } msf_kind;
 
@@ -206,6 +267,9 @@ typedef struct msf_result {
 	uint64_t retval; /* eax / r0 on a normal exit */
 	uint64_t regs[MSF_MAX_REGS];
 	int n_regs;
+	/* One line of detail for the report: the heap sanitizer's chunk and
+	 * allocation/free sites, a syscall's number. Empty when none. */
+	char detail[320];
 } msf_result;
 
 typedef struct msf_stats {
@@ -221,7 +285,11 @@ typedef struct msf_stats {
 
 typedef struct msf_target msf_target;
 
+/* Build a target: load, set up (extension included: c->extension is
+ * dlopen'ed unless `ext` is given, which then wins), checkpoint. */
 int msf_target_new(const msf_config *c, msf_target **out, char *err, size_t errlen);
+int msf_target_new_ext(const msf_config *c, const msf_extension *ext, msf_target **out, char *err,
+		       size_t errlen);
 void msf_target_free(msf_target *t);
 
 /* Guest coverage: each translation block executed hashes (previous block,
@@ -252,6 +320,11 @@ int msf_target_tick(msf_target *t, uint64_t now_ns);
 /* ---- Reports (report.c) ------------------------------------------------- */
 
 const char *msf_kind_name(msf_kind kind);
+/* The kind for an extension's crash name, registered on first use (a
+ * process-wide table of MSF_KIND_USER_LAST - MSF_KIND_USER_FIRST + 1
+ * names, append-only and guarded by a lock, because msf_kind_name has no
+ * target to hang it on). Returns the kind, or -EINVAL / -ENOSPC. */
+int msf_kind_register(const char *name);
 int msf_kind_is_crash(msf_kind kind);
 uint64_t msf_hash(const uint8_t *data, size_t len);
 

@@ -207,6 +207,14 @@ int msf_ram_read(msf_ram *r, uint64_t addr, void *buf, size_t len)
 	return ms_uc_read(r->m, addr, buf, len);
 }
 
+void *msf_ram_host_ptr(msf_ram *r, uint64_t addr, size_t *avail)
+{
+	if (r->kind == MSF_RESET_MEMSNAP)
+		return ms_uc_host_ptr(r->m, addr, avail);
+	plain_region *p = plain_find(r, addr, avail);
+	return p ? p->mem + (addr - p->addr) : NULL;
+}
+
 void msf_ram_prefault(msf_ram *r)
 {
 	volatile uint8_t sink = 0;

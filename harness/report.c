@@ -8,7 +8,9 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ctype.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,16 +32,67 @@ static const char *const kind_names[MSF_KIND_COUNT_] = {
     [MSF_KIND_ABORT] = "abort",
     [MSF_KIND_EXCEPTION] = "exception",
     [MSF_KIND_ERROR] = "harness-error",
+    [MSF_KIND_HLT] = "hlt",
+    [MSF_KIND_WFI] = "wfi",
+    [MSF_KIND_BKPT] = "bkpt",
+    [MSF_KIND_SYSCALL] = "syscall",
+    [MSF_KIND_HEAP_OVERFLOW] = "heap-overflow",
+    [MSF_KIND_HEAP_UNDERFLOW] = "heap-underflow",
+    [MSF_KIND_USE_AFTER_FREE] = "use-after-free",
+    [MSF_KIND_DOUBLE_FREE] = "double-free",
+    [MSF_KIND_INVALID_FREE] = "invalid-free",
 };
+
+/* Names of extension crash kinds (msf_crash): process-wide because
+ * msf_kind_name takes no target; append-only under a lock, so a name once
+ * returned stays valid. */
+static pthread_mutex_t user_kinds_lock = PTHREAD_MUTEX_INITIALIZER;
+static char user_kinds[MSF_KIND_USER_LAST - MSF_KIND_USER_FIRST + 1][32];
+static int n_user_kinds;
+
+int msf_kind_register(const char *name)
+{
+	size_t len = name ? strlen(name) : 0;
+	if (!len || len >= sizeof user_kinds[0])
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)name[i]) && name[i] != '-')
+			return -EINVAL;
+	for (int k = 0; k < MSF_KIND_USER_FIRST; k++)
+		if (kind_names[k] && !strcmp(kind_names[k], name))
+			return k;
+	int rc = -ENOSPC;
+	pthread_mutex_lock(&user_kinds_lock);
+	for (int i = 0; i < n_user_kinds && rc < 0; i++)
+		if (!strcmp(user_kinds[i], name))
+			rc = MSF_KIND_USER_FIRST + i;
+	if (rc < 0 && n_user_kinds <= MSF_KIND_USER_LAST - MSF_KIND_USER_FIRST) {
+		memcpy(user_kinds[n_user_kinds], name, len + 1);
+		rc = MSF_KIND_USER_FIRST + n_user_kinds++;
+	}
+	pthread_mutex_unlock(&user_kinds_lock);
+	return rc;
+}
 
 const char *msf_kind_name(msf_kind kind)
 {
-	return kind < MSF_KIND_COUNT_ ? kind_names[kind] : "?";
+	if (kind >= MSF_KIND_USER_FIRST && kind <= MSF_KIND_USER_LAST) {
+		const char *name = "?";
+		pthread_mutex_lock(&user_kinds_lock);
+		if ((int)kind - MSF_KIND_USER_FIRST < n_user_kinds)
+			name = user_kinds[kind - MSF_KIND_USER_FIRST];
+		pthread_mutex_unlock(&user_kinds_lock);
+		return name;
+	}
+	return kind < MSF_KIND_COUNT_ && kind_names[kind] ? kind_names[kind] : "?";
 }
 
+/* hlt and wfi end a run the way a device idles: the input is done, nothing
+ * went wrong that the guest did not ask for. */
 int msf_kind_is_crash(msf_kind kind)
 {
-	return kind != MSF_KIND_OK && kind != MSF_KIND_TIMEOUT && kind != MSF_KIND_ERROR;
+	return kind != MSF_KIND_OK && kind != MSF_KIND_TIMEOUT && kind != MSF_KIND_ERROR &&
+	       kind != MSF_KIND_HLT && kind != MSF_KIND_WFI;
 }
 
 /* FNV-1a, 64 bits: names saved inputs; not a security boundary. */
@@ -127,6 +180,9 @@ void msf_report(msf_target *t, const msf_result *res, const uint8_t *data, size_
 			c->budget);
 	else if (res->kind == MSF_KIND_ERROR)
 		fprintf(out, "==memsnap-fuzz== HARNESS ERROR: %s\n", ms_strerror(res->err));
+	else if (res->kind == MSF_KIND_HLT || res->kind == MSF_KIND_WFI)
+		fprintf(out, "==memsnap-fuzz== HALTED: the guest ran %s\n",
+			msf_kind_name(res->kind));
 	else
 		fprintf(out, "==memsnap-fuzz== CRASH: %s\n", msf_kind_name(res->kind));
 	fprintf(out, "  pc:        0x%0*" PRIx64 "%s\n", w, res->pc, sym);
@@ -137,6 +193,8 @@ void msf_report(msf_target *t, const msf_result *res, const uint8_t *data, size_
 			access_of(res->kind), res->access_size,
 			strstr(msf_kind_name(res->kind), "unmapped") ? "unmapped"
 								     : "not permitted");
+	if (res->detail[0])
+		fprintf(out, "  detail:    %s\n", res->detail);
 	if (res->err && res->kind != MSF_KIND_ERROR)
 		fprintf(out, "  unicorn:   %s\n", ms_strerror(res->err));
 	fprintf(out, "  input:     %zu bytes, hash %016" PRIx64 "\n", len, msf_hash(data, len));

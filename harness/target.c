@@ -3,6 +3,7 @@
  * one function that runs an input from that state and says how it ended.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -12,18 +13,16 @@
 #include <unicorn/unicorn.h>
 
 #include "memsnap/uc.h"
-#include "fuzz.h"
+#include "target_internal.h"
 
-typedef enum arch { ARCH_X86_64, ARCH_THUMB, ARCH_ARM } arch;
-
-static const char *const x86_64_names[] = {"rax", "rbx", "rcx", "rdx", "rsi", "rdi",
-					   "rbp", "rsp", "r8",	"r9",  "r10", "r11",
-					   "r12", "r13", "r14", "r15", "rip", "eflags"};
-static const int x86_64_regs[] = {UC_X86_REG_RAX, UC_X86_REG_RBX,   UC_X86_REG_RCX, UC_X86_REG_RDX,
-				  UC_X86_REG_RSI, UC_X86_REG_RDI,   UC_X86_REG_RBP, UC_X86_REG_RSP,
-				  UC_X86_REG_R8,  UC_X86_REG_R9,    UC_X86_REG_R10, UC_X86_REG_R11,
-				  UC_X86_REG_R12, UC_X86_REG_R13,   UC_X86_REG_R14, UC_X86_REG_R15,
-				  UC_X86_REG_RIP, UC_X86_REG_EFLAGS};
+static const char *const x86_64_names[] = {
+    "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",    "r8",	  "r9",
+    "r10", "r11", "r12", "r13", "r14", "r15", "rip", "eflags", "fs_base", "gs_base"};
+static const int x86_64_regs[] = {
+    UC_X86_REG_RAX, UC_X86_REG_RBX, UC_X86_REG_RCX,    UC_X86_REG_RDX,	   UC_X86_REG_RSI,
+    UC_X86_REG_RDI, UC_X86_REG_RBP, UC_X86_REG_RSP,    UC_X86_REG_R8,	   UC_X86_REG_R9,
+    UC_X86_REG_R10, UC_X86_REG_R11, UC_X86_REG_R12,    UC_X86_REG_R13,	   UC_X86_REG_R14,
+    UC_X86_REG_R15, UC_X86_REG_RIP, UC_X86_REG_EFLAGS, UC_X86_REG_FS_BASE, UC_X86_REG_GS_BASE};
 static const char *const arm_names[] = {"r0", "r1",  "r2",  "r3",  "r4", "r5", "r6", "r7",  "r8",
 					"r9", "r10", "r11", "r12", "sp", "lr", "pc", "cpsr"};
 static const int arm_regs[] = {
@@ -31,34 +30,7 @@ static const int arm_regs[] = {
     UC_ARM_REG_R6,  UC_ARM_REG_R7, UC_ARM_REG_R8, UC_ARM_REG_R9, UC_ARM_REG_R10, UC_ARM_REG_R11,
     UC_ARM_REG_R12, UC_ARM_REG_SP, UC_ARM_REG_LR, UC_ARM_REG_PC, UC_ARM_REG_CPSR};
 
-struct msf_target {
-	msf_config cfg; /* borrowed strings: only read */
-	msf_elf elf;
-	arch arch;
-	uc_engine *uc;
-	msf_ram *ram;
-	int pc_reg, ret_reg, ptr_reg, len_reg;
-	uint64_t entry; /* where runs begin (odd in Thumb mode) */
-	uint64_t exits[MSF_MAX_EXITS];
-	int n_exits;
-	uint64_t abort_addr;
-	int have_abort;
-	uint64_t input_addr;
-	size_t input_max;
-	/* Per run. */
-	int hit_exit, hit_abort, mem_fault;
-	uint64_t fault_pc, fault_addr;
-	int fault_size;
-	/* Coverage. */
-	uint8_t *cov;
-	uint64_t cov_mask;
-	uint64_t prev_block;
-	uc_hook cov_hook;
-	msf_stats stats;
-	uint64_t last_tick_ns;
-};
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+int msf__fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -66,6 +38,8 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 	return -1;
 }
+
+#define fail msf__fail
 
 uint64_t msf_now_ns(void)
 {
@@ -76,7 +50,7 @@ uint64_t msf_now_ns(void)
 
 /* "symbol", "symbol+offset" or a number. *sym_value gets the raw symbol
  * value (odd for Thumb functions) when a symbol is used. */
-static int resolve(const msf_target *t, const char *loc, uint64_t *out, char *err, size_t errlen)
+int msf__resolve(const msf_target *t, const char *loc, uint64_t *out, char *err, size_t errlen)
 {
 	if (loc[0] >= '0' && loc[0] <= '9')
 		return msf_parse_u64(loc, out) ? fail(err, errlen, "bad address '%s'", loc) : 0;
@@ -95,14 +69,54 @@ static int resolve(const msf_target *t, const char *loc, uint64_t *out, char *er
 	return 0;
 }
 
-static int reg_by_name(const msf_target *t, const char *name)
+int msf__reg_id(const msf_target *t, const char *name)
 {
-	int n;
-	const char *const *names = msf_target_reg_names(t, &n);
-	for (int i = 0; i < n; i++)
-		if (!strcmp(names[i], name))
-			return t->arch == ARCH_X86_64 ? x86_64_regs[i] : arm_regs[i];
+	if (t->arch == ARCH_X86_64) {
+		for (size_t i = 0; i < sizeof x86_64_names / sizeof x86_64_names[0]; i++)
+			if (!strcmp(x86_64_names[i], name))
+				return x86_64_regs[i];
+	} else {
+		for (size_t i = 0; i < sizeof arm_names / sizeof arm_names[0]; i++)
+			if (!strcmp(arm_names[i], name))
+				return arm_regs[i];
+	}
 	return -1;
+}
+
+uint64_t msf__code_addr(const msf_target *t, uint64_t addr)
+{
+	return t->arch == ARCH_X86_64 ? addr : addr & ~1ull;
+}
+
+int msf__is_code(msf_target *t, uint64_t addr)
+{
+	uc_mem_region *regs = NULL;
+	uint32_t n = 0;
+	int ok = 0;
+	if (uc_mem_regions(t->uc, &regs, &n))
+		return 0;
+	for (uint32_t i = 0; i < n; i++)
+		ok |=
+		    addr >= regs[i].begin && addr <= regs[i].end && (regs[i].perms & UC_PROT_EXEC);
+	uc_free(regs);
+	return ok;
+}
+
+void msf__stop(msf_target *t, msf_kind kind, uint64_t pc, const char *fmt, ...)
+{
+	if (t->stopped)
+		return;
+	t->stopped = 1;
+	t->stop_kind = kind;
+	t->stop_pc = pc;
+	t->stop_detail[0] = 0;
+	if (fmt) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(t->stop_detail, sizeof t->stop_detail, fmt, ap);
+		va_end(ap);
+	}
+	uc_emu_stop(t->uc);
 }
 
 static bool on_mem_invalid(uc_engine *uc, uc_mem_type type, uint64_t address, int size,
@@ -228,8 +242,8 @@ static int setup_arch(msf_target *t, char *err, size_t errlen)
 	    t->cfg.input_ptr_reg ? t->cfg.input_ptr_reg : (t->arch == ARCH_X86_64 ? "rdi" : "r0");
 	const char *lr =
 	    t->cfg.input_len_reg ? t->cfg.input_len_reg : (t->arch == ARCH_X86_64 ? "rsi" : "r1");
-	t->ptr_reg = reg_by_name(t, pr);
-	t->len_reg = reg_by_name(t, lr);
+	t->ptr_reg = msf__reg_id(t, pr);
+	t->len_reg = msf__reg_id(t, lr);
 	if (t->ptr_reg < 0 || t->len_reg < 0)
 		return fail(err, errlen, "unknown register '%s' for %s", t->ptr_reg < 0 ? pr : lr,
 			    msf_target_arch_name(t));
@@ -240,50 +254,57 @@ static int setup_locations(msf_target *t, char *err, size_t errlen)
 {
 	const msf_config *c = &t->cfg;
 	t->entry = t->elf.entry;
-	if (c->entry && resolve(t, c->entry, &t->entry, err, errlen))
+	if (c->entry && msf__resolve(t, c->entry, &t->entry, err, errlen))
 		return -1;
 	if (c->n_exits) {
 		for (int i = 0; i < c->n_exits; i++)
-			if (resolve(t, c->exits[i], &t->exits[i], err, errlen))
+			if (msf__resolve(t, c->exits[i], &t->exits[i], err, errlen))
 				return -1;
 		t->n_exits = c->n_exits;
-	} else if (!resolve(t, "memsnap_demo_exit", &t->exits[0], err, errlen)) {
+	} else if (!msf__resolve(t, "memsnap_demo_exit", &t->exits[0], err, errlen)) {
 		t->n_exits = 1;
 	} else {
 		return fail(err, errlen,
 			    "no exit address: set 'exit' (%s has no memsnap_demo_exit)", c->elf);
 	}
 	if (c->abort_at) {
-		if (resolve(t, c->abort_at, &t->abort_addr, err, errlen))
+		if (msf__resolve(t, c->abort_at, &t->abort_addr, err, errlen))
 			return -1;
 		t->have_abort = 1;
 	}
 	const msf_symbol *in = msf_elf_symbol(&t->elf, c->input ? c->input : "memsnap_demo_input");
 	if (c->input) {
-		if (resolve(t, c->input, &t->input_addr, err, errlen))
+		if (msf__resolve(t, c->input, &t->input_addr, err, errlen))
 			return -1;
+		t->have_input = 1;
 	} else if (in) {
 		t->input_addr = in->value;
-	} else {
+		t->have_input = 1;
+	} else if (!t->ext || !t->ext->place_input) {
+		/* An extension that places the input itself needs no buffer. */
 		return fail(err, errlen,
 			    "no input buffer: set 'input' (%s has no memsnap_demo_input)", c->elf);
 	}
 	t->input_max = c->input_max	? c->input_max
 		       : in && in->size ? in->size
 					: MSF_DEFAULT_INPUT_MAX;
-	return 0;
-}
-
-static int setup_stack(msf_target *t, char *err, size_t errlen)
-{
 	uint64_t top;
-	if (resolve(t, t->cfg.stack_top ? t->cfg.stack_top : "memsnap_demo_stack_top", &top, err,
-		    errlen))
+	if (msf__resolve(t, c->stack_top ? c->stack_top : "memsnap_demo_stack_top", &top, err,
+			 errlen))
 		return fail(
 		    err, errlen,
 		    "no stack: set 'stack_top' or 'stack' (%s has no memsnap_demo_stack_top)",
-		    t->cfg.elf);
+		    c->elf);
+	t->stack_top = top;
+	return 0;
+}
+
+/* Set the stack pointer, the return address (the first exit) and the PC
+ * for a call of `func` from the stack top. */
+static int prepare_call(msf_target *t, uint64_t func)
+{
 	int rc;
+	uint64_t top = t->stack_top;
 	if (t->arch == ARCH_X86_64) {
 		/* The function returns to the exit stub through [rsp]. */
 		uint64_t sp = top - 8, ret = t->exits[0];
@@ -296,33 +317,129 @@ static int setup_stack(msf_target *t, char *err, size_t errlen)
 		if (!rc)
 			rc = ms_uc_error(uc_reg_write(t->uc, UC_ARM_REG_LR, &lr));
 	}
-	if (rc)
-		return fail(err, errlen, "stack top 0x%llx is not in guest RAM: %s",
-			    (unsigned long long)top, ms_strerror(rc));
-	return 0;
+	uint64_t pc = msf__code_addr(t, func);
+	if (!rc)
+		rc = ms_uc_error(uc_reg_write(t->uc, t->pc_reg, &pc));
+	return rc;
+}
+
+/* Every code location of the config must be mapped executable memory: a
+ * typo'd address would otherwise turn every run into a timeout. */
+static int check_code(msf_target *t, const char *key, const char *loc, uint64_t addr, char *err,
+		      size_t errlen)
+{
+	if (msf__is_code(t, msf__code_addr(t, addr)))
+		return 0;
+	return fail(err, errlen, "%s: 0x%llx (%s) is not in mapped executable memory", key,
+		    (unsigned long long)msf__code_addr(t, addr), loc);
 }
 
 static int setup_hooks(msf_target *t, char *err, size_t errlen)
 {
+	const msf_config *c = &t->cfg;
+	int rc = check_code(t, "entry", c->entry ? c->entry : "the ELF entry point", t->entry, err,
+			    errlen);
+	for (int i = 0; !rc && i < t->n_exits; i++)
+		rc = check_code(t, "exit", c->n_exits ? c->exits[i] : "memsnap_demo_exit",
+				t->exits[i], err, errlen);
+	if (!rc && t->have_abort)
+		rc = check_code(t, "abort", c->abort_at, t->abort_addr, err, errlen);
+	if (rc)
+		return rc;
+	/* Bit 0 of a code address means Thumb on ARM only: an x86-64 function
+	 * may well start at an odd address. */
+	for (int i = 0; i < t->n_exits; i++)
+		t->exits[i] = msf__code_addr(t, t->exits[i]);
+	t->abort_addr = msf__code_addr(t, t->abort_addr);
 	uc_hook h;
 	uc_err e = uc_hook_add(t->uc, &h, UC_HOOK_MEM_INVALID, (void *)on_mem_invalid, t, 1, 0);
-	/* The first exit is uc_emu_start's `until`; the others and the abort
-	 * address stop the run from a one-instruction code hook. */
+	/* The first exit is uc_emu_start's `until`; the others stop the run
+	 * from a one-instruction code hook, and so does the abort address,
+	 * from a block hook when it is a function's entry (see msf__hook_add
+	 * for why). */
 	for (int i = 1; !e && i < t->n_exits; i++)
-		e = uc_hook_add(t->uc, &h, UC_HOOK_CODE, (void *)on_exit_code, t,
-				t->exits[i] & ~1ull, t->exits[i] & ~1ull);
+		e = uc_hook_add(t->uc, &h, UC_HOOK_CODE, (void *)on_exit_code, t, t->exits[i],
+				t->exits[i]);
 	if (!e && t->have_abort)
-		e = uc_hook_add(t->uc, &h, UC_HOOK_CODE, (void *)on_exit_code, t,
-				t->abort_addr & ~1ull, t->abort_addr & ~1ull);
+		e = uc_hook_add(t->uc, &h,
+				msf__is_function_entry(t, t->abort_addr) ? UC_HOOK_BLOCK
+									 : UC_HOOK_CODE,
+				(void *)on_exit_code, t, t->abort_addr, t->abort_addr);
 	if (e)
 		return fail(err, errlen, "uc_hook_add: %s", uc_strerror(e));
-	for (int i = 0; i < t->n_exits; i++)
-		t->exits[i] &= ~1ull;
-	t->abort_addr &= ~1ull;
+	return 0;
+}
+
+/* reg = NAME VALUE keys. */
+static int apply_regs(msf_target *t, char *err, size_t errlen)
+{
+	for (int i = 0; i < t->cfg.n_regs; i++) {
+		const msf_reg_spec *r = &t->cfg.regs[i];
+		uint64_t v;
+		char msg[MSF_ERR_LEN];
+		if (r->value[0] == '-') {
+			uint64_t m;
+			msf_parse_u64(r->value + 1, &m);
+			v = (uint64_t)0 - m;
+		} else if (msf__resolve(t, r->value, &v, msg, sizeof msg)) {
+			return fail(err, errlen, "reg %s: %s", r->name, msg);
+		}
+		int rc = msf_reg_write(t, r->name, v);
+		if (rc == -ENOENT)
+			return fail(err, errlen, "reg: no register '%s' on %s", r->name,
+				    msf_target_arch_name(t));
+		if (rc)
+			return fail(err, errlen, "reg %s: %s", r->name, ms_strerror(rc));
+	}
+	return 0;
+}
+
+/* Explain why msf_call failed, for setup errors. */
+static int call_error(msf_target *t, const char *what, int rc, char *err, size_t errlen)
+{
+	uint64_t pc = 0;
+	uc_reg_read(t->uc, t->pc_reg, &pc);
+	if (t->stopped)
+		pc = t->stop_pc;
+	else if (t->mem_fault)
+		pc = t->fault_pc;
+	if (rc == -ETIMEDOUT)
+		return fail(err, errlen, "%s did not return within %llu instructions (pc 0x%llx)",
+			    what, (unsigned long long)t->cfg.budget, (unsigned long long)pc);
+	return fail(err, errlen, "%s crashed: %s at pc 0x%llx%s%s", what,
+		    t->stopped	   ? msf_kind_name(t->stop_kind)
+		    : t->mem_fault ? "memory fault"
+				   : "stopped",
+		    (unsigned long long)pc, t->stop_detail[0] ? ": " : "", t->stop_detail);
+}
+
+static int load_extension(msf_target *t, const msf_extension *ext, char *err, size_t errlen)
+{
+	if (!ext && t->cfg.extension) {
+		t->ext_handle = dlopen(t->cfg.extension, RTLD_NOW | RTLD_LOCAL);
+		if (!t->ext_handle)
+			return fail(err, errlen, "extension: %s", dlerror());
+		ext = dlsym(t->ext_handle, MSF_EXTENSION_SYMBOL);
+		if (!ext)
+			return fail(
+			    err, errlen,
+			    "extension: %s defines no %s (use MSF_EXTENSION, memsnap/fuzz.h)",
+			    t->cfg.extension, MSF_EXTENSION_SYMBOL);
+	}
+	if (ext && ext->abi != MSF_EXTENSION_ABI)
+		return fail(err, errlen, "extension: ABI %u, this harness has %u (rebuild it)",
+			    ext->abi, MSF_EXTENSION_ABI);
+	t->ext = ext;
 	return 0;
 }
 
 int msf_target_new(const msf_config *c, msf_target **out, char *err, size_t errlen)
+{
+	return msf_target_new_ext(c, NULL, out, err, errlen);
+}
+
+int msf_target_new_ext(const msf_config *c, const msf_extension *ext, msf_target **out, char *err,
+		       size_t errlen)
 {
 	if (msf_config_check(c, err, errlen))
 		return -1;
@@ -330,7 +447,9 @@ int msf_target_new(const msf_config *c, msf_target **out, char *err, size_t errl
 	if (!t)
 		return fail(err, errlen, "out of memory");
 	t->cfg = *c;
-	int rc = msf_elf_load(c->elf, &t->elf, err, errlen);
+	int rc = load_extension(t, ext, err, errlen);
+	if (!rc)
+		rc = msf_elf_load(c->elf, &t->elf, err, errlen);
 	if (!rc)
 		rc = setup_locations(t, err, errlen);
 	if (!rc)
@@ -353,8 +472,42 @@ int msf_target_new(const msf_config *c, msf_target **out, char *err, size_t errl
 				  r->file ? " from " : "", r->file ? r->file : "", ms_strerror(e));
 	}
 	if (!rc)
-		rc = setup_stack(t, err, errlen);
+		rc = setup_hooks(t, err, errlen);
+	if (!rc)
+		rc = msf__hooks_setup(t, err, errlen);
+	if (!rc)
+		rc = msf__heap_setup(t, err, errlen);
+	t->in_setup = 1;
+	if (!rc)
+		rc = apply_regs(t, err, errlen);
+	if (!rc && c->init) {
+		uint64_t f;
+		rc = msf__resolve(t, c->init, &f, err, errlen);
+		if (!rc)
+			rc = check_code(t, "init", c->init, f, err, errlen);
+		int e = rc ? 0 : msf_call(t, f, 0, NULL);
+		if (e) {
+			char what[300];
+			snprintf(what, sizeof what, "init: %s", c->init);
+			rc = call_error(t, what, e, err, errlen);
+		}
+	}
+	if (!rc && t->ext && t->ext->setup) {
+		int e = t->ext->setup(t, t->ext->user_data);
+		if (e)
+			rc = fail(err, errlen, "extension %s: setup failed: %s",
+				  c->extension ? c->extension : "(built in)", ms_strerror(e));
+	}
+	t->in_setup = 0;
 	if (!rc) {
+		int e = prepare_call(t, t->entry);
+		if (e)
+			rc = fail(err, errlen, "stack top 0x%llx is not in guest RAM: %s",
+				  (unsigned long long)t->stack_top, ms_strerror(e));
+	}
+	if (!rc)
+		rc = apply_regs(t, err, errlen);
+	if (!rc && t->have_input) {
 		/* The input buffer must be guest RAM. */
 		uint8_t probe;
 		if (msf_ram_read(t->ram, t->input_addr, &probe, 1) ||
@@ -363,11 +516,7 @@ int msf_target_new(const msf_config *c, msf_target **out, char *err, size_t errl
 			    fail(err, errlen, "input buffer 0x%llx (%zu bytes) is not in guest RAM",
 				 (unsigned long long)t->input_addr, t->input_max);
 	}
-	if (!rc)
-		rc = setup_hooks(t, err, errlen);
 	if (!rc) {
-		uint64_t pc = t->entry & ~1ull;
-		uc_reg_write(t->uc, t->pc_reg, &pc);
 		if (c->prefault)
 			msf_ram_prefault(t->ram);
 		int e = msf_ram_checkpoint(t->ram);
@@ -386,11 +535,48 @@ void msf_target_free(msf_target *t)
 {
 	if (!t)
 		return;
+	if (t->ext && t->ext->teardown)
+		t->ext->teardown(t, t->ext->user_data);
+	msf__heap_free(t);
 	msf_ram_free(t->ram);
 	if (t->uc)
 		uc_close(t->uc);
+	msf__hooks_free(t);
 	msf_elf_free(&t->elf);
+	if (t->ext_handle)
+		dlclose(t->ext_handle);
 	free(t);
+}
+
+int msf_call(msf_target *t, uint64_t func, uint64_t budget, uint64_t *retval)
+{
+	if (!t || !t->in_setup)
+		return -EBUSY;
+	int rc = prepare_call(t, func);
+	if (rc)
+		return rc;
+	t->hit_exit = t->hit_abort = t->mem_fault = t->stopped = 0;
+	uint64_t begin = t->arch == ARCH_THUMB ? func | 1 : func;
+	rc = msf_ram_run(t->ram, begin, t->exits[0], budget ? budget : t->cfg.budget);
+	uint64_t pc = 0;
+	uc_reg_read(t->uc, t->pc_reg, &pc);
+	if (t->stopped && t->stop_has_retval) {
+		t->stopped = 0; /* syscall = exit: the function ended normally */
+		if (retval)
+			*retval = t->stop_retval;
+		return 0;
+	}
+	if (rc || t->stopped || t->hit_abort)
+		return -EFAULT;
+	if (pc != t->exits[0] && !t->hit_exit)
+		return -ETIMEDOUT;
+	if (retval) {
+		*retval = 0;
+		uc_reg_read(t->uc, t->ret_reg, retval);
+		if (t->arch != ARCH_X86_64)
+			*retval &= 0xffffffffu;
+	}
+	return 0;
 }
 
 void msf_target_set_coverage(msf_target *t, uint8_t *map, size_t size)
@@ -434,6 +620,46 @@ static msf_kind kind_of_error(int rc)
 	}
 }
 
+int msf_place_input_default(msf_target *t, const uint8_t *data, size_t len)
+{
+	if (!t->have_input)
+		return -ENOENT;
+	if (len > t->input_max)
+		len = t->input_max;
+	int rc = len ? msf_ram_write(t->ram, t->input_addr, data, len) : 0;
+	uint64_t ptr = t->input_addr, n = len;
+	if (!rc)
+		rc = ms_uc_error(uc_reg_write(t->uc, t->ptr_reg, &ptr));
+	if (!rc)
+		rc = ms_uc_error(uc_reg_write(t->uc, t->len_reg, &n));
+	return rc;
+}
+
+/* A run that ended without an exit, a fault or a stop of ours: either the
+ * budget ran out, or the guest halted the CPU (x86 hlt, ARM wfi), which
+ * Unicorn ends quietly with the PC after the instruction. The instruction
+ * before the PC tells them apart; a budget that runs out exactly after a
+ * byte that looks like hlt would be taken for one. */
+static msf_kind halt_or_timeout(msf_target *t, uint64_t pc)
+{
+	uint8_t b[4];
+	if (t->arch == ARCH_X86_64)
+		return !uc_mem_read(t->uc, pc - 1, b, 1) && b[0] == 0xf4 ? MSF_KIND_HLT
+									 : MSF_KIND_TIMEOUT;
+	if (uc_mem_read(t->uc, pc - 4, b, 4))
+		return MSF_KIND_TIMEOUT;
+	uint32_t w =
+	    (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+	if (t->arch == ARCH_THUMB) {
+		/* wfi (bf30) or wfi.w (f3af 8003). */
+		if ((w >> 16) == 0xbf30 || w == 0x8003f3afu)
+			return MSF_KIND_WFI;
+	} else if ((w & 0x0fffffffu) == 0x0320f003u) {
+		return MSF_KIND_WFI;
+	}
+	return MSF_KIND_TIMEOUT;
+}
+
 int msf_target_run(msf_target *t, const uint8_t *data, size_t len, msf_result *res)
 {
 	memset(res, 0, sizeof *res);
@@ -444,24 +670,41 @@ int msf_target_run(msf_target *t, const uint8_t *data, size_t len, msf_result *r
 		t->stats.start_ns = t0;
 	int rc = msf_ram_restore(t->ram, &dirty);
 	uint64_t t1 = msf_now_ns();
-	if (!rc && len)
-		rc = msf_ram_write(t->ram, t->input_addr, data, len);
-	uint64_t ptr = t->input_addr, n = len;
+	t->in_data = data;
+	t->in_len = len;
+	t->in_pos = 0;
+	t->hit_exit = t->hit_abort = t->mem_fault = t->stopped = 0;
+	t->stop_has_retval = 0;
+	t->in_run = 1;
 	if (!rc)
-		rc = ms_uc_error(uc_reg_write(t->uc, t->ptr_reg, &ptr));
-	if (!rc)
-		rc = ms_uc_error(uc_reg_write(t->uc, t->len_reg, &n));
+		rc = t->ext && t->ext->place_input
+			 ? t->ext->place_input(t, data, len, t->ext->user_data)
+			 : msf_place_input_default(t, data, len);
 	if (rc) {
+		t->in_run = 0;
 		res->kind = MSF_KIND_ERROR;
 		res->err = rc;
 		return rc;
 	}
-	t->hit_exit = t->hit_abort = t->mem_fault = 0;
 	t->prev_block = 0;
 	rc = msf_ram_run(t->ram, t->entry, t->exits[0], t->cfg.budget);
+	t->in_run = 0;
+	t->in_data = NULL;
 	res->err = rc;
 	uc_reg_read(t->uc, t->pc_reg, &res->pc);
-	if (rc) {
+	if (t->stopped) {
+		res->kind = t->stop_kind;
+		res->pc = t->stop_pc;
+		res->err = 0;
+		snprintf(res->detail, sizeof res->detail, "%s", t->stop_detail);
+		if (t->stop_has_retval)
+			res->retval = t->stop_retval;
+		if (t->mem_fault && res->kind != MSF_KIND_OK) {
+			res->addr = t->fault_addr;
+			res->access_size = t->fault_size;
+			res->have_addr = 1;
+		}
+	} else if (rc) {
 		res->kind = kind_of_error(rc);
 		if (t->mem_fault) {
 			res->pc = t->fault_pc;
@@ -478,9 +721,12 @@ int msf_target_run(msf_target *t, const uint8_t *data, size_t len, msf_result *r
 				res->kind = MSF_KIND_OK;
 		if (t->hit_exit)
 			res->kind = MSF_KIND_OK;
+		if (res->kind == MSF_KIND_TIMEOUT)
+			res->kind = halt_or_timeout(t, res->pc);
 	}
 	if (res->kind == MSF_KIND_OK) {
-		uc_reg_read(t->uc, t->ret_reg, &res->retval);
+		if (!t->stop_has_retval)
+			uc_reg_read(t->uc, t->ret_reg, &res->retval);
 		if (t->arch != ARCH_X86_64)
 			res->retval &= 0xffffffffu;
 	} else {
@@ -548,7 +794,8 @@ long msf_target_verify(msf_target *t)
 const char *const *msf_target_reg_names(const msf_target *t, int *n)
 {
 	if (t->arch == ARCH_X86_64) {
-		*n = (int)(sizeof x86_64_names / sizeof x86_64_names[0]);
+		/* The report shows the general registers, not fs_base/gs_base. */
+		*n = (int)(sizeof x86_64_names / sizeof x86_64_names[0]) - 2;
 		return x86_64_names;
 	}
 	*n = (int)(sizeof arm_names / sizeof arm_names[0]);

@@ -173,3 +173,19 @@ Test(config, a_target_with_unknown_symbols_is_refused)
 	cr_assert(strstr(err, "symbol 'no_such_function' is not in"), "%s", err);
 	msf_config_free(&c);
 }
+
+Test(config, a_relative_extension_is_relative_to_the_config_file)
+{
+	char path[256];
+	const char *text = "elf = /x/demo.elf\nextension = ext/target.so\n";
+	ms_test_tmpfile(path, sizeof path, text, strlen(text));
+	msf_config c;
+	char err[MSF_ERR_LEN] = "", want[300];
+	msf_config_init(&c);
+	cr_assert_eq(msf_config_parse_file(&c, path, err, sizeof err), 0, "%s", err);
+	snprintf(want, sizeof want, "%s/ext/target.so", ms_test_tmpdir());
+	cr_assert_str_eq(c.extension, want);
+	cr_assert_str_eq(c.elf, "/x/demo.elf");
+	msf_config_free(&c);
+	unlink(path);
+}
