@@ -161,11 +161,12 @@ static int rearm(ms_view *v)
 	if (n == 0)
 		return 0;
 	const size_t *list = v->dirty.list;
-	size_t runs = 1, lo = list[0], hi = list[0];
-	for (size_t i = 1; i < n; i++) {
-		runs += list[i] != list[i - 1] + 1;
-		lo = list[i] < lo ? list[i] : lo;
-		hi = list[i] > hi ? list[i] : hi;
+	size_t runs = 0, lo = list[0], hi = list[0], i = 0;
+	ms__page_run run;
+	while (ms__next_run(list, n, &i, &run)) {
+		runs++;
+		lo = run.first < lo ? run.first : lo;
+		hi = run.first + run.n - 1 > hi ? run.first + run.n - 1 : hi;
 	}
 	size_t span = hi - lo + 1;
 	if (runs > 1 && runs > span / SCAN_PAGES_PER_RUN) {
