@@ -79,7 +79,7 @@ size_t ms__hot_split(ms_view *v, const ms_snapshot *src, size_t *list, size_t n,
 			stay = ms__dirty_has(&v->prev, pg);
 		}
 		if (stay)
-			ms__dirty_add(&v->scratch, pg);
+			ms__dirty_add_local(&v->scratch, pg);
 		else
 			list[nre++] = pg;
 	}
@@ -88,11 +88,11 @@ size_t ms__hot_split(ms_view *v, const ms_snapshot *src, size_t *list, size_t n,
 	ms__dirty_clear(&v->prev);
 	ms__dirty_clear(&v->hot);
 	for (size_t i = 0; i < nre; i++)
-		ms__dirty_add(&v->prev, list[i]);
+		ms__dirty_add_local(&v->prev, list[i]);
 	size_t nh = atomic_load(&v->scratch.n);
 	for (size_t i = 0; i < nh; i++) {
-		ms__dirty_add(&v->prev, v->scratch.list[i]);
-		ms__dirty_add(&v->hot, v->scratch.list[i]);
+		ms__dirty_add_local(&v->prev, v->scratch.list[i]);
+		ms__dirty_add_local(&v->hot, v->scratch.list[i]);
 	}
 	return nre;
 }

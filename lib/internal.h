@@ -105,6 +105,22 @@ static inline bool ms__dirty_add(ms__dirty_set *d, size_t pg)
 	d->list[slot] = pg;
 	return true;
 }
+/* ms__dirty_add for a set that only the thread calling into memsnap
+ * changes (every set of a view but its dirty set, which fault handlers and
+ * tracker threads fill concurrently): plain loads and stores, no locked
+ * instruction. */
+static inline bool ms__dirty_add_local(ms__dirty_set *d, size_t pg)
+{
+	uint64_t bit = (uint64_t)1 << (pg & 63);
+	uint64_t word = atomic_load_explicit(&d->bits[pg >> 6], memory_order_relaxed);
+	if (word & bit)
+		return false;
+	atomic_store_explicit(&d->bits[pg >> 6], word | bit, memory_order_relaxed);
+	size_t n = atomic_load_explicit(&d->n, memory_order_relaxed);
+	d->list[n] = pg;
+	atomic_store_explicit(&d->n, n + 1, memory_order_relaxed);
+	return true;
+}
 static inline bool ms__dirty_has(const ms__dirty_set *d, size_t pg)
 {
 	return (atomic_load_explicit(&d->bits[pg >> 6], memory_order_relaxed) >> (pg & 63)) & 1;
@@ -213,6 +229,9 @@ typedef struct ms__tracker_ops {
 	 * left unprotected is simply not recorded again, which hot pages
 	 * (view.c) rely on. */
 	bool fault_driven;
+	/* Only calls from the thread using the view add to v->dirty (noted):
+	 * no handler or tracker thread races them, so plain stores do. */
+	bool caller_records;
 } ms__tracker_ops;
 
 extern const ms__tracker_ops ms__tracker_uffd_thread;
@@ -255,6 +274,7 @@ struct ms_view {
 	 * restore re-arms everything). */
 	bool rearm_failed;
 	bool hot_enabled;
+	unsigned char page_shift;	   /* log2 of the page size */
 	unsigned hot_rounds, hot_interval; /* restores since/between checks */
 	size_t size;
 	size_t npages;

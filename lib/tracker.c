@@ -183,4 +183,5 @@ const ms__tracker_ops ms__tracker_noted = {
     .detach = nothing_to_undo,
     .collect = nothing_to_do,
     .rearm = nothing_to_do,
+    .caller_records = true,
 };

@@ -79,8 +79,8 @@ void ms__trim(ms_view *v, const ms_snapshot *src, const size_t *list, size_t n)
 {
 	size_t rewritten = 0;
 	for (size_t i = 0; i < n; i++)
-		rewritten +=
-		    !ms__dirty_add(&v->kept, list[i]) || ms__dirty_has(&v->discarded, list[i]);
+		rewritten += !ms__dirty_add_local(&v->kept, list[i]) ||
+			     ms__dirty_has(&v->discarded, list[i]);
 	size_t kept = atomic_load(&v->kept.n);
 	v->kept_budget = budget(v, kept, n, rewritten);
 	if (kept <= v->kept_budget)

@@ -104,6 +104,7 @@ int ms_view_new_tracked(ms_snapshot *snap, ms_view_mode mode, ms_tracker tracker
 	v->snap = ms_snapshot_ref(snap);
 	v->ops = ops;
 	v->pid = ms__pid();
+	v->page_shift = ms__page_shift();
 	if (mode == MS_VIEW_COW)
 		ms_view_set_hot_pages(v, 1); /* on by default (docs/tracking.md) */
 	err = view_map_new(v, snap, strict);
@@ -263,13 +264,20 @@ int ms_view_protect(ms_view *v, size_t offset, size_t len, unsigned access)
 					 : ms__protect(v->base + offset, len, prot);
 }
 
+/* Add page pg to the dirty set; true if it was not there. */
+static bool record(ms_view *v, size_t pg)
+{
+	return v->ops->caller_records ? ms__dirty_add_local(&v->dirty, pg)
+				      : ms__dirty_add(&v->dirty, pg);
+}
+
 int ms__view_mark_dirty(ms_view *v, size_t first, size_t n)
 {
 	size_t run = 0;
 	for (size_t i = 0; i <= n; i++) {
 		/* A page already dirty is writable, unless a failed rearm
 		 * protected it again. */
-		if (i < n && (ms__dirty_add(&v->dirty, first + i) || v->rearm_failed)) {
+		if (i < n && (record(v, first + i) || v->rearm_failed)) {
 			run++;
 			continue;
 		}
@@ -287,10 +295,24 @@ int ms_view_note_written(ms_view *v, size_t offset, size_t len)
 {
 	if (!v || offset > v->size || len > v->size - offset)
 		return -EINVAL;
-	if (!ms__view_tracked(v) || ms__view_forked(v) || len == 0)
+	if (!ms__view_tracked(v) || len == 0)
 		return 0; /* untracked: the next restore remaps everything */
-	unsigned shift = ms__page_shift();
+	unsigned shift = v->page_shift;
 	size_t first = offset >> shift;
 	size_t last = (offset + len - 1) >> shift;
-	return ms__view_mark_dirty(v, first, last - first + 1);
+	if (first != last) {
+		/* After fork the tracker must not be called (internal.h). */
+		if (ms__view_forked(v))
+			return 0;
+		return ms__view_mark_dirty(v, first, last - first + 1);
+	}
+	/* One page, the common announcement (a write hook's store): a page
+	 * already dirty costs one word of the set. A page recorded in a
+	 * forked child is forgotten by the remap of its next restore; the
+	 * tracker is not called there. */
+	if (!record(v, first) && !v->rearm_failed)
+		return 0;
+	if (!v->ops->unprotect || ms__view_forked(v))
+		return 0;
+	return v->ops->unprotect(v, first, 1);
 }
