@@ -7,7 +7,7 @@
  * Each writable run is a separate mapping in the kernel (a VMA split); a
  * process may hold vm.max_map_count (65530 by default) of them, so at most
  * ~32,000 scattered dirty runs per restore. Kernel writes into a read-only
- * page fail with EFAULT unless announced with ms_view_prepare_write().
+ * page fail with EFAULT unless announced with ms_view_note_written().
  *
  * User protections (ms_view_protect) coexist with tracking: a bitmap holds
  * the pages the user made read-only or inaccessible, and a fault on one of

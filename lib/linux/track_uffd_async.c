@@ -17,8 +17,8 @@
  * written, so tracking starts by protecting the whole range (O(size), once
  * per view). Telling written pages apart by kind instead (private copies
  * against the snapshot's file pages, PAGE_IS_FILE) would spare the markers,
- * but the scan then reads each page's descriptor and runs ~17x slower over
- * a populated view.
+ * but the scan then reads each page's descriptor and runs many times slower
+ * over a populated view (docs/tracking.md).
  *
  * State per view: the userfaultfd and a descriptor of /proc/self/pagemap,
  * both of the process that attached. A child forked from it inherits them
@@ -40,10 +40,11 @@
  * may report a stale walk_end. */
 enum { VEC_LEN = 256 };
 
-/* rearm() protects the dirty pages run by run (one ioctl, ~1 us, each) or
+/* rearm() protects the dirty pages run by run (one ioctl each: O(runs)) or
  * with one PAGEMAP_SCAN over the span from the first to the last dirty page
- * (~1 us plus ~4 ns a page of span, measured). The scan wins when there are
- * more runs than span / SCAN_PAGES_PER_RUN. */
+ * (one call plus O(span), about 1/256 of an ioctl a page: figures in
+ * docs/tracking.md). The scan wins when there are more runs than
+ * span / SCAN_PAGES_PER_RUN. */
 enum { SCAN_PAGES_PER_RUN = 256 };
 
 typedef struct async_state {
