@@ -99,6 +99,10 @@ void msb_progress(const msb_options *o, const char *fmt, ...) __attribute__((for
 void msb_progress_done(const msb_options *o);
 /* Whether strategy `name` was asked (or no --strategies was given). */
 bool msb_wants(const msb_options *o, const char *name);
+/* Whether tracker t is measured: this process can use it, and it sees the
+ * benchmarks' writes (they store through the view's pointer without
+ * announcing it, which the noted tracker would miss). */
+bool msb_tracker_measured(ms_tracker t);
 /* Map `size` bytes of fresh anonymous read/write memory, or NULL. */
 void *msb_map_anon(size_t size);
 /* A memfd of `size` bytes whose every page holds a non-zero pattern that

@@ -19,8 +19,6 @@
  *   memsnap-uc    the runtime (memsnap/uc.h): RAM mapped with ms_uc_map,
  *                 guest run with ms_uc_run, reset with
  *                 ms_uc_checkpoint_restore (built when libmemsnap-uc is)
- *   memsnap-uc-timed  the same with restore timing on
- *                 (ms_uc_set_restore_timing): what the statistics cost
  *   memsnap-uc-2stops  memsnap-uc with ms_uc_run's `until` alternating
  *                 between two addresses from one run to the next (a
  *                 harness with several exits)
@@ -71,7 +69,6 @@ typedef struct strategy {
 	char name[32];
 	enum kind kind;
 	ms_tracker tracker;
-	bool timed;	    /* K_MEMSNAP_UC: restore timing on */
 	bool two_stops;	    /* K_MEMSNAP_UC: `until` alternates */
 	unsigned long runs; /* runs so far (two_stops) */
 	uc_engine *uc;
@@ -227,8 +224,6 @@ static int strategy_setup(strategy *s, cell *c)
 		int err = ms_uc_new(s->uc, &s->msuc);
 		if (!err)
 			err = ms_uc_map(s->msuc, RAM_BASE, c->snap, RAM_PROT);
-		if (!err && s->timed)
-			err = ms_uc_set_restore_timing(s->msuc, 1);
 		if (!err)
 			err = ms_uc_checkpoint_take(s->msuc, &s->cp);
 		if (err) {
@@ -292,7 +287,7 @@ static int reset(strategy *s, cell *c)
 		return e ? uc_fail(s, "uc_context_restore", e) : 0;
 	case K_MEMSNAP: {
 		int err = ms_view_restore(s->view);
-		if (err) {
+		if (err < 0) {
 			s->ok = false;
 			s->err = err;
 			s->what = "ms_view_restore";
@@ -450,15 +445,12 @@ static size_t list_strategies(const msb_options *o, strategy *list)
 	for (int t = MS_TRACKER_AUTO + 1; t < MS_TRACKER_COUNT_; t++) {
 		strategy s = {.kind = K_MEMSNAP, .tracker = (ms_tracker)t};
 		snprintf(s.name, sizeof s.name, "memsnap-%s", ms_tracker_name((ms_tracker)t));
-		if (msb_wants(o, s.name) && ms_tracker_probe((ms_tracker)t) == 0)
+		if (msb_wants(o, s.name) && msb_tracker_measured((ms_tracker)t))
 			list[n++] = s;
 	}
 #ifdef MSB_HAVE_MEMSNAP_UC
 	if (msb_wants(o, "memsnap-uc"))
 		list[n++] = (strategy){.name = "memsnap-uc", .kind = K_MEMSNAP_UC};
-	if (msb_wants(o, "memsnap-uc-timed"))
-		list[n++] =
-		    (strategy){.name = "memsnap-uc-timed", .kind = K_MEMSNAP_UC, .timed = true};
 	if (msb_wants(o, "memsnap-uc-2stops"))
 		list[n++] = (strategy){
 		    .name = "memsnap-uc-2stops", .kind = K_MEMSNAP_UC, .two_stops = true};

@@ -190,7 +190,8 @@ static void run_strategy(msb_options *o, const strategy *s, size_t size, ms_snap
 			uint8_t *data = ms_view_data(views[k]);
 			if (round > 1) {
 				uint64_t t0 = msb_now_ns();
-				err = ms_view_restore(views[k]);
+				int pages = ms_view_restore(views[k]);
+				err = pages < 0 ? pages : 0;
 				restore_ns[nrestores++] = (double)(msb_now_ns() - t0);
 				msb_touch_pages(data, size);
 			}
@@ -285,7 +286,7 @@ int msb_pss(msb_options *o)
 	for (int t = MS_TRACKER_AUTO + 1; t < MS_TRACKER_COUNT_; t++) {
 		strategy s = {.tracker = (ms_tracker)t};
 		snprintf(s.name, sizeof s.name, "memsnap-%s", ms_tracker_name((ms_tracker)t));
-		if (msb_wants(o, s.name) && ms_tracker_probe((ms_tracker)t) == 0)
+		if (msb_wants(o, s.name) && msb_tracker_measured((ms_tracker)t))
 			strats[ns++] = s;
 	}
 	if (ns == 0) {

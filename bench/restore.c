@@ -94,8 +94,10 @@ static int do_restore(strategy *s, const image *im, const size_t *dirty, size_t 
 	}
 	case K_DONTNEED:
 		return madvise(s->data, im->size, MADV_DONTNEED) ? -errno : 0;
-	case K_MEMSNAP:
-		return ms_view_restore(s->view);
+	case K_MEMSNAP: {
+		int pages = ms_view_restore(s->view);
+		return pages < 0 ? pages : 0;
+	}
 	case K_LIMIT:
 		for (size_t i = 0; i < nd; i++)
 			memcpy(s->data + dirty[i] * ps, im->pristine + dirty[i] * ps, ps);
@@ -169,8 +171,8 @@ static size_t list_strategies(const msb_options *o, strategy *list)
 	for (int t = MS_TRACKER_AUTO + 1; t < MS_TRACKER_COUNT_; t++) {
 		char name[32];
 		snprintf(name, sizeof name, "memsnap-%s", ms_tracker_name((ms_tracker)t));
-		if (!msb_wants(o, name))
-			continue;
+		if (!msb_wants(o, name) || t == MS_TRACKER_NOTED)
+			continue; /* noted: see msb_tracker_measured */
 		int err = ms_tracker_probe((ms_tracker)t);
 		if (err) {
 			if (o->n_strategies)
@@ -184,7 +186,7 @@ static size_t list_strategies(const msb_options *o, strategy *list)
 		char name[32];
 		snprintf(name, sizeof name, "memsnap-%s-exact", ms_tracker_name((ms_tracker)t));
 		if (t == MS_TRACKER_NONE || !o->n_strategies || !msb_wants(o, name) ||
-		    ms_tracker_probe((ms_tracker)t) != 0)
+		    !msb_tracker_measured((ms_tracker)t))
 			continue; /* only when asked for by name */
 		add_strategy(list, &n, name, K_MEMSNAP, (ms_tracker)t);
 		list[n - 1].exact = true;

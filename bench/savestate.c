@@ -365,7 +365,7 @@ static void run_size(msb_options *o, size_t size, strategy *strats, size_t ns)
 				}
 			}
 			err = ms_view_restore(c.view);
-			if (err) {
+			if (err < 0) {
 				fprintf(stderr, "memsnap-bench: savestate: restore: %s\n",
 					ms_strerror(err));
 				break;

@@ -58,7 +58,7 @@ static size_t list_strategies(const msb_options *o, strategy *list)
 	for (int t = MS_TRACKER_AUTO + 1; t < MS_TRACKER_COUNT_; t++) {
 		strategy s = {.kind = K_INCREMENTAL, .tracker = (ms_tracker)t};
 		snprintf(s.name, sizeof s.name, "incremental-%s", ms_tracker_name((ms_tracker)t));
-		if (msb_wants(o, s.name) && ms_tracker_probe((ms_tracker)t) == 0)
+		if (msb_wants(o, s.name) && msb_tracker_measured((ms_tracker)t))
 			list[n++] = s;
 	}
 	if (msb_wants(o, "full"))
@@ -123,7 +123,7 @@ static void iterate(strategy *s, size_t size, const size_t *dirty, size_t nd, co
 				s->ok = false;
 	}
 	err = ms_view_restore(s->view);
-	if (err) {
+	if (err < 0) {
 		s->ok = false;
 		s->err = err;
 	}

@@ -290,11 +290,18 @@ void msb_print_machine(void *file, const msb_options *o, int pinned)
 	for (int t = MS_TRACKER_AUTO + 1; t < MS_TRACKER_COUNT_; t++)
 		if (ms_tracker_probe((ms_tracker)t) == 0)
 			fprintf(f, " %s", ms_tracker_name((ms_tracker)t));
-	const char *env = getenv("MEMSNAP_TRACKER");
-	fprintf(f, "%s%s\n", env ? "; MEMSNAP_TRACKER=" : "", env ? env : "");
+	long env;
+	if (ms_option_get(MS_OPTION_TRACKER, &env) == 0)
+		fprintf(f, "; MEMSNAP_TRACKER=%s", ms_tracker_name((ms_tracker)env));
+	fputc('\n', f);
 	char pinned_name[16] = "none";
 	if (pinned >= 0)
 		snprintf(pinned_name, sizeof pinned_name, "%d", pinned);
 	fprintf(f, "# pinned to cpu: %s; mode: %s%s\n", pinned_name, o->quick ? "quick" : "full",
 		o->fixed_pages ? "; pages: fixed" : "");
+}
+
+bool msb_tracker_measured(ms_tracker t)
+{
+	return t != MS_TRACKER_NOTED && ms_tracker_probe(t) == 0;
 }

@@ -52,7 +52,7 @@ void ms__dirty_add_run(ms__dirty_set *d, size_t first, size_t n)
 		ms__dirty_add(d, first + i);
 }
 
-static int cmp_size(const void *a, const void *b)
+static int cmp_page(const void *a, const void *b)
 {
 	size_t x = *(const size_t *)a, y = *(const size_t *)b;
 	return (x > y) - (x < y);
@@ -66,22 +66,19 @@ void ms__pages_sort(size_t *list, size_t n)
 	while (i < n && list[i - 1] <= list[i])
 		i++;
 	if (i < n)
-		qsort(list, n, sizeof *list, cmp_size);
+		qsort(list, n, sizeof *list, cmp_page);
 }
 
 long ms__pages_to_ranges(const size_t *list, size_t n, ms_range *ranges, size_t cap)
 {
 	unsigned shift = ms__page_shift();
 	long runs = 0;
-	for (size_t i = 0; i < n;) {
-		size_t j = i + 1;
-		while (j < n && list[j] <= list[j - 1] + 1)
-			j++; /* neighbours and duplicates join the run */
+	size_t i = 0;
+	ms__page_run run;
+	while (ms__next_run(list, n, &i, &run)) {
 		if ((size_t)runs < cap)
-			ranges[runs] =
-			    (ms_range){list[i] << shift, (list[j - 1] - list[i] + 1) << shift};
+			ranges[runs] = (ms_range){run.first << shift, run.n << shift};
 		runs++;
-		i = j;
 	}
 	return runs;
 }

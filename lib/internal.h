@@ -12,7 +12,6 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "linux/stopwatch.h"
 #include "memsnap/memsnap.h"
 
 typedef struct ms__ptab ms__ptab;
@@ -94,11 +93,32 @@ void ms__dirty_fini(ms__dirty_set *d);
 static inline bool ms__dirty_add(ms__dirty_set *d, size_t pg)
 {
 	uint64_t bit = (uint64_t)1 << (pg & 63);
+	/* A page already in the set costs a plain load, not a locked
+	 * read-modify-write: announced writes (ms_view_note_written from a
+	 * write hook) mostly name pages already there. */
+	if (atomic_load_explicit(&d->bits[pg >> 6], memory_order_relaxed) & bit)
+		return false;
 	uint64_t old = atomic_fetch_or_explicit(&d->bits[pg >> 6], bit, memory_order_relaxed);
 	if (old & bit)
 		return false;
 	size_t slot = atomic_fetch_add_explicit(&d->n, 1, memory_order_relaxed);
 	d->list[slot] = pg;
+	return true;
+}
+/* ms__dirty_add for a set that only the thread calling into memsnap
+ * changes (every set of a view but its dirty set, which fault handlers and
+ * tracker threads fill concurrently): plain loads and stores, no locked
+ * instruction. */
+static inline bool ms__dirty_add_local(ms__dirty_set *d, size_t pg)
+{
+	uint64_t bit = (uint64_t)1 << (pg & 63);
+	uint64_t word = atomic_load_explicit(&d->bits[pg >> 6], memory_order_relaxed);
+	if (word & bit)
+		return false;
+	atomic_store_explicit(&d->bits[pg >> 6], word | bit, memory_order_relaxed);
+	size_t n = atomic_load_explicit(&d->n, memory_order_relaxed);
+	d->list[n] = pg;
+	atomic_store_explicit(&d->n, n + 1, memory_order_relaxed);
 	return true;
 }
 static inline bool ms__dirty_has(const ms__dirty_set *d, size_t pg)
@@ -108,14 +128,51 @@ static inline bool ms__dirty_has(const ms__dirty_set *d, size_t pg)
 void ms__dirty_add_run(ms__dirty_set *d, size_t first, size_t n);
 /* Sort the list (in place) and empty nothing. O(n log n). */
 void ms__dirty_sort(ms__dirty_set *d);
-/* The end of the run of neighbouring pages that starts at list[i] in a
- * sorted list of n pages: list[i..end) are consecutive pages. */
-static inline size_t ms__run_end(const size_t *list, size_t i, size_t n)
+/* A run of neighbouring pages: [first, first + n). */
+typedef struct ms__page_run {
+	size_t first;
+	size_t n;
+} ms__page_run;
+
+/* The page-run iterator: the next run of the page list list[0..n) from
+ * list[*i] on (neighbours and duplicates join a run; a step down ends it, so
+ * an unsorted list gives correct, shorter runs), advancing *i past it.
+ * Returns false when the list is exhausted. Usage:
+ *
+ *	size_t i = 0;
+ *	ms__page_run r;
+ *	while (ms__next_run(list, n, &i, &r))
+ *		use(r.first, r.n);
+ */
+static inline bool ms__next_run(const size_t *list, size_t n, size_t *i, ms__page_run *run)
 {
-	size_t j = i + 1;
-	while (j < n && list[j] == list[j - 1] + 1)
+	if (*i >= n)
+		return false;
+	size_t j = *i + 1;
+	while (j < n && (list[j] == list[j - 1] + 1 || list[j] == list[j - 1]))
 		j++;
-	return j;
+	run->first = list[*i];
+	run->n = list[j - 1] - list[*i] + 1;
+	*i = j;
+	return true;
+}
+
+/* The same over the pages [*pg, end) for which keep(ctx, page) holds: the
+ * next run of such pages, advancing *pg past it. */
+static inline bool ms__next_run_where(size_t *pg, size_t end, bool (*keep)(const void *, size_t),
+				      const void *ctx, ms__page_run *run)
+{
+	while (*pg < end && !keep(ctx, *pg))
+		(*pg)++;
+	if (*pg >= end)
+		return false;
+	size_t j = *pg + 1;
+	while (j < end && keep(ctx, j))
+		j++;
+	run->first = *pg;
+	run->n = j - *pg;
+	*pg = j;
+	return true;
 }
 /* Sort a list of page indices in place. */
 void ms__pages_sort(size_t *list, size_t n);
@@ -172,6 +229,9 @@ typedef struct ms__tracker_ops {
 	 * left unprotected is simply not recorded again, which hot pages
 	 * (view.c) rely on. */
 	bool fault_driven;
+	/* Only calls from the thread using the view add to v->dirty (noted):
+	 * no handler or tracker thread races them, so plain stores do. */
+	bool caller_records;
 } ms__tracker_ops;
 
 extern const ms__tracker_ops ms__tracker_uffd_thread;
@@ -179,6 +239,7 @@ extern const ms__tracker_ops ms__tracker_uffd_async;
 extern const ms__tracker_ops ms__tracker_uffd_sync;
 extern const ms__tracker_ops ms__tracker_mprotect;
 extern const ms__tracker_ops ms__tracker_none;
+extern const ms__tracker_ops ms__tracker_noted;
 
 const ms__tracker_ops *ms__tracker_get(ms_tracker t);
 /* The tracker MS_TRACKER_AUTO picks. A probe that fails for lack of a
@@ -188,6 +249,16 @@ int ms__tracker_auto(ms_tracker *out);
 /* The tracker MEMSNAP_TRACKER names (MS_TRACKER_AUTO when unset or
  * "auto"), or -EINVAL for a name that is no tracker's. */
 int ms__tracker_from_env(ms_tracker *out);
+/* The tracker of a new CoW view asked for `tracker`: MS_TRACKER_AUTO is
+ * MEMSNAP_TRACKER's, else the best this process can use. *strict tells
+ * whether the caller named the tracker (no fallback, -EOPNOTSUPP when the
+ * kernel lacks it). */
+int ms__tracker_choose(ms_tracker tracker, const ms__tracker_ops **out, bool *strict);
+/* Start tracking v with v->ops. A tracker may be unable to watch a
+ * particular kind of memory (uffd-sync cannot watch private mappings of
+ * regular files); unless `strict`, the view then falls back to the trackers
+ * that can (uffd-async, else none), so it keeps working. */
+int ms__tracker_attach(ms_view *v, bool strict);
 
 struct ms_view {
 	/* First what every restore reads, together: the program's run between
@@ -203,7 +274,7 @@ struct ms_view {
 	 * restore re-arms everything). */
 	bool rearm_failed;
 	bool hot_enabled;
-	bool untimed;			   /* ms_view_set_restore_timing(v, 0) */
+	unsigned char page_shift;	   /* log2 of the page size */
 	unsigned hot_rounds, hot_interval; /* restores since/between checks */
 	size_t size;
 	size_t npages;
@@ -220,8 +291,67 @@ struct ms_view {
 	ms__dirty_set discarded; /* pages the last trim discarded */
 	size_t kept_budget;	 /* kept pages allowed before trimming (view.c) */
 	void *tracker_state;
-	ms__stopwatch clock; /* times restores (stats) */
 };
+
+/* ---- Views (view.c, restore.c, hot.c, trim.c, query.c) ---------------- */
+
+/* Map `snap`'s content copy-on-write at the view's address (fixed when the
+ * view already has one). O(1) plus the pages a stacked snapshot overrides. */
+int ms__view_map(ms_view *v, ms_snapshot *snap);
+/* Add pages [first, first+n) to the dirty set and let writes to the new
+ * ones through (ms_view_note_written). */
+int ms__view_mark_dirty(ms_view *v, size_t first, size_t n);
+
+/* A tracked CoW view: restores copy pages back rather than remap. */
+static inline bool ms__view_tracked(const ms_view *v)
+{
+	return v->mode == MS_VIEW_COW && v->ops && v->ops->id != MS_TRACKER_NONE;
+}
+
+pid_t ms__pid(void);
+/* A view inherited through fork() lost its write tracking in the child
+ * (the kernel does not copy userfaultfd registrations, and the tracker's
+ * descriptors still refer to the parent's memory: the tracker must not be
+ * called there). The first restore in the child falls back to a full remap
+ * and re-attaches tracking there; until then the view is untracked. A view
+ * whose remap failed midway is in the same state (pid 0). */
+static inline bool ms__view_forked(const ms_view *v)
+{
+	return v->pid != ms__pid();
+}
+
+/* Hot pages (hot.c). Whether they apply to v (on, and a tracker that
+ * protects pages). */
+bool ms__hot_active(const ms_view *v);
+/* Whether this restore is a check round (counts the rounds). */
+bool ms__hot_check_due(ms_view *v);
+/* Forget every hot page (they were all protected again). */
+void ms__hot_forget(ms_view *v);
+/* Before the copy from `src`: split the sorted dirty list in place into the
+ * pages to protect again (first, still sorted; returns how many) and the
+ * pages that stay hot (the new hot set, sorted). On `check` rounds a hot
+ * page the iteration left unchanged is protected again. prev becomes this
+ * restore's pages. */
+size_t ms__hot_split(ms_view *v, const ms_snapshot *src, size_t *list, size_t n, bool check);
+/* Put the hot pages, split off the dirty list by ms__hot_split (their bits
+ * are still set), back at its end. */
+void ms__hot_append(ms_view *v);
+/* The dirty set after a restore: exactly the hot pages. */
+void ms__hot_keep(ms_view *v);
+
+/* After a restore from `src` that copied and re-armed list[0..n): keep
+ * those pages' private copies up to a budget, discard them beyond (trim.c). */
+void ms__trim(ms_view *v, const ms_snapshot *src, const size_t *list, size_t n);
+
+/* Call fn(ctx, level) for every level between snapshots a and b (one
+ * family) and their nearest common ancestor: the levels whose pages may
+ * differ between them. */
+void ms__snapshot_foreach_between(const ms_snapshot *a, const ms_snapshot *b,
+				  void (*fn)(void *ctx, const ms_snapshot *level), void *ctx);
+
+/* Read the environment settings again (lib/options.c); for tests that
+ * change them, never while another thread may read them. */
+void ms__options_reload(void);
 
 /* ---- Misc -------------------------------------------------------------- */
 

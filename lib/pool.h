@@ -3,8 +3,9 @@
  *
  * Taking an incremental snapshot copies the view's dirty pages somewhere
  * that will not change. A fresh memfd per snapshot costs a page allocation,
- * a zeroing and a copy per page inside the kernel (~1.5 µs a page here) plus
- * ~15 µs of memfd, seal and mmap calls: several times the copy itself. The
+ * a zeroing and a copy per page inside the kernel plus memfd, seal and mmap
+ * calls: O(pages) kernel work on top of O(pages) copies, several times the
+ * copy itself (docs/benchmarks.md). The
  * pool keeps the slots of snapshots that were freed, already backed by
  * memory, so the next snapshot only copies into them.
  *

@@ -433,15 +433,34 @@ int ms_snapshot_clone(ms_snapshot *snap, ms_snapshot **out)
 	return 0;
 }
 
-int ms_snapshot_flatten(ms_snapshot *snap, ms_snapshot **out)
+void ms__snapshot_foreach_between(const ms_snapshot *a, const ms_snapshot *b,
+				  void (*fn)(void *ctx, const ms_snapshot *level), void *ctx)
 {
-	if (!snap || !out)
-		return -EINVAL;
-	if (!snap->parent) {
-		*out = ms_snapshot_ref(snap);
-		return 0;
+	/* Walk the deeper one up until they meet (depth is the distance to
+	 * the root). */
+	while (a != b) {
+		const ms_snapshot **deeper = a->depth >= b->depth ? &a : &b;
+		fn(ctx, *deeper);
+		*deeper = (*deeper)->parent;
 	}
-	return ms_snapshot_clone(snap, out);
+}
+
+/* The pages of the levels between two snapshots, gathered into a list. */
+typedef struct level_pages {
+	size_t *pages;
+	size_t n;
+} level_pages;
+
+static void count_level(void *ud, const ms_snapshot *level)
+{
+	((level_pages *)ud)->n += level->own_n;
+}
+
+static void gather_level(void *ud, const ms_snapshot *level)
+{
+	level_pages *lp = ud;
+	memcpy(lp->pages + lp->n, level->own_pages, level->own_n * sizeof *lp->pages);
+	lp->n += level->own_n;
 }
 
 long ms_snapshot_diff_ranges(const ms_snapshot *a, const ms_snapshot *b, ms_range *ranges,
@@ -451,29 +470,16 @@ long ms_snapshot_diff_ranges(const ms_snapshot *a, const ms_snapshot *b, ms_rang
 		return -EINVAL;
 	if (a->root != b->root)
 		return -EXDEV;
-	/* The levels between each snapshot and the common ancestor: walk the
-	 * deeper one up until they meet (depth is the distance to the root). */
-	size_t total = 0;
-	for (const ms_snapshot *x = a, *y = b; x != y;) {
-		if (x->depth >= y->depth) {
-			total += x->own_n;
-			x = x->parent;
-		} else {
-			total += y->own_n;
-			y = y->parent;
-		}
-	}
-	if (total == 0)
+	level_pages lp = {NULL, 0};
+	ms__snapshot_foreach_between(a, b, count_level, &lp);
+	if (lp.n == 0)
 		return 0;
-	size_t *pages = malloc(total * sizeof *pages), n = 0;
-	if (!pages)
+	lp.pages = malloc(lp.n * sizeof *lp.pages);
+	if (!lp.pages)
 		return -ENOMEM;
-	for (const ms_snapshot *x = a, *y = b; x != y;) {
-		const ms_snapshot **z = x->depth >= y->depth ? &x : &y;
-		memcpy(pages + n, (*z)->own_pages, (*z)->own_n * sizeof *pages);
-		n += (*z)->own_n;
-		*z = (*z)->parent;
-	}
+	lp.n = 0;
+	ms__snapshot_foreach_between(a, b, gather_level, &lp);
+	size_t *pages = lp.pages, n = lp.n;
 	ms__pages_sort(pages, n);
 	long runs = ms__pages_to_ranges(pages, n, ranges, cap);
 	free(pages);

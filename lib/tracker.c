@@ -6,6 +6,9 @@
 
 #include "internal.h"
 
+/* Which tracker a view gets, and the trackers that need nothing from the
+ * platform (none, noted). The platform's trackers are in linux/. */
+
 /* The order MS_TRACKER_AUTO tries trackers in. uffd-thread comes first: it
  * sees every writer, the kernel's included, and its restore is O(dirty).
  * It needs a userfaultfd that receives kernel-mode faults, which takes
@@ -34,6 +37,8 @@ const ms__tracker_ops *ms__tracker_get(ms_tracker t)
 		return &ms__tracker_mprotect;
 	case MS_TRACKER_NONE:
 		return &ms__tracker_none;
+	case MS_TRACKER_NOTED:
+		return &ms__tracker_noted;
 	default:
 		return NULL;
 	}
@@ -81,18 +86,14 @@ int ms__tracker_auto(ms_tracker *out)
 
 int ms__tracker_from_env(ms_tracker *out)
 {
-	const char *env = getenv("MEMSNAP_TRACKER");
-	if (!env || !*env || strcmp(env, "auto") == 0) {
-		*out = MS_TRACKER_AUTO;
-		return 0;
-	}
-	for (int t = MS_TRACKER_AUTO + 1; t < MS_TRACKER_COUNT_; t++) {
-		if (strcmp(env, ms_tracker_name((ms_tracker)t)) == 0) {
-			*out = (ms_tracker)t;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	long t;
+	int err = ms_option_get(MS_OPTION_TRACKER, &t);
+	if (err == -ENOENT)
+		t = MS_TRACKER_AUTO;
+	else if (err)
+		return err;
+	*out = (ms_tracker)t;
+	return 0;
 }
 
 ms_tracker ms_tracker_resolve(ms_tracker t)
@@ -107,38 +108,80 @@ ms_tracker ms_tracker_resolve(ms_tracker t)
 	return ms__tracker_auto(&t) == 0 ? t : MS_TRACKER_NONE;
 }
 
-/* No tracking: restore remaps the whole view (view.c handles it without
- * calling collect or rearm). */
-static int none_probe(void)
+int ms__tracker_choose(ms_tracker tracker, const ms__tracker_ops **out, bool *strict)
 {
-	return 0;
-}
-static int none_attach(ms_view *v)
-{
-	(void)v;
-	return 0;
-}
-static void none_detach(ms_view *v)
-{
-	(void)v;
-}
-static int none_collect(ms_view *v)
-{
-	(void)v;
-	return 0;
-}
-static int none_rearm(ms_view *v)
-{
-	(void)v;
+	int err;
+	*strict = tracker != MS_TRACKER_AUTO;
+	if (tracker == MS_TRACKER_AUTO && (err = ms__tracker_from_env(&tracker)) != 0)
+		return err;
+	if (tracker != MS_TRACKER_AUTO && (err = ms_tracker_probe(tracker)) != 0) {
+		if (*strict)
+			return err == -ENOSYS ? -EOPNOTSUPP : err;
+		tracker = MS_TRACKER_AUTO; /* MEMSNAP_TRACKER named one: fall back */
+	}
+	if (tracker == MS_TRACKER_AUTO && (err = ms__tracker_auto(&tracker)) != 0)
+		return err;
+	*out = ms__tracker_get(tracker);
 	return 0;
 }
 
+int ms__tracker_attach(ms_view *v, bool strict)
+{
+	int err = v->ops->attach(v);
+	if (err != -EOPNOTSUPP || strict)
+		return err;
+	static const ms_tracker fallback[] = {MS_TRACKER_UFFD_ASYNC, MS_TRACKER_NONE};
+	for (size_t i = 0; i < sizeof fallback / sizeof fallback[0]; i++) {
+		const ms__tracker_ops *ops = ms__tracker_get(fallback[i]);
+		if (ops == v->ops || ops->probe() != 0)
+			continue;
+		v->ops = ops;
+		err = ops->attach(v);
+		if (err != -EOPNOTSUPP)
+			return err;
+	}
+	return err;
+}
+
+/* The two trackers that protect nothing share their no-op operations. */
+static int nothing_to_probe(void)
+{
+	return 0;
+}
+static int nothing_to_do(ms_view *v)
+{
+	(void)v;
+	return 0;
+}
+static void nothing_to_undo(ms_view *v)
+{
+	(void)v;
+}
+
+/* No tracking: restore remaps the whole view (restore.c handles it without
+ * calling collect or rearm). */
 const ms__tracker_ops ms__tracker_none = {
     .id = MS_TRACKER_NONE,
     .name = "none",
-    .probe = none_probe,
-    .attach = none_attach,
-    .detach = none_detach,
-    .collect = none_collect,
-    .rearm = none_rearm,
+    .probe = nothing_to_probe,
+    .attach = nothing_to_do,
+    .detach = nothing_to_undo,
+    .collect = nothing_to_do,
+    .rearm = nothing_to_do,
+};
+
+/* The pages announced with ms_view_note_written and nothing else: the
+ * announcement adds them to the dirty set (view.c), which is then complete
+ * by definition; no page is ever protected, so no write faults and a
+ * writer that is not announced is not undone. Needs nothing from the
+ * platform, and has no hot pages (no fault to save: hot.c). */
+const ms__tracker_ops ms__tracker_noted = {
+    .id = MS_TRACKER_NOTED,
+    .name = "noted",
+    .probe = nothing_to_probe,
+    .attach = nothing_to_do,
+    .detach = nothing_to_undo,
+    .collect = nothing_to_do,
+    .rearm = nothing_to_do,
+    .caller_records = true,
 };

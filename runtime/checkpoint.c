@@ -11,14 +11,10 @@
 
 #include "internal.h"
 
-#define GUEST_PAGE 4096u
-
 static void cp_region_fini(ms__uc_cp_region *c)
 {
 	free(c->perms);
 	ms_snapshot_unref(c->snapshot);
-	ms_snapshot_unref(c->base);
-	ms__uc_delta_unref(c->delta);
 }
 
 void ms_uc_checkpoint_free(ms_uc_checkpoint *cp)
@@ -36,7 +32,7 @@ void ms_uc_checkpoint_free(ms_uc_checkpoint *cp)
 
 /* Record region r into c: its map entry, and its content (which r adopts as
  * its new base, so that tracking starts afresh). */
-static int take_region(ms_uc *m, ms__uc_region *r, ms__uc_cp_region *c)
+static int take_region(ms__uc_region *r, ms__uc_cp_region *c)
 {
 	c->id = r->id;
 	c->address = r->address;
@@ -46,14 +42,7 @@ static int take_region(ms_uc *m, ms__uc_region *r, ms__uc_cp_region *c)
 		return -ENOMEM;
 	memcpy(c->perms, r->perms, r->nperms * sizeof *c->perms);
 	c->nperms = r->nperms;
-	if (m->tracking == MS_UC_TRACK_HOOK) {
-		c->base = ms_snapshot_ref(r->base);
-		return ms__uc_hook_take(r, &c->delta);
-	}
-	int err = ms_view_checkpoint(r->view, &c->snapshot);
-	if (!err)
-		ms__uc_pageset_clear(&r->noted);
-	return err;
+	return ms_view_checkpoint(r->view, &c->snapshot);
 }
 
 int ms_uc_checkpoint_take(ms_uc *m, ms_uc_checkpoint **out)
@@ -75,7 +64,7 @@ int ms_uc_checkpoint_take(ms_uc *m, ms_uc_checkpoint **out)
 			err = -ENOMEM;
 	}
 	for (size_t i = 0; !err && i < m->nregions; i++) {
-		err = take_region(m, m->regions[i], &cp->regions[i]);
+		err = take_region(m->regions[i], &cp->regions[i]);
 		cp->nregions = i + 1;
 	}
 	if (!err)
@@ -135,21 +124,11 @@ static int restore_map(ms_uc *m, const ms_uc_checkpoint *cp)
 			}
 			continue;
 		}
-		int err;
-		if (m->tracking == MS_UC_TRACK_HOOK) {
-			err = ms__uc_region_map(m, c->id, c->address, c->base, 0, c->perms,
-						c->nperms, &r);
-			/* Content: the base, with the target's deltas applied
-			 * by the restore that follows. */
-		} else {
-			err = ms__uc_region_map(m, c->id, c->address, c->snapshot, 0, c->perms,
-						c->nperms, &r);
-		}
+		int err = ms__uc_region_map(m, c->id, c->address, c->snapshot, 0, c->perms,
+					    c->nperms, &r);
 		if (err)
 			return err;
-		/* With hook tracking the target's deltas over the base are
-		 * still to be applied by the restore. */
-		r->fresh = m->tracking == MS_UC_TRACK_EXACT || !c->delta;
+		r->fresh = true;
 		m->fresh_pending = true;
 		if (r->exec)
 			ms__uc_drop_code(m, r->address, r->size);
@@ -172,35 +151,9 @@ static bool scratch_reserve(ms_uc *m, size_t n)
 	return true;
 }
 
-/* Translated code of r's pages that the restore of the view is about to
- * change is dropped after the restore: collect them now, the pages written
- * since and, when the restore goes to another snapshot of the family, the
- * pages that differ between the two. Returns the number of ranges in
- * m->scratch, or -1 meaning "the whole region". */
-static long code_ranges(ms_uc *m, ms__uc_region *r, const ms__uc_cp_region *c)
-{
-	if (!r->exec)
-		return 0;
-	for (;;) {
-		long n = ms_view_dirty_ranges(r->view, m->scratch, m->scratch_cap);
-		if (n < 0)
-			return -1; /* untracked view: restore remaps everything */
-		long d = 0;
-		ms_snapshot *now = ms_view_snapshot(r->view);
-		if (now != c->snapshot) {
-			size_t room = (size_t)n < m->scratch_cap ? m->scratch_cap - (size_t)n : 0;
-			d = ms_snapshot_diff_ranges(now, c->snapshot, room ? m->scratch + n : NULL,
-						    room);
-			if (d < 0)
-				return -1; /* not one family: every page may change */
-		}
-		if ((size_t)(n + d) <= m->scratch_cap)
-			return n + d;
-		if (!scratch_reserve(m, (size_t)(n + d)))
-			return -1;
-	}
-}
-
+/* Restore region r to c's content. Translated code of the pages the
+ * restore put back is dropped (executable regions only): the restore
+ * reports their runs, so the view is scanned once. */
 static int restore_region(ms_uc *m, ms__uc_region *r, const ms__uc_cp_region *c, uint64_t *pages)
 {
 	if (r->fresh) {
@@ -209,26 +162,30 @@ static int restore_region(ms_uc *m, ms__uc_region *r, const ms__uc_cp_region *c,
 		r->fresh = false;
 		return 0;
 	}
-	if (m->tracking == MS_UC_TRACK_HOOK)
-		return ms__uc_hook_restore(m, r, c->delta, pages);
-	long ncode = code_ranges(m, r, c);
-	int err;
-	if (ms_view_snapshot(r->view) == c->snapshot)
-		err = ms_view_restore(r->view);
-	else
-		err = ms_view_restore_to(r->view, c->snapshot);
-	if (err)
-		return err;
-	ms_view_stats vs;
-	if (!ms_view_get_stats(r->view, &vs))
-		*pages += vs.last_restore_pages;
-	ms__uc_pageset_clear(&r->noted);
-	if (ncode < 0) {
-		ms__uc_drop_code(m, r->address, r->size);
-	} else {
-		for (long i = 0; i < ncode; i++)
-			ms__uc_drop_code(m, r->address + m->scratch[i].offset, m->scratch[i].len);
+	ms_snapshot *to = ms_view_snapshot(r->view) == c->snapshot ? NULL : c->snapshot;
+	if (!r->exec) {
+		int n = to ? ms_view_restore_to(r->view, to) : ms_view_restore(r->view);
+		if (n < 0)
+			return n;
+		*pages += (uint64_t)n;
+		return 0;
 	}
+	if (m->scratch_cap == 0)
+		(void)scratch_reserve(m, 64);
+	size_t restored;
+	long runs = ms_view_restore_ranges(r->view, to, m->scratch, m->scratch_cap, &restored);
+	if (runs < 0)
+		return (int)runs;
+	*pages += restored;
+	if ((size_t)runs > m->scratch_cap) {
+		/* More runs than room: drop the region's code whole, and make
+		 * room for as many next time. */
+		ms__uc_drop_code(m, r->address, r->size);
+		(void)scratch_reserve(m, (size_t)runs);
+		return 0;
+	}
+	for (long i = 0; i < runs; i++)
+		ms__uc_drop_code(m, r->address + m->scratch[i].offset, m->scratch[i].len);
 	return 0;
 }
 
@@ -238,7 +195,6 @@ int ms_uc_checkpoint_restore(ms_uc *m, ms_uc_checkpoint *cp)
 		return -EINVAL;
 	if (cp->owner != m || cp->owner_gen != m->cp_gen)
 		return -EXDEV;
-	uint64_t t0 = m->timed ? ms__stopwatch_start(&m->clock) : 0;
 	int err = 0;
 	if (m->fresh_pending) {
 		/* A restore that failed part way left regions marked as just
@@ -262,11 +218,6 @@ int ms_uc_checkpoint_restore(ms_uc *m, ms_uc_checkpoint *cp)
 	m->stats.restores++;
 	m->stats.last_dirty_pages = pages;
 	m->stats.total_dirty_pages += pages;
-	if (m->timed) {
-		uint64_t dt = ms__stopwatch_ns(&m->clock, t0);
-		m->stats.last_restore_ns = dt;
-		m->stats.total_restore_ns += dt;
-	}
 	return 0;
 }
 
@@ -292,37 +243,7 @@ int ms__uc_cp_region_snapshot(const ms_uc_checkpoint *cp, size_t i, ms_snapshot 
 {
 	if (!cp || i >= cp->nregions || !out)
 		return -EINVAL;
-	const ms__uc_cp_region *c = &cp->regions[i];
-	if (c->snapshot) {
-		*out = ms_snapshot_ref(c->snapshot);
-		return 0;
-	}
-	/* Hook tracking: materialize base + deltas in a new snapshot. */
-	ms_snapshot *copy;
-	int err = ms_snapshot_clone(c->base, &copy);
-	if (err)
-		return err;
-	ms_view *v;
-	err = ms_view_new(copy, MS_VIEW_SHARED, &v);
-	if (!err) {
-		uint8_t *data = ms_view_data(v);
-		/* Apply the oldest delta first so that newer pages win. */
-		size_t depth = c->delta ? c->delta->depth + 1 : 0;
-		for (size_t k = depth; k-- > 0;) {
-			const ms__uc_delta *d = c->delta;
-			for (size_t up = 0; up < k; up++)
-				d = d->parent;
-			for (size_t p = 0; p < d->n; p++)
-				memcpy(data + d->pages[p] * GUEST_PAGE, d->data + p * GUEST_PAGE,
-				       GUEST_PAGE);
-		}
-		ms_view_free(v);
-	}
-	if (err) {
-		ms_snapshot_unref(copy);
-		return err;
-	}
-	*out = copy;
+	*out = ms_snapshot_ref(cp->regions[i].snapshot);
 	return 0;
 }
 
@@ -331,23 +252,11 @@ long ms_uc_verify(ms_uc *m)
 	if (!m)
 		return -EINVAL;
 	long missed = 0;
-	uint8_t page[GUEST_PAGE];
 	for (size_t i = 0; i < m->nregions; i++) {
-		ms__uc_region *r = m->regions[i];
-		if (m->tracking == MS_UC_TRACK_EXACT) {
-			long n = ms_view_verify(r->view, NULL, 0);
-			if (n < 0)
-				return n;
-			missed += n;
-			continue;
-		}
-		for (size_t pg = 0; pg < r->noted.npages; pg++) {
-			if ((r->noted.bits[pg >> 6] >> (pg & 63)) & 1)
-				continue;
-			ms__uc_delta_read_page(r->delta, r->base_data, pg, page);
-			if (memcmp(page, r->data + pg * GUEST_PAGE, GUEST_PAGE) != 0)
-				missed++;
-		}
+		long n = ms_view_verify(m->regions[i]->view, NULL, 0);
+		if (n < 0)
+			return n;
+		missed += n;
 	}
 	return missed;
 }

@@ -5,13 +5,16 @@
  *
  * Ownership in one picture:
  *
- *   ms_uc ──regions[]──> ms__uc_region ──view──> ms_view (CoW, uc_mem_map_ptr)
- *     │                        │
- *     │                        └─ hook tracking: noted pages, delta chain
+ *   ms_uc ──regions[]──> ms__uc_region ──view──> ms_view (CoW, uc_mem_map_ptr;
+ *     │                                              tracker: exact mode's, or
+ *     │                                              noted in hook mode)
  *     └─ checkpoints (any number, owned by the caller)
  *          ms_uc_checkpoint ──regions[]──> ms__uc_cp_region (address, size,
- *                              permission runs, snapshot or delta: content)
+ *                              permission runs, snapshot: content)
  *                           ──> uc_context (fast restore) + portable registers
+ *
+ * Both tracking modes keep region content in memsnap snapshots and views:
+ * the runtime holds no page copies of its own.
  */
 #ifndef MEMSNAP_UC_INTERNAL_H
 #define MEMSNAP_UC_INTERNAL_H
@@ -20,8 +23,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../lib/linux/stopwatch.h"
 #include "memsnap/uc.h"
+
+/* Unicorn's page size: the granularity of guest mappings, permissions and
+ * translated code. */
+#define MS__UC_PAGE 4096u
 
 /* A run of pages with one set of guest permissions, relative to a region. */
 typedef struct ms__uc_perm_run {
@@ -30,49 +36,19 @@ typedef struct ms__uc_perm_run {
 	uint32_t perms; /* UC_PROT_* */
 } ms__uc_perm_run;
 
-/* Hook-only tracking (MS_UC_TRACK_HOOK) keeps region content as a chain of
- * deltas over the region's base snapshot: a delta stores the pages written
- * between two checkpoints, sorted, and a page's content at a checkpoint is
- * found in the nearest delta that stores it, else in the base snapshot.
- * Immutable once built; shared (refcounted) by checkpoints and regions. */
-typedef struct ms__uc_delta {
-	unsigned refs;
-	struct ms__uc_delta *parent;
-	size_t depth;  /* number of deltas below this one */
-	size_t n;      /* pages stored */
-	size_t *pages; /* page indices, sorted */
-	uint8_t *data; /* n pages of content, in the order of pages[] */
-} ms__uc_delta;
-
-/* A set of page indices of one region with an O(1) membership filter, used
- * by the write hook (pages noted since the last checkpoint or restore). */
-typedef struct ms__uc_pageset {
-	uint64_t *bits;
-	size_t *list;
-	size_t n;
-	size_t npages;
-} ms__uc_pageset;
-
 typedef struct ms__uc_region {
 	/* What every restore reads first. */
 	ms_view *view;
-	bool exec;	      /* some run has UC_PROT_EXEC */
-	bool fresh;	      /* mapped by a restore just now: holds its content */
-	ms__uc_pageset noted; /* pages the write hook already reported */
-	uint64_t id;	      /* unique per ms_uc, never reused: identity across checkpoints */
+	bool exec;   /* some run has UC_PROT_EXEC */
+	bool fresh;  /* mapped by a restore just now: holds its content */
+	uint64_t id; /* unique per ms_uc, never reused: identity across checkpoints */
 	uint64_t address;
 	uint64_t size;
 	ms__uc_perm_run *perms; /* sorted runs covering the region */
 	size_t nperms;
-	ms_snapshot *base;  /* what the region was mapped from */
 	uint8_t *data;	    /* ms_view_data(view) */
 	uc_hook write_hook; /* 0 when no hook is installed */
 	struct ms_uc *owner;
-	ms__uc_delta *delta; /* hook tracking: content base over `base` */
-	/* Hook tracking: a second, never written view of `base`, the source
-	 * restores copy from (a plain pointer to the snapshot's content). */
-	ms_view *base_view;
-	const uint8_t *base_data;
 } ms__uc_region;
 
 /* Modes of tracking guest writes (see ms_uc_set_tracking in uc.h). */
@@ -88,9 +64,9 @@ struct ms_uc {
 	uint64_t map_gen; /* identifies the current memory map state */
 	uint64_t cp_gen;  /* identity of this ms_uc for checkpoints */
 	ms_uc_tracking tracking;
-	bool fresh_pending;  /* some region may still be marked `fresh` */
-	bool timed;	     /* ms_uc_set_restore_timing */
-	ms__stopwatch clock; /* times restores (stats) */
+	bool fresh_pending; /* some region may still be marked `fresh` */
+	/* Exact mode installs the write hook too (MEMSNAP_UC_WRITE_HOOK=1). */
+	bool exact_hook;
 	ms_uc_stats stats;
 	uc_arch arch;
 	int mode;	    /* uc_mode bits */
@@ -106,19 +82,17 @@ struct ms_uc {
 	} stops[MS__UC_STOPS];
 	unsigned n_stops, next_stop;
 	uint64_t stop_addr;
-	ms_range *scratch; /* dirty ranges of one region, reused */
+	ms_range *scratch; /* restored ranges of one region, reused */
 	size_t scratch_cap;
 };
 
 typedef struct ms__uc_cp_region {
-	ms_snapshot *snapshot; /* exact tracking: the content (own reference) */
-	ms__uc_delta *delta;   /* hook tracking: content over base (own ref) */
+	ms_snapshot *snapshot; /* the content (own reference) */
 	uint64_t id;
 	uint64_t address;
 	uint64_t size;
 	ms__uc_perm_run *perms;
 	size_t nperms;
-	ms_snapshot *base; /* hook tracking: base snapshot (own reference) */
 } ms__uc_cp_region;
 
 struct ms_uc_checkpoint {
@@ -180,22 +154,14 @@ int ms__uc_region_map(ms_uc *m, uint64_t id, uint64_t address, ms_snapshot *snap
 		      const ms__uc_perm_run *runs, size_t nruns, ms__uc_region **out);
 void ms__uc_region_unmap(ms_uc *m, ms__uc_region *r);
 int ms__uc_region_set_perms(ms_uc *m, ms__uc_region *r, const ms__uc_perm_run *runs, size_t n);
+
+/* ---- access.c ------------------------------------------------------------- */
 /* Drop translated code for [address, address+len) (page-rounded). */
 void ms__uc_drop_code(ms_uc *m, uint64_t address, uint64_t len);
-void ms__uc_pageset_clear(ms__uc_pageset *s);
-bool ms__uc_pageset_add(ms__uc_pageset *s, size_t pg);
-
-/* ---- hooktrack.c (MS_UC_TRACK_HOOK) ---------------------------------------- */
-void ms__uc_delta_unref(ms__uc_delta *d);
-ms__uc_delta *ms__uc_delta_ref(ms__uc_delta *d);
-/* Checkpoint of region r: a delta holding the noted pages (or r->delta). */
-int ms__uc_hook_take(ms__uc_region *r, ms__uc_delta **out);
-/* Make r's content equal `target` (over r->base) and adopt it. O(noted +
- * pages stored by the deltas between r->delta and target). Calls
- * ms__uc_drop_code for the pages changed when the region is executable. */
-int ms__uc_hook_restore(ms_uc *m, ms__uc_region *r, ms__uc_delta *target, uint64_t *pages);
-/* Copy the content of page `pg` under `d` over the base content into dst. */
-void ms__uc_delta_read_page(const ms__uc_delta *d, const uint8_t *base, size_t pg, void *dst);
+/* The UC_HOOK_MEM_WRITE callback of a region (user_data): announces each
+ * guest store to the region's view before it happens. */
+void ms__uc_write_hook(uc_engine *uc, uc_mem_type type, uint64_t address, int size, int64_t value,
+		       void *user_data);
 
 /* ---- regs.c: portable CPU registers ---------------------------------------- */
 /* Bytes ms__uc_regs_save writes for this arch/mode (0: unsupported). */
@@ -212,8 +178,7 @@ const char *ms__uc_reg_name(uc_arch arch, int mode, int id);
 int ms__uc_regs_load(uc_engine *uc, const uint8_t *buf, size_t len);
 
 /* ---- Save-state access ------------------------------------------------------ */
-/* The content of checkpoint region `i` as a snapshot (new reference). O(1)
- * with exact tracking; O(region size) with hook tracking (materialized). */
+/* The content of checkpoint region `i` as a snapshot (new reference). O(1). */
 int ms__uc_cp_region_snapshot(const ms_uc_checkpoint *cp, size_t i, ms_snapshot **out);
 
 #endif /* MEMSNAP_UC_INTERNAL_H */

@@ -23,7 +23,6 @@
 #include "internal.h"
 #include "memsnap/uc_state.h"
 
-#define GUEST_PAGE 4096u
 #define ENGINE_NAME "unicorn"
 #define MAP_VERSION 1u
 #define MAP_HEAD 8u
@@ -86,7 +85,7 @@ int ms_uc_checkpoint_save(const ms_uc_checkpoint *cp, const char *path, ms_state
 	ms_state_machine mach = {
 	    .arch = (uint32_t)cp->arch,
 	    .mode = (uint32_t)cp->mode,
-	    .page_size = GUEST_PAGE,
+	    .page_size = MS__UC_PAGE,
 	    .engine_version = version,
 	};
 	snprintf(mach.engine, sizeof mach.engine, "%s %u.%u.%u", ENGINE_NAME, major, minor,
@@ -138,7 +137,7 @@ static int check_machine(const ms_uc *m, const ms_state *st)
 	if (((mach.engine_version >> 24) & 0xff) != major)
 		return MS_ERR_MISMATCH;
 	if (mach.arch != (uint32_t)m->arch || mach.mode != (uint32_t)m->mode ||
-	    mach.page_size != GUEST_PAGE)
+	    mach.page_size != MS__UC_PAGE)
 		return MS_ERR_MISMATCH;
 	return 0;
 }
@@ -162,7 +161,7 @@ static int assign_runs(ms_uc_checkpoint *cp, const uint8_t *map, size_t len)
 			const uint8_t *p = map + MAP_HEAD + k * MAP_RUN;
 			uint64_t size = k < n ? ms__uc_get64(p + 8) : 0;
 			if (k >= n || ms__uc_get64(p) != c->address + at || size == 0 ||
-			    size % GUEST_PAGE || size > c->size - at ||
+			    size % MS__UC_PAGE || size > c->size - at ||
 			    (ms__uc_get32(p + 16) & ~(uint32_t)UC_PROT_ALL) || ms__uc_get32(p + 20))
 				return MS_ERR_CORRUPT;
 			at += size;
@@ -240,7 +239,7 @@ static int load_region(ms_uc *m, ms_state *st, size_t i, ms__uc_cp_region *c)
 	int err = ms_state_region_info(st, i, &reg);
 	if (err)
 		return err;
-	if (reg.address % GUEST_PAGE || reg.size % GUEST_PAGE)
+	if (reg.address % MS__UC_PAGE || reg.size % MS__UC_PAGE)
 		return MS_ERR_CORRUPT;
 	if (reg.address % ms_page_size() || reg.size % ms_page_size())
 		return -EOPNOTSUPP; /* valid, but not on a host with larger pages */
@@ -263,10 +262,7 @@ static int load_region(ms_uc *m, ms_state *st, size_t i, ms__uc_cp_region *c)
 	err = ms_state_region_snapshot(st, i, &snap);
 	if (err)
 		return err;
-	if (m->tracking == MS_UC_TRACK_HOOK)
-		c->base = snap; /* no delta: the content is the base itself */
-	else
-		c->snapshot = snap;
+	c->snapshot = snap;
 	return 0;
 }
 

@@ -10,8 +10,6 @@
 
 #include "internal.h"
 
-#define GUEST_PAGE 4096u
-
 int ms_uc_error(uc_err err)
 {
 	return err == UC_ERR_OK ? 0 : MS_ERR_UC_BASE - (int)err;
@@ -20,52 +18,7 @@ int ms_uc_error(uc_err err)
 static size_t map_align(void)
 {
 	size_t ps = ms_page_size();
-	return ps > GUEST_PAGE ? ps : GUEST_PAGE;
-}
-
-/* ---- Page sets ------------------------------------------------------------ */
-
-static int pageset_init(ms__uc_pageset *s, size_t npages)
-{
-	s->npages = npages;
-	s->n = 0;
-	/* calloc of large blocks maps fresh zero pages: a 4 GiB region's list
-	 * costs memory only for the pages ever noted at once. */
-	s->bits = calloc((npages + 63) / 64 + 1, sizeof *s->bits);
-	s->list = calloc(npages + 1, sizeof *s->list);
-	if (!s->bits || !s->list) {
-		free(s->bits);
-		free(s->list);
-		s->bits = NULL;
-		s->list = NULL;
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-static void pageset_fini(ms__uc_pageset *s)
-{
-	free(s->bits);
-	free(s->list);
-	s->bits = NULL;
-	s->list = NULL;
-}
-
-bool ms__uc_pageset_add(ms__uc_pageset *s, size_t pg)
-{
-	uint64_t bit = (uint64_t)1 << (pg & 63);
-	if (s->bits[pg >> 6] & bit)
-		return false;
-	s->bits[pg >> 6] |= bit;
-	s->list[s->n++] = pg;
-	return true;
-}
-
-void ms__uc_pageset_clear(ms__uc_pageset *s)
-{
-	for (size_t i = 0; i < s->n; i++)
-		s->bits[s->list[i] >> 6] = 0;
-	s->n = 0;
+	return ps > MS__UC_PAGE ? ps : MS__UC_PAGE;
 }
 
 /* ---- Engine state ---------------------------------------------------------- */
@@ -87,12 +40,11 @@ int ms_uc_new(uc_engine *uc, ms_uc **out)
 	m->arch = (uc_arch)arch;
 	m->mode = mode;
 	m->tracker = MS_TRACKER_AUTO;
-	m->tracking = MS_UC_TRACK_EXACT;
-	const char *env = getenv("MEMSNAP_UC_TRACKING");
-	if (env && strcmp(env, "hook") == 0)
-		m->tracking = MS_UC_TRACK_HOOK;
+	long opt;
+	m->tracking = ms_option_get(MS_OPTION_UC_TRACKING, &opt) == 0 ? (ms_uc_tracking)opt
+								      : MS_UC_TRACK_EXACT;
+	m->exact_hook = ms_option_get(MS_OPTION_UC_WRITE_HOOK, &opt) == 0 && opt == 1;
 	m->next_id = 1;
-	ms__stopwatch_init(&m->clock);
 	m->map_gen = 1;
 	m->map_counter = 1;
 	static _Atomic uint64_t generation; /* unique ms_uc identities (-EXDEV) */
@@ -172,79 +124,6 @@ ms__uc_region *ms__uc_find(const ms_uc *m, uint64_t address)
 	return NULL;
 }
 
-void ms__uc_drop_code(ms_uc *m, uint64_t address, uint64_t len)
-{
-	if (!len)
-		return;
-	uint64_t start = address & ~(uint64_t)(GUEST_PAGE - 1);
-	uint64_t last = (address + (len - 1)) | (GUEST_PAGE - 1); /* of the last page */
-	ms__uc_remove_cache(m->uc, start, last);
-	m->stats.code_pages_flushed += (last - start) / GUEST_PAGE + 1;
-}
-
-/* Record pages [first, last] of r as written, announcing them to the view. */
-static void note_pages(ms__uc_region *r, size_t first, size_t last)
-{
-	size_t run = 0;
-	for (size_t pg = first; pg <= last + 1; pg++) {
-		if (pg <= last && ms__uc_pageset_add(&r->noted, pg)) {
-			run++;
-			continue;
-		}
-		if (run && r->owner->tracking == MS_UC_TRACK_EXACT)
-			ms_view_note_written(r->view, (pg - run) * GUEST_PAGE, run * GUEST_PAGE);
-		run = 0;
-	}
-}
-
-/* Record [address, address+len) as written, in whatever regions it covers
- * (the range must not wrap past 2^64). Returns the bytes not inside memsnap
- * regions (0 when all were). */
-static uint64_t note_range(ms_uc *m, uint64_t address, uint64_t len, bool drop_code)
-{
-	while (len) {
-		ms__uc_region *r = ms__uc_find(m, address);
-		if (!r)
-			return len;
-		uint64_t off = address - r->address;
-		uint64_t n = r->size - off < len ? r->size - off : len;
-		note_pages(r, off / GUEST_PAGE, (off + n - 1) / GUEST_PAGE);
-		if (drop_code && r->exec)
-			ms__uc_drop_code(m, address, n);
-		len -= n;
-		if (len)
-			address += n; /* no wrap: the range ends below 2^64 */
-	}
-	return 0;
-}
-
-/* UC_HOOK_MEM_WRITE, limited to one region: runs before the store. Pages
- * already reported since the last checkpoint or restore cost one bit test. */
-static void write_hook(uc_engine *uc, uc_mem_type type, uint64_t address, int size, int64_t value,
-		       void *user_data)
-{
-	(void)uc;
-	(void)type;
-	(void)value;
-	ms__uc_region *r = user_data;
-	uint64_t off = address - r->address;
-	uint64_t end = off + (uint64_t)(size > 0 ? size : 1) - 1;
-	size_t first = off / GUEST_PAGE, last = end / GUEST_PAGE;
-	if (last < r->noted.npages && first == last &&
-	    (r->noted.bits[first >> 6] >> (first & 63)) & 1)
-		return;
-	if (end < r->size) {
-		note_pages(r, first, last);
-		return;
-	}
-	/* A store running past the region's end into the next one (Unicorn
-	 * refuses a store that wraps past 2^64). */
-	uint64_t len = (uint64_t)size;
-	if (address + (len - 1) < address)
-		len = UINT64_MAX - address + 1;
-	note_range(r->owner, address, len, false);
-}
-
 static int perms_valid(uint32_t perms)
 {
 	return (perms & ~(uint32_t)UC_PROT_ALL) == 0;
@@ -258,23 +137,20 @@ static bool runs_exec(const ms__uc_perm_run *runs, size_t n)
 	return false;
 }
 
-/* The write hook: always in hook mode (it is the tracking). Exact mode does
- * without it unless MEMSNAP_UC_WRITE_HOOK=1: its trackers see every writer,
- * the pages a loop rewrites stay writable (hot pages), so a hook would only
- * save a fault on the first write to a page, at ~170 host instructions per
+/* The write hook: always in hook mode (it is the tracking: the views use
+ * the noted tracker). Exact mode does without it unless
+ * MEMSNAP_UC_WRITE_HOOK=1: its trackers see every writer, the pages a loop
+ * rewrites stay writable (hot pages), so a hook would only save a fault on
+ * the first write to a page, at the cost of a call into the hook on every
  * guest store; and on x86 with Unicorn < 2.1 any UC_HOOK_MEM_WRITE hook
- * changes the flags some instructions compute (unicorn-engine/unicorn issues
- * 1911 and 1933). */
+ * changes the flags some instructions compute (unicorn-engine/unicorn
+ * issues 1911 and 1933). */
 static int install_hook(ms_uc *m, ms__uc_region *r)
 {
-	bool want = m->tracking == MS_UC_TRACK_HOOK;
-	const char *env = getenv("MEMSNAP_UC_WRITE_HOOK");
-	if (m->tracking == MS_UC_TRACK_EXACT && env && *env)
-		want = strcmp(env, "0") != 0;
-	if (!want)
+	if (m->tracking != MS_UC_TRACK_HOOK && !m->exact_hook)
 		return 0;
-	uc_err e = uc_hook_add(m->uc, &r->write_hook, UC_HOOK_MEM_WRITE, (void *)write_hook, r,
-			       r->address, r->address + r->size - 1);
+	uc_err e = uc_hook_add(m->uc, &r->write_hook, UC_HOOK_MEM_WRITE, (void *)ms__uc_write_hook,
+			       r, r->address, r->address + r->size - 1);
 	if (e)
 		r->write_hook = 0;
 	return ms_uc_error(e);
@@ -287,10 +163,6 @@ static void region_free(ms_uc *m, ms__uc_region *r)
 	if (r->write_hook)
 		uc_hook_del(m->uc, r->write_hook);
 	ms_view_free(r->view);
-	ms_view_free(r->base_view);
-	ms_snapshot_unref(r->base);
-	ms__uc_delta_unref(r->delta);
-	pageset_fini(&r->noted);
 	free(r->perms);
 	free(r);
 }
@@ -342,34 +214,25 @@ int ms__uc_region_map(ms_uc *m, uint64_t id, uint64_t address, ms_snapshot *snap
 	r->address = address;
 	r->size = size;
 	r->owner = m;
-	r->base = ms_snapshot_ref(snap);
 	ms__uc_perm_run one = {0, size, perms};
 	if (!runs) {
 		runs = &one;
 		nruns = 1;
 	}
-	int err = pageset_init(&r->noted, size / GUEST_PAGE);
+	int err = 0;
 	r->perms = malloc(nruns * sizeof *r->perms);
-	if (!err && !r->perms)
+	if (!r->perms)
 		err = -ENOMEM;
 	if (!err) {
 		memcpy(r->perms, runs, nruns * sizeof *runs);
 		r->nperms = nruns;
 		r->exec = runs_exec(runs, nruns);
-		ms_tracker t = m->tracking == MS_UC_TRACK_HOOK ? MS_TRACKER_NONE : m->tracker;
+		ms_tracker t = m->tracking == MS_UC_TRACK_HOOK ? MS_TRACKER_NOTED : m->tracker;
 		err = ms_view_new_tracked(snap, MS_VIEW_COW, t, &r->view);
 		/* Guest loops rewrite the same pages (stack, globals, heap)
 		 * every iteration: keep those writable (memsnap.h). */
 		if (!err)
 			err = ms_view_set_hot_pages(r->view, 1);
-		/* The engine's statistics time whole checkpoint restores. */
-		if (!err)
-			err = ms_view_set_restore_timing(r->view, 0);
-		if (!err && m->tracking == MS_UC_TRACK_HOOK)
-			err =
-			    ms_view_new_tracked(snap, MS_VIEW_COW, MS_TRACKER_NONE, &r->base_view);
-		if (!err && r->base_view)
-			r->base_data = ms_view_data(r->base_view);
 	}
 	if (!err) {
 		r->data = ms_view_data(r->view);
@@ -488,7 +351,7 @@ static int runs_with(const ms__uc_region *r, uint64_t off, uint64_t size, uint32
 
 int ms_uc_protect(ms_uc *m, uint64_t address, size_t size, uint32_t perms)
 {
-	if (!m || size == 0 || (address & (GUEST_PAGE - 1)) || (size & (GUEST_PAGE - 1)) ||
+	if (!m || size == 0 || (address & (MS__UC_PAGE - 1)) || (size & (MS__UC_PAGE - 1)) ||
 	    !perms_valid(perms))
 		return -EINVAL;
 	ms__uc_region *r = ms__uc_find(m, address);
@@ -515,102 +378,10 @@ int ms_uc_protect(ms_uc *m, uint64_t address, size_t size, uint32_t perms)
 	return err;
 }
 
-void *ms_uc_host_ptr(ms_uc *m, uint64_t address, size_t *avail)
-{
-	ms__uc_region *r = m ? ms__uc_find(m, address) : NULL;
-	if (!r) {
-		if (avail)
-			*avail = 0;
-		return NULL;
-	}
-	uint64_t off = address - r->address;
-	if (avail)
-		*avail = (size_t)(r->size - off);
-	return r->data + off;
-}
-
-/* Whether [address, address+len) does not wrap past 2^64. */
-static bool range_ok(uint64_t address, uint64_t len)
-{
-	return len == 0 || address + (len - 1) >= address;
-}
-
-/* Check that [address, address+len) (not wrapping) lies in memsnap
- * regions. */
-static bool covered(ms_uc *m, uint64_t address, size_t len)
-{
-	while (len) {
-		ms__uc_region *r = ms__uc_find(m, address);
-		if (!r)
-			return false;
-		uint64_t n = r->size - (address - r->address);
-		if (n >= len)
-			return true;
-		address += n; /* below address + len: no wrap */
-		len -= n;
-	}
-	return true;
-}
-
-static int copy(ms_uc *m, uint64_t address, void *buf, size_t len, bool write)
-{
-	if (!m || (!buf && len))
-		return -EINVAL;
-	if (!range_ok(address, len) || !covered(m, address, len))
-		return -EFAULT;
-	uint8_t *b = buf;
-	while (len) {
-		ms__uc_region *r = ms__uc_find(m, address);
-		uint64_t off = address - r->address;
-		size_t n = r->size - off < len ? (size_t)(r->size - off) : len;
-		if (write) {
-			note_pages(r, off / GUEST_PAGE, (off + n - 1) / GUEST_PAGE);
-			memcpy(r->data + off, b, n);
-			if (r->exec)
-				ms__uc_drop_code(m, address, n);
-		} else {
-			memcpy(b, r->data + off, n);
-		}
-		b += n;
-		len -= n;
-		if (len)
-			address += n;
-	}
-	return 0;
-}
-
-int ms_uc_write(ms_uc *m, uint64_t address, const void *buf, size_t len)
-{
-	return copy(m, address, (void *)buf, len, true);
-}
-
-int ms_uc_read(ms_uc *m, uint64_t address, void *buf, size_t len)
-{
-	return copy(m, address, buf, len, false);
-}
-
-int ms_uc_note_written(ms_uc *m, uint64_t address, size_t len)
-{
-	if (!m)
-		return -EINVAL;
-	if (!range_ok(address, len) || !covered(m, address, len))
-		return -EFAULT;
-	note_range(m, address, len, true);
-	return 0;
-}
-
 int ms_uc_get_stats(const ms_uc *m, ms_uc_stats *stats)
 {
 	if (!m || !stats)
 		return -EINVAL;
 	*stats = m->stats;
-	return 0;
-}
-
-int ms_uc_set_restore_timing(ms_uc *m, int enable)
-{
-	if (!m)
-		return -EINVAL;
-	m->timed = enable != 0;
 	return 0;
 }

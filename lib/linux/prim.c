@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fault.h"
@@ -391,4 +392,11 @@ int ms__uffd_open(bool kernel_faults)
 		return -EPERM;
 	fd = syscall(SYS_userfaultfd, flags | UFFD_USER_MODE_ONLY);
 	return fd >= 0 ? (int)fd : -errno;
+}
+
+uint64_t ms__now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }

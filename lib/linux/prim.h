@@ -43,7 +43,7 @@ typedef enum ms__sys {
 /* Returns -errno if an armed fault fires for this call, else 0. */
 int ms__fault_hit(ms__sys sys);
 
-/* This process's id, without a system call (getpid costs ~0.1 µs here, and
+/* This process's id, without a system call (getpid is one, and
  * restores ask for it every time to notice fork). Right in every child made
  * by fork, _Fork or clone without CLONE_VM (a MADV_WIPEONFORK page notices
  * them); a vfork child shares its parent's memory and must only exec. */

@@ -7,7 +7,7 @@
  * Each writable run is a separate mapping in the kernel (a VMA split); a
  * process may hold vm.max_map_count (65530 by default) of them, so at most
  * ~32,000 scattered dirty runs per restore. Kernel writes into a read-only
- * page fail with EFAULT unless announced with ms_view_prepare_write().
+ * page fail with EFAULT unless announced with ms_view_note_written().
  *
  * User protections (ms_view_protect) coexist with tracking: a bitmap holds
  * the pages the user made read-only or inaccessible, and a fault on one of
@@ -75,32 +75,33 @@ static void set_user(mprotect_state *st, size_t first, size_t n, bool on)
 	}
 }
 
-/* Whether protect_runs leaves page pg alone. */
-static bool skipped(ms_view *v, const mprotect_state *st, size_t pg, bool skip_hot)
+/* The pages protect_runs changes: those the user did not protect, and with
+ * `skip_hot` not the hot pages either. */
+typedef struct claimed_ctx {
+	const ms_view *v;
+	const mprotect_state *st;
+	bool skip_hot;
+} claimed_ctx;
+
+static bool claimed(const void *ctx, size_t pg)
 {
-	return user_protected(st, pg) || (skip_hot && ms__dirty_has(&v->hot, pg));
+	const claimed_ctx *c = ctx;
+	return !user_protected(c->st, pg) && !(c->skip_hot && ms__dirty_has(&c->v->hot, pg));
 }
 
 /* Apply `prot` to the pages of [first, first+n) the user did not protect,
- * and with `skip_hot` not to the hot pages either (view.c keeps those
+ * and with `skip_hot` not to the hot pages either (hot.c keeps those
  * writable). Async-signal-safe. */
 static int protect_runs(ms_view *v, size_t first, size_t n, int prot, bool skip_hot)
 {
-	mprotect_state *st = state_of(v);
+	claimed_ctx ctx = {v, state_of(v), skip_hot};
 	unsigned shift = ms__page_shift();
-	size_t end = first + n;
-	for (size_t pg = first; pg < end;) {
-		if (skipped(v, st, pg, skip_hot)) {
-			pg++;
-			continue;
-		}
-		size_t run = pg + 1;
-		while (run < end && !skipped(v, st, run, skip_hot))
-			run++;
-		int err = ms__protect(v->base + (pg << shift), (run - pg) << shift, prot);
+	size_t pg = first;
+	ms__page_run run;
+	while (ms__next_run_where(&pg, first + n, claimed, &ctx, &run)) {
+		int err = ms__protect(v->base + (run.first << shift), run.n << shift, prot);
 		if (err)
 			return err;
-		pg = run;
 	}
 	return 0;
 }
@@ -207,16 +208,12 @@ static int collect(ms_view *v)
 /* Apply `prot` to every run of the dirty list (sorted or not). */
 static int protect_dirty(ms_view *v, int prot)
 {
-	size_t n = atomic_load(&v->dirty.n);
-	const size_t *list = v->dirty.list;
-	for (size_t i = 0; i < n;) {
-		size_t j = i + 1;
-		while (j < n && list[j] == list[j - 1] + 1)
-			j++;
-		int err = protect_unclaimed(v, list[i], j - i, prot);
+	size_t n = atomic_load(&v->dirty.n), i = 0;
+	ms__page_run run;
+	while (ms__next_run(v->dirty.list, n, &i, &run)) {
+		int err = protect_unclaimed(v, run.first, run.n, prot);
 		if (err)
 			return err;
-		i = j;
 	}
 	return 0;
 }

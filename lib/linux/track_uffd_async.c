@@ -15,9 +15,11 @@
  * pages are caught without UFFD_FEATURE_WP_UNPOPULATED (which only changes
  * anonymous memory). Without the markers a page merely read would look
  * written, so tracking protects the whole range (O(size), once per view),
- * when it is first needed (ms__uffd_start in uffd.h). Telling written pages apart by kind instead
- * (private copies against the snapshot's file pages, PAGE_IS_FILE) would spare the markers, but the
- * scan then reads each page's descriptor and runs ~17x slower over a populated view.
+ * when it is first needed (ms__uffd_start in uffd.h). Telling written
+ * pages apart by kind instead (private copies against the snapshot's file
+ * pages, PAGE_IS_FILE) would spare the markers, but the scan then reads
+ * each page's descriptor and runs many times slower over a populated view
+ * (docs/tracking.md).
  *
  * State per view: the userfaultfd and a descriptor of /proc/self/pagemap,
  * both of the process that attached. A child forked from it inherits them
@@ -39,10 +41,11 @@
  * may report a stale walk_end. */
 enum { VEC_LEN = 256 };
 
-/* rearm() protects the dirty pages run by run (one ioctl, ~1 us, each) or
+/* rearm() protects the dirty pages run by run (one ioctl each: O(runs)) or
  * with one PAGEMAP_SCAN over the span from the first to the last dirty page
- * (~1 us plus ~4 ns a page of span, measured). The scan wins when there are
- * more runs than span / SCAN_PAGES_PER_RUN. */
+ * (one call plus O(span), about 1/256 of an ioctl a page: figures in
+ * docs/tracking.md). The scan wins when there are more runs than
+ * span / SCAN_PAGES_PER_RUN. */
 enum { SCAN_PAGES_PER_RUN = 256 };
 
 typedef struct async_state {
@@ -170,11 +173,12 @@ static int rearm(ms_view *v)
 	if (n == 0)
 		return 0;
 	const size_t *list = v->dirty.list;
-	size_t runs = 1, lo = list[0], hi = list[0];
-	for (size_t i = 1; i < n; i++) {
-		runs += list[i] != list[i - 1] + 1;
-		lo = list[i] < lo ? list[i] : lo;
-		hi = list[i] > hi ? list[i] : hi;
+	size_t runs = 0, lo = list[0], hi = list[0], i = 0;
+	ms__page_run run;
+	while (ms__next_run(list, n, &i, &run)) {
+		runs++;
+		lo = run.first < lo ? run.first : lo;
+		hi = run.first + run.n - 1 > hi ? run.first + run.n - 1 : hi;
 	}
 	size_t span = hi - lo + 1;
 	if (runs > 1 && runs > span / SCAN_PAGES_PER_RUN) {

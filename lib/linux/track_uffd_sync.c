@@ -12,7 +12,7 @@
  *
  * A write by the kernel (read(2) into the view, ...) to a protected page
  * cannot raise a signal: it fails with EFAULT. Callers announce such writes
- * with ms_view_prepare_write(), which un-protects the pages (unprotect()).
+ * with ms_view_note_written(), which un-protects the pages (unprotect()).
  *
  * The kernel offers synchronous write-protect only on anonymous memory,
  * memfd/shmem and hugetlbfs: views of snapshots backed by regular files

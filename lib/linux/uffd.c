@@ -70,12 +70,12 @@ int ms__uffd_wp(int uffd, void *addr, size_t len, bool protect)
 int ms__uffd_wp_pages(int uffd, uint8_t *base, const size_t *list, size_t n, bool protect)
 {
 	unsigned shift = ms__page_shift();
-	for (size_t i = 0; i < n;) {
-		size_t j = ms__run_end(list, i, n);
-		int err = ms__uffd_wp(uffd, base + (list[i] << shift), (j - i) << shift, protect);
+	size_t i = 0;
+	ms__page_run run;
+	while (ms__next_run(list, n, &i, &run)) {
+		int err = ms__uffd_wp(uffd, base + (run.first << shift), run.n << shift, protect);
 		if (err)
 			return err;
-		i = j;
 	}
 	return 0;
 }

@@ -162,12 +162,6 @@ int ms_state_writer_set_base(ms_state_writer *w, ms_state *base)
 	return 0;
 }
 
-static int cmp_size(const void *a, const void *b)
-{
-	size_t x = *(const size_t *)a, y = *(const size_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 static bool page_differs(ms_snapshot *a, ms_snapshot *b, size_t pg)
 {
 	const uint8_t *pa = ms__snapshot_page(a, pg), *pb = ms__snapshot_page(b, pg);
@@ -198,7 +192,7 @@ static int plan_delta(wregion *r, ms_snapshot *bs)
 			memcpy(r->pages + n, s->own_pages, s->own_n * sizeof *r->pages);
 			n += s->own_n;
 		}
-		qsort(r->pages, n, sizeof *r->pages, cmp_size);
+		ms__pages_sort(r->pages, n);
 		size_t k = 0;
 		for (size_t i = 0; i < n; i++)
 			if ((k == 0 || r->pages[k - 1] != r->pages[i]) &&

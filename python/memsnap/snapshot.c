@@ -193,21 +193,6 @@ static PyObject *snapshot_clone(MspSnapshot *self, PyObject *unused)
 	return msp_snapshot_wrap(snap);
 }
 
-static PyObject *snapshot_flatten(MspSnapshot *self, PyObject *unused)
-{
-	(void)unused;
-	SNAP_OPEN(self);
-	ms_snapshot *snap, *src = ms_snapshot_ref(self->snap);
-	int err;
-	PyThreadState *ts = PyEval_SaveThread();
-	err = ms_snapshot_flatten(src, &snap);
-	PyEval_RestoreThread(ts);
-	ms_snapshot_unref(src);
-	if (err)
-		return msp_raise(err);
-	return msp_snapshot_wrap(snap);
-}
-
 static PyObject *snapshot_close(MspSnapshot *self, PyObject *unused)
 {
 	(void)unused;
@@ -257,9 +242,6 @@ static PyMethodDef snapshot_methods[] = {
      "O(size)."},
     {"clone", (PyCFunction)snapshot_clone, METH_NOARGS,
      "clone() -> Snapshot\n\nAn independent copy in a new memfd. O(size)."},
-    {"flatten", (PyCFunction)snapshot_flatten, METH_NOARGS,
-     "flatten() -> Snapshot\n\nA plain snapshot with the same content: this one again when it "
-     "is not stacked (O(1)), else a copy (O(size))."},
     {"close", (PyCFunction)snapshot_close, METH_NOARGS,
      "close() -> None\n\nDrop this reference now (views and runtimes keep their own). Later "
      "calls raise ValueError; closing twice is allowed."},

@@ -422,15 +422,13 @@ static PyStructSequence_Field uc_stats_fields[] = {
     {"restores", "checkpoint restores"},
     {"last_dirty_pages", "pages the last restore put back"},
     {"total_dirty_pages", "pages put back by all restores"},
-    {"last_restore_ns", "wall time of the last restore (when timing is on)"},
-    {"total_restore_ns", "wall time of all timed restores"},
     {"code_pages_flushed", "pages whose translated code was dropped"},
     {"runs", "run() calls"},
     {NULL, NULL},
 };
 
 static PyStructSequence_Desc uc_stats_desc = {
-    "memsnap.uc.Stats", "Statistics of a Runtime (ms_uc_stats).", uc_stats_fields, 7};
+    "memsnap.uc.Stats", "Statistics of a Runtime (ms_uc_stats).", uc_stats_fields, 5};
 
 PyTypeObject MspUcStats_Type;
 
@@ -445,14 +443,9 @@ static PyObject *runtime_stats(MspRuntime *self, PyObject *unused)
 	PyObject *out = PyStructSequence_New(&MspUcStats_Type);
 	if (!out)
 		return NULL;
-	const uint64_t values[] = {st.restores,
-				   st.last_dirty_pages,
-				   st.total_dirty_pages,
-				   st.last_restore_ns,
-				   st.total_restore_ns,
-				   st.code_pages_flushed,
-				   st.runs};
-	for (Py_ssize_t i = 0; i < 7; i++) {
+	const uint64_t values[] = {st.restores, st.last_dirty_pages, st.total_dirty_pages,
+				   st.code_pages_flushed, st.runs};
+	for (Py_ssize_t i = 0; i < 5; i++) {
 		PyObject *v = PyLong_FromUnsignedLongLong(values[i]);
 		if (!v) {
 			Py_DECREF(out);
@@ -483,18 +476,6 @@ static PyObject *runtime_set_tracking(MspRuntime *self, PyObject *args, PyObject
 	if (tracker < 0 || tracker >= MS_TRACKER_COUNT_)
 		return msp_raise(-EINVAL);
 	int err = ms_uc_set_tracking(m, (ms_uc_tracking)tracking, (ms_tracker)tracker);
-	if (err)
-		return msp_raise(err);
-	Py_RETURN_NONE;
-}
-
-static PyObject *runtime_set_restore_timing(MspRuntime *self, PyObject *arg)
-{
-	RT_OPEN(self, m);
-	int enable = PyObject_IsTrue(arg);
-	if (enable < 0)
-		return NULL;
-	int err = ms_uc_set_restore_timing(m, enable);
 	if (err)
 		return msp_raise(err);
 	Py_RETURN_NONE;
@@ -665,9 +646,6 @@ static PyMethodDef runtime_methods[] = {
      "set_tracking(tracking: int, tracker: int = TRACKER_AUTO) -> None\n\nTRACK_EXACT (the "
      "default: every writer seen, through a view tracker) or TRACK_HOOK (guest stores and "
      "write()/note_written only). Before the first map() (EBUSY after)."},
-    {"set_restore_timing", (PyCFunction)runtime_set_restore_timing, METH_O,
-     "set_restore_timing(enable: bool) -> None\n\nWhether restores time themselves for "
-     "stats() (off by default)."},
     {"save", MSP_KW(runtime_save), METH_VARARGS | METH_KEYWORDS,
      "save(checkpoint: Checkpoint, path, base=None) -> None\n\nWrite `checkpoint` as an "
      "engine save state at `path`, atomically. With `base` (the path of the state the engine "

@@ -81,11 +81,11 @@ static PyObject *view_restore(MspView *self, PyObject *unused)
 {
 	(void)unused;
 	VIEW_OPEN(self);
-	int err = ms_view_restore(self->view);
-	if (err)
-		return msp_raise(err);
+	int pages = ms_view_restore(self->view);
+	if (pages < 0)
+		return msp_raise(pages);
 	self->restricted = 0;
-	Py_RETURN_NONE;
+	return PyLong_FromLong(pages);
 }
 
 static PyObject *view_restore_to(MspView *self, PyObject *arg)
@@ -94,11 +94,11 @@ static PyObject *view_restore_to(MspView *self, PyObject *arg)
 	ms_snapshot *snap;
 	if (!msp_snapshot_get(arg, &snap))
 		return NULL;
-	int err = ms_view_restore_to(self->view, snap);
-	if (err)
-		return msp_raise(err);
+	int pages = ms_view_restore_to(self->view, snap);
+	if (pages < 0)
+		return msp_raise(pages);
 	self->restricted = 0;
-	Py_RETURN_NONE;
+	return PyLong_FromLong(pages);
 }
 
 static PyObject *view_take_snapshot(MspView *self, PyObject *unused)
@@ -162,11 +162,6 @@ static PyObject *view_note_written(MspView *self, PyObject *args)
 	return view_range_call(self, args, "O&O&:note_written", ms_view_note_written);
 }
 
-static PyObject *view_prepare_write(MspView *self, PyObject *args)
-{
-	return view_range_call(self, args, "O&O&:prepare_write", ms_view_prepare_write);
-}
-
 static PyObject *view_set_hot_pages(MspView *self, PyObject *arg)
 {
 	VIEW_OPEN(self);
@@ -224,14 +219,12 @@ static PyStructSequence_Field view_stats_fields[] = {
     {"restores", "restores done"},
     {"pages_restored", "pages copied back, over all restores"},
     {"last_restore_pages", "pages the last restore put back"},
-    {"last_restore_ns", "wall time of the last restore (when timed)"},
-    {"total_restore_ns", "wall time of the timed restores"},
     {"snapshots_taken", "snapshots taken from the view"},
     {NULL, NULL},
 };
 
 static PyStructSequence_Desc view_stats_desc = {
-    "memsnap.ViewStats", "Statistics of a View (ms_view_stats).", view_stats_fields, 6};
+    "memsnap.ViewStats", "Statistics of a View (ms_view_stats).", view_stats_fields, 4};
 
 PyTypeObject MspViewStats_Type;
 
@@ -246,9 +239,9 @@ static PyObject *view_stats(MspView *self, PyObject *unused)
 	PyObject *out = PyStructSequence_New(&MspViewStats_Type);
 	if (!out)
 		return NULL;
-	const uint64_t values[] = {st.restores,	       st.pages_restored,   st.last_restore_pages,
-				   st.last_restore_ns, st.total_restore_ns, st.snapshots_taken};
-	for (Py_ssize_t i = 0; i < 6; i++) {
+	const uint64_t values[] = {st.restores, st.pages_restored, st.last_restore_pages,
+				   st.snapshots_taken};
+	for (Py_ssize_t i = 0; i < 4; i++) {
 		PyObject *v = PyLong_FromUnsignedLongLong(values[i]);
 		if (!v) {
 			Py_DECREF(out);
@@ -369,11 +362,12 @@ static PyObject *view_repr(MspView *self)
 
 static PyMethodDef view_methods[] = {
     {"restore", (PyCFunction)view_restore, METH_NOARGS,
-     "restore() -> None\n\nMake the view equal its snapshot again, O(dirty pages); every page "
-     "gets read/write access back. A no-op on shared views."},
+     "restore() -> int\n\nMake the view equal its snapshot again, O(dirty pages); every page "
+     "gets read/write access back. Returns the pages put back (0 on shared views)."},
     {"restore_to", (PyCFunction)view_restore_to, METH_O,
-     "restore_to(snapshot: Snapshot) -> None\n\nMake the view equal `snapshot` (same size) and "
-     "make it the view's snapshot. O(dirty + differing pages) within one family."},
+     "restore_to(snapshot: Snapshot) -> int\n\nMake the view equal `snapshot` (same size) and "
+     "make it the view's snapshot. O(dirty + differing pages) within one family. Returns the "
+     "pages put back."},
     {"take_snapshot", (PyCFunction)view_take_snapshot, METH_NOARGS,
      "take_snapshot() -> Snapshot\n\nThe view's current content, unchanged by later writes. "
      "O(dirty pages) for a tracked view (stores only those pages)."},
@@ -387,9 +381,6 @@ static PyMethodDef view_methods[] = {
     {"note_written", (PyCFunction)view_note_written, METH_VARARGS,
      "note_written(offset: int, length: int) -> None\n\nDeclare a range written by a writer "
      "the tracker cannot see; it is restored like any dirty page."},
-    {"prepare_write", (PyCFunction)view_prepare_write, METH_VARARGS,
-     "prepare_write(offset: int, length: int) -> None\n\nAnnounce a kernel write (readinto, "
-     "recv_into) that a synchronous tracker would refuse with EFAULT. Call before it."},
     {"set_hot_pages", (PyCFunction)view_set_hot_pages, METH_O,
      "set_hot_pages(enable: bool) -> None\n\nKeep pages rewritten every iteration writable "
      "and untracked (fault-driven trackers); restores stay exact."},

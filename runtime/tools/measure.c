@@ -7,6 +7,7 @@
  * The guest runs ~insns instructions (default 10,000) storing 8 bytes at a
  * time, round robin, into D pages spread over the RAM, then stops. Modes:
  *   floor   run only, no reset of any kind (the ceiling on iterations/s)
+ *   floor-cpu  run, then uc_context_restore of the CPU only
  *   limit   plain uc_mem_map_ptr RAM, no tracking: after each run memcpy
  *           back exactly the D pages the program knows it dirtied
  *   limit+hook  the same with an empty UC_HOOK_MEM_WRITE hook on the RAM
@@ -16,6 +17,7 @@
  * mode,ram_mib,dirty,iterations,iter_per_s,restore_us (mean reset time).
  */
 #define _GNU_SOURCE
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +60,7 @@ int main(int argc, char **argv)
 {
 	if (argc < 4) {
 		fprintf(stderr,
-			"usage: %s <ram MiB> <dirty pages> floor|limit|hook|exact "
+			"usage: %s <ram MiB> <dirty pages> floor|floor-cpu|limit|hook|exact "
 			"[iterations] [insns]\n",
 			argv[0]);
 		return 2;
@@ -69,8 +71,9 @@ int main(int argc, char **argv)
 	long iters = argc > 4 ? atol(argv[4]) : 20000;
 	long insns = argc > 5 ? atol(argv[5]) : 10000;
 	uint64_t loops = (uint64_t)insns / 9;
-	int plain = strcmp(mode, "floor") == 0 || strcmp(mode, "limit") == 0 ||
-		    strcmp(mode, "limit+hook") == 0;
+	bool floor = strcmp(mode, "floor") == 0, floor_cpu = strcmp(mode, "floor-cpu") == 0;
+	int plain =
+	    floor || floor_cpu || strcmp(mode, "limit") == 0 || strcmp(mode, "limit+hook") == 0;
 
 	uc_engine *uc;
 	ms_uc *m;
@@ -147,11 +150,10 @@ int main(int argc, char **argv)
 		if ((err = ms_uc_run(m, CODE, STOP, 0, 0)))
 			die("run", err);
 		uint64_t r0 = now_ns();
-		if (strcmp(mode, "floor") == 0) {
-			if (getenv("CTX"))
-				uc_context_restore(uc, ctx);
-			else
-				uc_reg_write(uc, UC_X86_REG_RCX, &loops);
+		if (floor_cpu) {
+			uc_context_restore(uc, ctx);
+		} else if (floor) {
+			uc_reg_write(uc, UC_X86_REG_RCX, &loops);
 		} else if (plain) {
 			for (size_t k = 0; k < dirty; k++)
 				memcpy(mem + (list[k + 1] - RAM), pristine + k * 4096, page);

@@ -42,7 +42,7 @@ static void *worker(void *arg)
 		 * one handed to us. References cross threads. */
 		ms_snapshot *old = atomic_exchange(&handoff, t);
 		ms_snapshot_unref(old);
-		if (ms_view_restore(v) != 0 || p[pg * 4096 + (size_t)id] != (unsigned char)pg)
+		if (ms_view_restore(v) < 0 || p[pg * 4096 + (size_t)id] != (unsigned char)pg)
 			atomic_fetch_add(&failures, 1);
 		ms_snapshot *r2 = ms_snapshot_ref(shared_snap);
 		ms_snapshot_unref(r2);

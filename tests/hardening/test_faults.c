@@ -133,7 +133,8 @@ static int op_view_new(fixture *f)
 static int op_restore(fixture *f)
 {
 	scribble(f);
-	return ms_view_restore(f->view);
+	int pages = ms_view_restore(f->view);
+	return pages < 0 ? pages : 0;
 }
 
 static int op_take_snapshot(fixture *f)
@@ -167,9 +168,9 @@ static const struct {
 static void assert_recovers(fixture *f, const char *what)
 {
 	int err = ms_view_restore(f->view);
-	if (err) /* a failed restore may be retried */
+	if (err < 0) /* a failed restore may be retried */
 		err = ms_view_restore(f->view);
-	cr_assert_eq(err, 0, "%s: view unusable afterwards: %s", what, ms_strerror(err));
+	cr_assert_geq(err, 0, "%s: view unusable afterwards: %s", what, ms_strerror(err));
 	assert_pristine(f);
 }
 

@@ -31,8 +31,7 @@ static void assert_flat(sample a, sample b, const char *what, long done)
 	if (ms_test_counts_unreliable())
 		return; /* LeakSanitizer or valgrind checks leaks instead */
 	cr_assert_eq(a.fds, b.fds, "%s: descriptors %d -> %d after %ld", what, a.fds, b.fds, done);
-	cr_assert_eq(a.maps, b.maps, "%s: mappings %d -> %d after %ld", what, a.maps, b.maps,
-		     done);
+	cr_assert_eq(a.maps, b.maps, "%s: mappings %d -> %d after %ld", what, a.maps, b.maps, done);
 	cr_assert_lt(b.rss_kib - a.rss_kib, 4096, "%s: RSS grew %ld KiB after %ld", what,
 		     b.rss_kib - a.rss_kib, done);
 }
@@ -50,9 +49,13 @@ static void soak_restore(ms_tracker t, long n)
 	for (long i = 0; i < n; i++) {
 		for (int d = 0; d < 4; d++) {
 			seed = seed * 1103515245u + 12345u;
-			p[(seed >> 4) % (size / ps) * ps + (seed & 63)] = (unsigned char)(i | 1);
+			size_t off = (seed >> 4) % (size / ps) * ps + (seed & 63);
+			/* The noted tracker sees announced writes only. */
+			if (t == MS_TRACKER_NOTED)
+				cr_assert_eq(ms_view_note_written(v, off, 1), 0);
+			p[off] = (unsigned char)(i | 1);
 		}
-		cr_assert_eq(ms_view_restore(v), 0);
+		cr_assert_geq(ms_view_restore(v), 0);
 		if (i == n / 10)
 			base = take_sample(); /* after warm-up */
 		if (i > n / 10 && i % (n / 10 > 0 ? n / 10 : 1) == 0)
@@ -75,8 +78,12 @@ Test(soak, write_restore_iterations_stay_flat, .timeout = 900)
 	for (int t = MS_TRACKER_AUTO + 1; t < MS_TRACKER_COUNT_; t++) {
 		if (ms_tracker_probe((ms_tracker)t) != 0)
 			continue;
-		/* The untracked restore remaps 16 MiB each time: fewer rounds. */
-		soak_restore((ms_tracker)t, t == MS_TRACKER_NONE ? n / 20 : n);
+		/* The untracked restore remaps 16 MiB each time: fewer rounds.
+		 * The noted tracker has no fault path, handler or thread to
+		 * wear: a quarter of the rounds soak its restores (and keep
+		 * the test within its timeout under ASan). */
+		long rounds = t == MS_TRACKER_NONE ? n / 20 : t == MS_TRACKER_NOTED ? n / 4 : n;
+		soak_restore((ms_tracker)t, rounds);
 	}
 	printf("soak: %ld write/restore iterations per tracker\n", n);
 }
@@ -102,7 +109,7 @@ Test(soak, take_snapshot_free_cycles_stay_flat, .timeout = 900)
 			     (unsigned char)i);
 		ms_view_free(u);
 		ms_snapshot_unref(t);
-		cr_assert_eq(ms_view_restore(v), 0);
+		cr_assert_geq(ms_view_restore(v), 0);
 		if (i == n / 10)
 			base = take_sample();
 		if (i > n / 10 && i % (n / 10 > 0 ? n / 10 : 1) == 0)

@@ -398,13 +398,13 @@ static void timer_handler_stores_into_a_view(ms_tracker t)
 			CHECK(p[pg * PS] == (uint8_t)(round + 1));
 		/* No store may run during a call into memsnap on the view. */
 		sigprocmask(SIG_BLOCK, &usr1, NULL);
-		CHECK(ms_view_restore(v) == 0);
+		CHECK(ms_view_restore(v) >= 0);
 		sigprocmask(SIG_UNBLOCK, &usr1, NULL);
 	}
 	sigprocmask(SIG_BLOCK, &usr1, NULL);
 	struct itimerspec stop = {{0, 0}, {0, 0}};
 	CHECK(timer_settime(timer, 0, &stop, NULL) == 0);
-	CHECK(ms_view_restore(v) == 0);
+	CHECK(ms_view_restore(v) >= 0);
 	for (size_t pg = 0; pg < 512; pg++)
 		CHECK(p[pg * PS] == 0);
 	_exit(timer_stores > 0 ? 0 : 96);
@@ -442,7 +442,7 @@ static void blocked_thread_stores(ms_tracker t)
 	CHECK(pthread_create(&th, NULL, store_with_every_signal_blocked, ms_view_data(v)) == 0);
 	CHECK(pthread_join(th, NULL) == 0);
 	CHECK(ms_view_dirty_count(v) == (t == MS_TRACKER_NONE ? -EOPNOTSUPP : 1));
-	CHECK(ms_view_restore(v) == 0);
+	CHECK(ms_view_restore(v) >= 0);
 	CHECK(((uint8_t *)ms_view_data(v))[PS] == 0);
 	_exit(0);
 }
@@ -498,13 +498,13 @@ static void mprotect_enomem_in_the_handler(ms_tracker t)
 	CHECK(ms_snapshot_read(taken, 9 * PS + 10, &b, 1) == 0 && b == 3);
 	CHECK(ms_snapshot_read(taken, 5 * PS, &b, 1) == 0 && b == 2);
 	ms_snapshot_unref(taken);
-	CHECK(ms_view_restore(v) == 0);
+	CHECK(ms_view_restore(v) >= 0);
 	CHECK(memcmp((const void *)p, content, NP * PS) == 0);
 	CHECK(ms_view_verify(v, NULL, 0) == 0);
 	/* Tracked again, page by page. */
 	p[12 * PS] = 4;
 	CHECK(ms_view_dirty_count(v) == 1);
-	CHECK(ms_view_restore(v) == 0);
+	CHECK(ms_view_restore(v) >= 0);
 	CHECK(memcmp((const void *)p, content, NP * PS) == 0);
 	ms_view_free(v);
 	ms_snapshot_unref(snap);
@@ -538,7 +538,7 @@ static void mprotect_enomem_with_hot_pages(ms_tracker t)
 		p[(size_t)(8 + round % 16) * PS + 2] = 5;
 		if (round == 31)
 			CHECK(ms_view_set_hot_pages(v, 0) == 0);
-		CHECK(ms_view_restore(v) == 0);
+		CHECK(ms_view_restore(v) >= 0);
 		CHECK(memcmp((const void *)p, content, NP * PS) == 0);
 		CHECK(ms_view_verify(v, NULL, 0) == 0);
 	}
@@ -587,7 +587,7 @@ static void past_max_map_count(ms_tracker t)
 	for (size_t pg = 0; pg < np; pg += 2)
 		CHECK(p[pg * PS] == 1);
 	CHECK(ms_view_dirty_count(v) >= (long)(np / 2));
-	CHECK(ms_view_restore(v) == 0);
+	CHECK(ms_view_restore(v) >= 0);
 	CHECK(ms_test_count_maps() < 1000);
 	for (size_t pg = 0; pg < np; pg += 2)
 		CHECK(p[pg * PS] == 0);

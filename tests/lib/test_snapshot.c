@@ -24,7 +24,7 @@ Test(snapshot, empty_snapshot_is_valid_and_has_empty_views)
 	cr_assert_eq(ms_view_new(s, MS_VIEW_COW, &v), 0);
 	cr_assert_eq(ms_view_size(v), 0);
 	cr_assert_not_null(ms_view_data(v));
-	cr_assert_eq(ms_view_restore(v), 0);
+	cr_assert_geq(ms_view_restore(v), 0);
 	ms_view_free(v);
 	cr_assert_eq(ms_view_new(s, MS_VIEW_SHARED, &v), 0);
 	cr_assert_not_null(ms_view_data(v));
@@ -185,7 +185,7 @@ Test(snapshot, read_only_file_gives_cow_views_but_no_shared_view)
 	cr_assert_eq(ms_view_new(s, MS_VIEW_COW, &v), 0);
 	((char *)ms_view_data(v))[0] = 'R';
 	cr_assert_eq(((char *)ms_view_data(v))[0], 'R');
-	cr_assert_eq(ms_view_restore(v), 0);
+	cr_assert_geq(ms_view_restore(v), 0);
 	cr_assert_eq(((char *)ms_view_data(v))[0], 'r');
 	ms_view_free(v);
 	ms_snapshot_unref(s);
@@ -260,7 +260,7 @@ Test(snapshot, view_keeps_snapshot_alive_after_callers_unref)
 	cr_assert_eq(ms_view_new(s, MS_VIEW_COW, &v), 0);
 	ms_snapshot_unref(s);
 	((char *)ms_view_data(v))[0] = 'A';
-	cr_assert_eq(ms_view_restore(v), 0);
+	cr_assert_geq(ms_view_restore(v), 0);
 	cr_assert_eq(memcmp(ms_view_data(v), "alive", 5), 0);
 	cr_assert_eq(ms_snapshot_size(ms_view_snapshot(v)), ms_page_size());
 	ms_view_free(v);
@@ -280,7 +280,7 @@ Test(snapshot, no_descriptor_or_mapping_left_after_many_cycles)
 		((char *)ms_view_data(a))[i % 100] = 1;
 		ms_snapshot *t;
 		cr_assert_eq(ms_view_take_snapshot(a, &t), 0);
-		cr_assert_eq(ms_view_restore(a), 0);
+		cr_assert_geq(ms_view_restore(a), 0);
 		ms_view_free(a);
 		ms_view_free(b);
 		ms_snapshot_unref(t);
@@ -408,7 +408,7 @@ Test(snapshot, diff_ranges_of_a_family)
 		cr_skip_test("untracked views make plain snapshots, not families");
 	ms_snapshot *s1 = take_after_writes(v, (size_t[]){1, 2, 3}, 3, 0x11);
 	ms_snapshot *s2 = take_after_writes(v, (size_t[]){10}, 1, 0x22);
-	cr_assert_eq(ms_view_restore_to(v, s1), 0);
+	cr_assert_geq(ms_view_restore_to(v, s1), 0);
 	ms_snapshot *s3 = take_after_writes(v, (size_t[]){21, 20, 3}, 3, 0x33);
 	cr_assert_gt(ms_snapshot_depth(s3), 0);
 

@@ -150,7 +150,7 @@ static void write_by_kernel(model *m, size_t off, size_t len)
 	cr_assert_eq(fcntl(p[1], F_SETPIPE_SZ, 1 << 20) >= (int)len, 1);
 	cr_assert_eq(write(p[1], buf, len), (ssize_t)len);
 	if (needs_prepare(m->tracker))
-		cr_assert_eq(ms_view_prepare_write(m->v, off, len), 0);
+		cr_assert_eq(ms_view_note_written(m->v, off, len), 0);
 	cr_assert_eq(read(p[0], data(m) + off, len), (ssize_t)len, "read(2) into the view: %s",
 		     strerror(errno));
 	memcpy(m->want + off, buf, len);
@@ -242,7 +242,7 @@ static void check_dirty(model *m)
 
 static void restore(model *m)
 {
-	cr_assert_eq(ms_view_restore(m->v), 0);
+	cr_assert_geq(ms_view_restore(m->v), 0);
 	memcpy(m->want, m->base, m->size);
 	memset(m->touched, 0, m->np);
 	check_content(m, "after restore");
@@ -323,7 +323,7 @@ Test(tracking, hot_pages_match_the_model, .timeout = 120)
 				restore(&m);
 			} else if (op == 1 && ncp > 0) {
 				size_t k = rnd() % ncp;
-				cr_assert_eq(ms_view_restore_to(m.v, cp[k]), 0);
+				cr_assert_geq(ms_view_restore_to(m.v, cp[k]), 0);
 				memcpy(m.base, content[k], m.size);
 				memcpy(m.want, content[k], m.size);
 				memset(m.touched, 0, m.np);
@@ -356,12 +356,12 @@ Test(tracking, hot_pages_are_on_by_default)
 	} else {
 		for (int round = 1; round <= 3; round++) {
 			p[3 * PS] = (uint8_t)round;
-			cr_assert_eq(ms_view_restore(v), 0);
+			cr_assert_geq(ms_view_restore(v), 0);
 			cr_assert_eq(p[3 * PS], 0);
 		}
 		cr_assert_eq(ms_view_dirty_count(v), 1, "%s", ms_tracker_name(ms_view_tracker(v)));
 		cr_assert_eq(ms_view_set_hot_pages(v, 0), 0);
-		cr_assert_eq(ms_view_restore(v), 0);
+		cr_assert_geq(ms_view_restore(v), 0);
 		cr_assert_eq(ms_view_dirty_count(v), 0);
 	}
 	ms_view_free(v);
@@ -627,7 +627,7 @@ Test(tracking, writes_from_several_threads_are_all_recorded)
 
 /* ---- Kernel writes ----------------------------------------------------- */
 
-Test(tracking, kernel_writes_need_prepare_write_on_fault_driven_trackers)
+Test(tracking, kernel_writes_need_note_written_on_fault_driven_trackers)
 {
 	for (size_t t = 0; t < N_TRACKERS; t++) {
 		if (!usable(all_trackers[t]))
@@ -676,7 +676,7 @@ Test(tracking, pread_from_a_file_into_the_view)
 		int fd = open(path, O_RDONLY);
 		cr_assert_geq(fd, 0);
 		if (needs_prepare(m.tracker))
-			cr_assert_eq(ms_view_prepare_write(m.v, 10 * PS + 100, sizeof buf), 0);
+			cr_assert_eq(ms_view_note_written(m.v, 10 * PS + 100, sizeof buf), 0);
 		cr_assert_eq(pread(fd, data(&m) + 10 * PS + 100, sizeof buf, 0),
 			     (ssize_t)sizeof buf);
 		close(fd);
@@ -694,7 +694,7 @@ Test(tracking, pread_from_a_file_into_the_view)
  * protected again; a write announced afterwards must still reach them (the
  * kernel's write through pread, here), and the next restore puts everything
  * back. */
-Test(tracking, prepare_write_after_a_failed_rearm_lets_the_kernel_write)
+Test(tracking, note_written_after_a_failed_rearm_lets_the_kernel_write)
 {
 	char path[256];
 	uint8_t buf[PS];
@@ -720,7 +720,7 @@ Test(tracking, prepare_write_after_a_failed_rearm_lets_the_kernel_write)
 		check_content(&m, "after the failed restore");
 		int fd = open(path, O_RDONLY);
 		cr_assert_geq(fd, 0);
-		cr_assert_eq(ms_view_prepare_write(m.v, 1 * PS, PS), 0);
+		cr_assert_eq(ms_view_note_written(m.v, 1 * PS, PS), 0);
 		cr_assert_eq(pread(fd, data(&m) + 1 * PS, PS, 0), (ssize_t)PS, "%s: %s",
 			     ms_tracker_name(m.tracker), strerror(errno));
 		close(fd);
@@ -804,7 +804,7 @@ Test(tracking, checkpoints_and_restore_to_move_within_a_family, .timeout = 120)
 		for (int i = 0; i < 40; i++) {
 			int k = (int)(rnd() % K);
 			random_writes(&m, 10);
-			cr_assert_eq(ms_view_restore_to(m.v, cp[k]), 0);
+			cr_assert_geq(ms_view_restore_to(m.v, cp[k]), 0);
 			memcpy(m.base, content[k], m.size);
 			memcpy(m.want, content[k], m.size);
 			memset(m.touched, 0, m.np);
@@ -901,12 +901,14 @@ Test(tracking, file_backed_snapshots)
 		ms_snapshot *s;
 		cr_assert_eq(ms_snapshot_from_file(path, &s), 0);
 		setenv("MEMSNAP_TRACKER", "uffd-sync", 1);
+		ms__options_reload();
 		ms_view *v;
 		cr_assert_eq(ms_view_new(s, MS_VIEW_COW, &v), 0);
 		unsetenv("MEMSNAP_TRACKER");
+		ms__options_reload();
 		cr_assert_neq(ms_view_tracker(v), MS_TRACKER_UFFD_SYNC);
 		((uint8_t *)ms_view_data(v))[5] ^= 1;
-		cr_assert_eq(ms_view_restore(v), 0);
+		cr_assert_geq(ms_view_restore(v), 0);
 		cr_assert_eq(memcmp(ms_view_data(v), content, size), 0);
 		ms_view_free(v);
 		ms_snapshot_unref(s);
@@ -985,7 +987,7 @@ Test(tracking, faults_on_user_protected_pages_reach_the_previous_handler)
 			     ms_tracker_name(m.tracker));
 		p[0] = 2; /* tracked writes still work */
 		m.want[0] = 2;
-		cr_assert_eq(ms_view_restore(m.v), 0);
+		cr_assert_geq(ms_view_restore(m.v), 0);
 		memcpy(m.want, m.base, m.size);
 		check_content(&m, "after a user fault");
 		model_fini(&m);
@@ -1095,12 +1097,12 @@ static void fork_case(int how)
 			p[5 * PS] = 4; /* the child's own write */
 			bad |= ms_view_dirty_count(m.v) != -EOPNOTSUPP;
 			bad |= ms_view_note_written(m.v, 0, 1) != 0;
-			bad |= (ms_view_restore(m.v) != 0) << 1;
+			bad |= (ms_view_restore(m.v) < 0) << 1;
 			bad |= (memcmp(p, m.base, m.size) != 0) << 2;
 			p[9 * PS] = 5; /* tracked again in the child */
 			p[10 * PS] = 5;
 			bad |= (ms_view_dirty_count(m.v) != 2) << 3;
-			bad |= (ms_view_restore(m.v) != 0) << 4;
+			bad |= (ms_view_restore(m.v) < 0) << 4;
 			bad |= (memcmp(p, m.base, m.size) != 0) << 5;
 			ms_view_free(m.v);
 			_exit(bad);
@@ -1164,7 +1166,7 @@ Test(tracking, ten_thousand_snapshot_cycles_leak_nothing, .timeout = 300)
 				ms_view_free(w);
 			}
 			ms_snapshot_unref(s);
-			cr_assert_eq(ms_view_restore(m.v), 0);
+			cr_assert_geq(ms_view_restore(m.v), 0);
 		}
 		cr_assert_eq(ms_test_count_fds(), fds, "%s leaks descriptors",
 			     ms_tracker_name(m.tracker));
@@ -1214,8 +1216,10 @@ Test(tracking, auto_resolves_to_a_usable_tracker)
 	/* AUTO resolves to what a view would get, MEMSNAP_TRACKER included. */
 	if (ms_tracker_probe(MS_TRACKER_UFFD_SYNC) == 0) {
 		setenv("MEMSNAP_TRACKER", "uffd-sync", 1);
+		ms__options_reload();
 		cr_assert_eq(ms_tracker_resolve(MS_TRACKER_AUTO), MS_TRACKER_UFFD_SYNC);
 		unsetenv("MEMSNAP_TRACKER");
+		ms__options_reload();
 	}
 	cr_assert_eq(ms_tracker_probe(MS_TRACKER_MPROTECT), 0, "mprotect works everywhere");
 }

@@ -48,10 +48,9 @@ def test_from_view_holds_the_views_content():
     assert taken.depth in (0, 1)
 
 
-def test_clone_and_flatten_keep_the_content():
+def test_clone_keeps_the_content():
     snap = memsnap.Snapshot.from_bytes(b"abc")
     assert snap.clone().read(0, 3) == b"abc"
-    assert snap.flatten().read(0, 3) == b"abc"
 
 
 def test_read_outside_raises_einval():

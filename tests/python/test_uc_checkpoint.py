@@ -147,12 +147,3 @@ def test_hook_tracking_restores_guest_stores():
         rt.run(CODE_AT, DIRTY_END)
         rt.restore(cp)
         assert page_value(rt, 2) == 0 and rt.verify() == 0
-
-
-def test_restore_timing_fills_stats(rt):
-    setup_dirty_guest(rt)
-    cp = rt.checkpoint()
-    rt.set_restore_timing(True)
-    rt.write(RAM_AT, b"x")
-    rt.restore(cp)
-    assert rt.stats().last_restore_ns > 0

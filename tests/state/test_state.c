@@ -175,7 +175,7 @@ Test(state, region_snapshot_maps_the_file_copy_on_write)
 	unsigned char *d = ms_view_data(v);
 	cr_assert_eq(d[ps], 8);
 	d[ps] = 0xee;
-	cr_assert_eq(ms_view_restore(v), 0);
+	cr_assert_geq(ms_view_restore(v), 0);
 	cr_assert_eq(d[ps], 8);
 	/* A shared view of a state's region would write into the file. */
 	ms_view *sv;

@@ -77,12 +77,11 @@ enum {
 
 /* How a copy-on-write view finds the pages written since its last restore.
  * MS_TRACKER_AUTO picks the best one this process can use: uffd-thread,
- * else uffd-async, else uffd-sync, else none (docs/tracking.md, which also
- * gives every tracker's measured costs). Every tracker AUTO picks before
- * uffd-sync sees every writer, the kernel included. The environment
- * variable MEMSNAP_TRACKER (auto, uffd-thread, uffd-async, uffd-sync,
- * mprotect, none) overrides MS_TRACKER_AUTO for views created after it is
- * read. */
+ * else uffd-async, else uffd-sync, else none (docs/tracking.md; measured
+ * costs in docs/benchmarks.md). Every tracker AUTO picks before uffd-sync
+ * sees every writer, the kernel included. The environment variable
+ * MEMSNAP_TRACKER (auto, uffd-thread, uffd-async, uffd-sync, mprotect,
+ * none, noted; see ms_option_get) overrides MS_TRACKER_AUTO. */
 typedef enum ms_tracker {
 	MS_TRACKER_AUTO = 0,
 	/* userfaultfd write-protect, asynchronous mode, read with PAGEMAP_SCAN.
@@ -108,6 +107,12 @@ typedef enum ms_tracker {
 	 * vm.unprivileged_userfaultfd=1) and memfd-backed snapshots; not under
 	 * valgrind or in ThreadSanitizer builds. */
 	MS_TRACKER_UFFD_THREAD,
+	/* Exactly the pages announced with ms_view_note_written(): no page is
+	 * protected, nothing faults, and a write that is not announced is NOT
+	 * undone by a restore. O(dirty) restore. For writers that announce
+	 * every write themselves (the Unicorn runtime's write hook); never
+	 * chosen by MS_TRACKER_AUTO. */
+	MS_TRACKER_NOTED,
 	MS_TRACKER_COUNT_
 } ms_tracker;
 
@@ -161,11 +166,6 @@ MS_API int ms_snapshot_from_file(const char *path, ms_snapshot **out);
  * show in the other. A chained snapshot is flattened. O(size). */
 MS_API int ms_snapshot_clone(ms_snapshot *snap, ms_snapshot **out);
 
-/* A plain (unchained) snapshot with the content of `snap`. For a snapshot
- * that is not chained this returns a new reference to `snap` itself (O(1));
- * otherwise O(size). */
-MS_API int ms_snapshot_flatten(ms_snapshot *snap, ms_snapshot **out);
-
 /* The size in bytes (a multiple of the page size). 0 for NULL. */
 MS_API size_t ms_snapshot_size(const ms_snapshot *snap);
 
@@ -186,6 +186,12 @@ MS_API void ms_snapshot_unref(ms_snapshot *snap);
 /* Copy `len` bytes at `offset` of the snapshot's content into `dst`.
  * O(len). Errors: -EINVAL (range outside the snapshot). */
 MS_API int ms_snapshot_read(ms_snapshot *snap, size_t offset, void *dst, size_t len);
+
+/* A run of pages: byte offset and length in the view. */
+typedef struct ms_range {
+	size_t offset;
+	size_t len;
+} ms_range;
 
 /* ---- Views ------------------------------------------------------------ */
 
@@ -235,24 +241,41 @@ MS_API int ms_tracker_probe(ms_tracker tracker);
 MS_API ms_tracker ms_tracker_resolve(ms_tracker tracker);
 
 /* Make a CoW view equal its snapshot again, keeping its address, and reset
- * every protection to read/write. O(dirty pages) with a tracker (plus, with
- * uffd-async, a scan of the page tables of the pages the view touched); with
- * MS_TRACKER_NONE O(pages touched). Figures: docs/benchmarks.md. On a shared view: a no-op
- * returning 0. The caller must not write to the view concurrently. After a failure the view may be
- * partly restored; calling restore again completes it. Memory: a tracked restore copies the
- * snapshot's content into the written pages, which stay private to the view (the next write to them
- * is cheaper). Once more than max(1/128 of the view, 8x the pages of this restore, 256) pages are
- * held that way, the restore discards them (MADV_DONTNEED, about 1 µs per run of pages) and they
- * share the snapshot's pages again, so a view's memory follows its recent writes, not every page
- * ever written. */
+ * every protection to read/write. Returns the number of pages put back (0
+ * or more: those it copied, or every page of the view when it mapped the
+ * snapshot again; INT_MAX at most, ms_view_get_stats has the exact count).
+ * O(dirty pages) with a tracker (plus, with uffd-async, a scan of the page
+ * tables of the pages the view touched); with MS_TRACKER_NONE O(pages
+ * touched). On a shared view: a no-op returning 0. The caller must not
+ * write to the view concurrently. After a failure (negative errno) the
+ * view may be partly restored; calling restore again completes it.
+ * Memory: a tracked restore copies the snapshot's content into the written
+ * pages, which stay private to the view (the next write to them is
+ * cheaper). Once more than max(1/128 of the view, 8x the pages of this
+ * restore, 256) pages are held that way, the restore discards them
+ * (MADV_DONTNEED, O(runs of pages)) and they share the snapshot's pages
+ * again, so a view's memory follows its recent writes, not every page ever
+ * written. Figures: docs/benchmarks.md. */
 MS_API int ms_view_restore(ms_view *view);
 
 /* Make a CoW view equal `snap` and make `snap` its snapshot from now on.
- * `snap` must have the same size. O(dirty pages + pages that differ between
- * the view's snapshot and `snap`) when both belong to one family (stacked on
- * the same plain snapshot); O(size) otherwise. Errors: -EINVAL (other size,
- * shared view), -ENOMEM. */
+ * `snap` must have the same size. Returns the pages put back, as
+ * ms_view_restore. O(dirty pages + pages that differ between the view's
+ * snapshot and `snap`) when both belong to one family (stacked on the same
+ * plain snapshot); O(size) otherwise. Errors: -EINVAL (other size, shared
+ * view), -ENOMEM. */
 MS_API int ms_view_restore_to(ms_view *view, ms_snapshot *snap);
+
+/* ms_view_restore_to(view, snap), or ms_view_restore(view) when `snap` is
+ * NULL, that also reports what it put back: the runs of restored pages in
+ * `ranges` (capacity `cap`; sorted, adjacent pages merged; one run of the
+ * whole view when it mapped the snapshot again) and their page count in
+ * *pages (when not NULL). Returns the total number of runs, which may
+ * exceed cap (then only cap were written), or a negative errno as the
+ * restores. Same cost as the restore: the runs come from the list it sorts
+ * anyway. */
+MS_API long ms_view_restore_ranges(ms_view *view, ms_snapshot *snap, ms_range *ranges, size_t cap,
+				   size_t *pages);
 
 /* A snapshot of the view's current content that later writes to the view
  * never change. Unwritten CoW view: a new reference to its own snapshot,
@@ -278,14 +301,13 @@ MS_API int ms_view_protect(ms_view *view, size_t offset, size_t len, unsigned ac
 
 /* Tell the view that [offset, offset+len) has been (or is about to be)
  * written by a writer its tracker may not see. Any alignment; rounded out to
- * pages. Such pages are restored like any other dirty page. O(pages).
- * Errors: -EINVAL (outside the view). A no-op on shared views. */
+ * pages. Such pages are restored like any other dirty page. Call it before
+ * a write a synchronous tracker would refuse (the kernel writing through
+ * read(2), for instance): it also makes the range writable. The noted
+ * tracker records nothing else. O(pages); a page already dirty costs one
+ * bit test. Errors: -EINVAL (outside the view). A no-op on shared and
+ * untracked views. */
 MS_API int ms_view_note_written(ms_view *view, size_t offset, size_t len);
-
-/* Announce a write that a tracker in synchronous mode would otherwise refuse
- * (the kernel writing through read(2), for instance): marks the range dirty
- * and makes it writable now. Call before the write. O(pages). */
-MS_API int ms_view_prepare_write(ms_view *view, size_t offset, size_t len);
 
 /* Hot pages, for loops that write mostly the same pages every iteration (a
  * fuzz target's stack, globals and heap). Otherwise each such page costs,
@@ -303,21 +325,6 @@ MS_API int ms_view_prepare_write(ms_view *view, size_t offset, size_t len);
  * off (exact dirty sets, every page protected again at each restore). O(1).
  * Errors: -EINVAL (NULL or shared view). */
 MS_API int ms_view_set_hot_pages(ms_view *view, int enable);
-
-/* Whether restores time themselves for the statistics (last_restore_ns,
- * total_restore_ns): on by default, at two clock readings per restore
- * (~20 ns here, a few percent of a restore of a few pages). A caller that
- * times its restores itself turns it off (the Unicorn runtime does for the
- * views it maps: its own statistics time the whole checkpoint restore);
- * the two fields then keep their values. `enable` nonzero turns it on.
- * O(1). Errors: -EINVAL (NULL). */
-MS_API int ms_view_set_restore_timing(ms_view *view, int enable);
-
-/* A run of dirty pages: byte offset and length in the view. */
-typedef struct ms_range {
-	size_t offset;
-	size_t len;
-} ms_range;
 
 /* Fill `ranges` (capacity `cap`) with the runs of pages written since the
  * last restore, sorted by offset, adjacent pages merged. Returns the total
@@ -347,8 +354,6 @@ typedef struct ms_view_stats {
 	 * the view when it mapped the snapshot again (an untracked view, the
 	 * first restore after fork, a restore to an unrelated snapshot). */
 	uint64_t last_restore_pages;
-	uint64_t last_restore_ns;  /* wall time of the last restore (if timed) */
-	uint64_t total_restore_ns; /* of the timed restores */
 	uint64_t snapshots_taken;
 } ms_view_stats;
 
@@ -360,6 +365,30 @@ MS_API int ms_view_get_stats(const ms_view *view, ms_view_stats *stats);
  * tracker missed) to `missed`, and returns how many such pages there are.
  * O(size). */
 MS_API long ms_view_verify(ms_view *view, size_t *missed, size_t cap);
+
+/* ---- Settings --------------------------------------------------------- */
+
+/* The settings memsnap reads from the environment. Each variable is read
+ * once, by the first call that needs a setting; a later change of the
+ * environment is not seen. */
+typedef enum ms_option {
+	/* MEMSNAP_TRACKER: the tracker of views made with MS_TRACKER_AUTO, by
+	 * name (ms_tracker_name); the value is an ms_tracker. */
+	MS_OPTION_TRACKER,
+	/* MEMSNAP_UC_TRACKING: the Unicorn runtime's tracking, "exact" (0) or
+	 * "hook" (1) (ms_uc_tracking in memsnap/uc.h). */
+	MS_OPTION_UC_TRACKING,
+	/* MEMSNAP_UC_WRITE_HOOK: "1" installs the runtime's write hook in
+	 * exact mode too, "0" (the default) does not. */
+	MS_OPTION_UC_WRITE_HOOK,
+	MS_OPTION_COUNT_
+} ms_option;
+
+/* The value of setting `opt` in *value: returns 0 when its variable holds a
+ * valid value, -ENOENT when it is unset or empty, -EINVAL when it holds an
+ * invalid value or `opt` is no setting (*value untouched then). O(1) after
+ * the first call. Thread-safe. */
+MS_API int ms_option_get(ms_option opt, long *value);
 
 /* ---- Files ------------------------------------------------------------- */
 

@@ -37,7 +37,8 @@ MS_API int ms_uc_error(uc_err err);
 /* Attach memsnap to `uc` (borrowed; must outlive the ms_uc). O(1).
  * Tracking starts as MS_UC_TRACK_EXACT with MS_TRACKER_AUTO, unless the
  * environment variable MEMSNAP_UC_TRACKING is "hook" (MEMSNAP_TRACKER still
- * picks the views' tracker). Errors: -EINVAL, -ENOMEM, Unicorn errors. */
+ * picks the views' tracker in exact mode; see ms_option_get). Errors:
+ * -EINVAL, -ENOMEM, Unicorn errors. */
 MS_API int ms_uc_new(uc_engine *uc, ms_uc **out);
 
 /* How the pages written between a checkpoint and a restore are found.
@@ -55,8 +56,10 @@ MS_API int ms_uc_new(uc_engine *uc, ms_uc **out);
  *
  * MS_UC_TRACK_HOOK (opt-in): only guest stores (seen by a
  *   UC_HOOK_MEM_WRITE hook on each region) and ms_uc_write /
- *   ms_uc_note_written are tracked; no page is ever write-protected and
- *   restore copies exactly the logged pages. Writes through ms_uc_host_ptr(),
+ *   ms_uc_note_written are tracked: the regions' views use the noted
+ *   tracker (MS_TRACKER_NOTED; `tracker` is ignored), which records exactly
+ *   what is announced. No page is ever write-protected and restore copies
+ *   exactly the logged pages. Writes through ms_uc_host_ptr(),
  *   uc_mem_write() or the kernel that are not announced with
  *   ms_uc_note_written() are NOT undone by a restore. ms_uc_verify() finds
  *   such misses in tests.
@@ -137,24 +140,12 @@ typedef struct ms_uc_stats {
 	uint64_t last_dirty_pages; /* pages the last restore put back (a region
 				    * it mapped again counts whole) */
 	uint64_t total_dirty_pages;
-	/* Wall time of the last restore and of all of them: measured only
-	 * while restore timing is on (ms_uc_set_restore_timing), else 0 and
-	 * unchanged. */
-	uint64_t last_restore_ns;
-	uint64_t total_restore_ns;
 	uint64_t code_pages_flushed; /* pages whose translations were dropped */
 	uint64_t runs;		     /* ms_uc_run calls */
 } ms_uc_stats;
 
 /* Copy the engine's statistics into *stats. O(1). Errors: -EINVAL. */
 MS_API int ms_uc_get_stats(const ms_uc *m, ms_uc_stats *stats);
-
-/* Whether checkpoint restores time themselves (last_restore_ns,
- * total_restore_ns). Off by default: the two clock readings cost ~25 ns
- * here, over 1% of a fuzz iteration of ~1,000 guest instructions, and most
- * loops never read them. `enable` nonzero turns it on. O(1). Errors:
- * -EINVAL (NULL). */
-MS_API int ms_uc_set_restore_timing(ms_uc *m, int enable);
 
 /* Compare guest RAM with the content it would be restored to by the last
  * checkpoint taken or restored: returns the number of pages that differ but

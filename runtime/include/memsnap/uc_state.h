@@ -49,8 +49,8 @@ extern "C" {
  * usually the one the engine was loaded from) the file is incremental: it
  * stores only the pages that differ from the base, O(pages written since the
  * load) when the checkpoint descends from it, and loads only over that base.
- * Cost: O(RAM) for a full save (all-zero chunks become holes); with
- * MS_UC_TRACK_HOOK a region's content is first materialized, O(region size).
+ * Cost: O(RAM) for a full save (all-zero chunks become holes), in either
+ * tracking mode.
  * Errors: -EINVAL, -EOPNOTSUPP (no portable register list for this
  * architecture), the errors of ms_state_writer_commit, -ENOMEM. */
 MS_API int ms_uc_checkpoint_save(const ms_uc_checkpoint *cp, const char *path, ms_state *base);
