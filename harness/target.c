@@ -13,6 +13,8 @@
 
 #include "memsnap/uc.h"
 #include "fuzz.h"
+#include "sysheap.h"
+#include "triage.h"
 
 typedef enum arch { ARCH_X86_64, ARCH_THUMB, ARCH_ARM } arch;
 
@@ -56,6 +58,15 @@ struct msf_target {
 	uc_hook cov_hook;
 	msf_stats stats;
 	uint64_t last_tick_ns;
+	/* Triage and extensions: the guest's DWARF, opened on the first crash
+	 * report, and state that other harness files attach to the target. */
+	msf_dwarf *dwarf;
+	int dwarf_tried;
+	struct {
+		void (*fn)(void *);
+		void *arg;
+	} on_free[4];
+	int n_on_free;
 };
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -365,6 +376,8 @@ int msf_target_new(const msf_config *c, msf_target **out, char *err, size_t errl
 	}
 	if (!rc)
 		rc = setup_hooks(t, err, errlen);
+	if (!rc)
+		rc = msf_sysheap_install(t, err, errlen);
 	if (!rc) {
 		uint64_t pc = t->entry & ~1ull;
 		uc_reg_write(t->uc, t->pc_reg, &pc);
@@ -389,6 +402,9 @@ void msf_target_free(msf_target *t)
 	msf_ram_free(t->ram);
 	if (t->uc)
 		uc_close(t->uc);
+	for (int i = 0; i < t->n_on_free; i++)
+		t->on_free[i].fn(t->on_free[i].arg);
+	msf_dwarf_close(t->dwarf);
 	msf_elf_free(&t->elf);
 	free(t);
 }
@@ -571,4 +587,34 @@ int msf_target_tick(msf_target *t, uint64_t now_ns)
 		return 0;
 	t->last_tick_ns = now_ns;
 	return 1;
+}
+
+msf_ram *msf_target_ram(msf_target *t)
+{
+	return t->ram;
+}
+
+void msf_target_on_free(msf_target *t, void (*fn)(void *), void *arg)
+{
+	if (t->n_on_free < (int)(sizeof t->on_free / sizeof t->on_free[0])) {
+		t->on_free[t->n_on_free].fn = fn;
+		t->on_free[t->n_on_free++].arg = arg;
+	} else {
+		fn(arg); /* a programming error: more extensions than slots */
+	}
+}
+
+msf_dwarf *msf_target_dwarf(msf_target *t)
+{
+	if (!t->dwarf_tried) {
+		t->dwarf_tried = 1;
+		msf_dwarf_open(t->cfg.elf, &t->dwarf);
+	}
+	return t->dwarf;
+}
+
+const uint64_t *msf_target_exits(const msf_target *t, int *n)
+{
+	*n = t->n_exits;
+	return t->exits;
 }
