@@ -151,7 +151,7 @@ __attribute__((noinline)) int buffer_alloc(struct store *s, uint8_t slot, const 
  * when bit 3 is clear, so dropping 0xd8|n twice frees buffer n twice. */
 __attribute__((noinline)) int buffer_drop(struct store *s, uint8_t slot)
 {
-	if ((slot & 0xf0) != 0xd0)
+	if ((slot & 0xf0) != 0xd0) /* FIRST: buffer_drop */
 		return ERR_ARG;
 	uint8_t n = slot & 7;
 	if (!s->buffers[n])
