@@ -80,6 +80,7 @@ for k in $KINDS; do
 	m=$(awk -v k="$k" -v n="$RUNS" -v cap="$SECS" '
 		$2 == k { v[c++] = $3 }
 		END {
+			c += 0
 			for (; c < n; c++) v[c] = cap + 1e9  # not found: later than any found
 			for (i = 0; i < n; i++) for (j = i + 1; j < n; j++)
 				if (v[j] < v[i]) { x = v[i]; v[i] = v[j]; v[j] = x }
