@@ -126,16 +126,20 @@ void msf_backtrace_get(msf_target *t, const msf_result *res, unsigned methods, m
 	w.pc_reg = w.arm ? 15 : 16;
 	w.sp_reg = w.arm ? 13 : 7;
 	w.fp_reg = w.arm ? (strcmp(msf_target_arch_name(t), "thumb") ? 11 : 7) : 6;
+	/* The walk starts from the machine state, the registers. Its pc can
+	 * differ from the pc the report names: a harness hook may attribute a
+	 * crash to a call site while the guest stands at the called function's
+	 * first instruction. Then frame 0 is that function and frame 1 the call. */
 	msf_regs regs = {0};
-	for (int i = 0; i < res->n_regs && i < 17; i++) {
+	for (int i = 0; i < res->n_regs && i <= w.pc_reg; i++) {
 		int n = w.arm ? i : x86_64_dwarf[i];
-		if (w.arm && i > 15)
-			break;
 		regs.r[n] = res->regs[i];
 		regs.valid |= 1u << n;
 	}
-	regs.r[w.pc_reg] = res->pc;
-	regs.valid |= 1u << w.pc_reg;
+	if (!(regs.valid & (1u << w.pc_reg))) {
+		regs.r[w.pc_reg] = res->pc;
+		regs.valid |= 1u << w.pc_reg;
+	}
 
 	memset(bt, 0, sizeof *bt);
 	msf_dwarf *d = (methods & MSF_UNWIND_CFI) ? msf_target_dwarf(t) : NULL;

@@ -16,12 +16,13 @@
  * The break and the mapping watermark live in the first 16 bytes of the
  * area, in guest memory, so they are part of the start state and every input
  * starts from the same heap; the harness writes them with msf_ram_write,
- * which the dirty tracking sees.
+ * which the dirty tracking sees. The area is looked up in the symbol table
+ * at each of these calls (a few per input), which keeps the harness free of
+ * state for it.
  */
 #define _GNU_SOURCE
 #include <elf.h>
 #include <errno.h>
-#include <stdlib.h>
 #include <unicorn/unicorn.h>
 
 #include "sysheap.h"
@@ -42,6 +43,18 @@ typedef struct sysheap {
 	msf_target *t;
 	uint64_t start, end;
 } sysheap;
+
+/* The area the guest declares, or 0. */
+static int find_area(msf_target *t, sysheap *h)
+{
+	const msf_elf *elf = msf_target_elf(t);
+	const msf_symbol *s = msf_elf_symbol(elf, MSF_SYSHEAP_START);
+	const msf_symbol *e = msf_elf_symbol(elf, MSF_SYSHEAP_END);
+	if (elf->machine != EM_X86_64 || !s || !e)
+		return 0;
+	*h = (sysheap){t, s->value, e->value};
+	return 1;
+}
 
 /* The break and the lowest mapped address, 0 in the start state (the area
  * is zeroed) meaning "nothing handed out yet". */
@@ -88,73 +101,56 @@ static int64_t sys_mmap(sysheap *h, uint64_t len, uint64_t flags)
 	return (int64_t)st[1];
 }
 
-static void on_syscall(uc_engine *uc, void *user_data)
+int msf_sysheap_syscall(msf_target *t)
 {
-	sysheap *h = user_data;
-	uint64_t nr, a0, a1, a3;
+	uc_engine *uc = msf_target_engine(t);
+	uint64_t nr = 0, a0 = 0, a1 = 0, a3 = 0;
 	uc_reg_read(uc, UC_X86_REG_RAX, &nr);
+	if (nr != NR_BRK && nr != NR_MMAP && nr != NR_MUNMAP && nr != NR_MPROTECT &&
+	    nr != NR_MADVISE && nr != NR_MREMAP)
+		return 0;
+	sysheap h;
+	if (!find_area(t, &h))
+		return 0;
 	uc_reg_read(uc, UC_X86_REG_RDI, &a0);
 	uc_reg_read(uc, UC_X86_REG_RSI, &a1);
 	uc_reg_read(uc, UC_X86_REG_R10, &a3);
-	int64_t ret;
-	switch (nr) {
-	case NR_BRK:
-		ret = sys_brk(h, a0);
-		break;
-	case NR_MMAP:
-		ret = sys_mmap(h, a1, a3);
-		break;
-	case NR_MUNMAP:
-	case NR_MPROTECT:
-	case NR_MADVISE:
-		ret = 0;
-		break;
-	case NR_MREMAP:
-		ret = -ENOMEM;
-		break;
-	default:
-		return;
-	}
+	int64_t ret = nr == NR_BRK	? sys_brk(&h, a0)
+		      : nr == NR_MMAP	? sys_mmap(&h, a1, a3)
+		      : nr == NR_MREMAP ? -ENOMEM
+					: 0; /* munmap, mprotect, madvise */
 	uint64_t rax = (uint64_t)ret;
 	uc_reg_write(uc, UC_X86_REG_RAX, &rax);
+	return 1;
 }
 
-static void free_sysheap(void *p)
+static void on_syscall(uc_engine *uc, void *user_data)
 {
-	free(p);
+	(void)uc;
+	msf_sysheap_syscall(user_data);
 }
 
 int msf_sysheap_install(msf_target *t, char *err, size_t errlen)
 {
-	const msf_elf *elf = msf_target_elf(t);
-	const msf_symbol *s = msf_elf_symbol(elf, MSF_SYSHEAP_START);
-	const msf_symbol *e = msf_elf_symbol(elf, MSF_SYSHEAP_END);
-	if (elf->machine != EM_X86_64 || !s || !e)
+	sysheap h;
+	if (!find_area(t, &h))
 		return 0;
 	uint8_t probe;
-	if (e->value < s->value + HEADER + PAGE ||
-	    msf_ram_read(msf_target_ram(t), s->value, &probe, 1) ||
-	    msf_ram_read(msf_target_ram(t), e->value - 1, &probe, 1)) {
+	if (h.end < h.start + HEADER + PAGE ||
+	    msf_ram_read(msf_target_ram(t), h.start, &probe, 1) ||
+	    msf_ram_read(msf_target_ram(t), h.end - 1, &probe, 1)) {
 		snprintf(err, errlen,
 			 "%s..%s (0x%llx..0x%llx) is not an area of guest RAM of at least 2 pages",
-			 MSF_SYSHEAP_START, MSF_SYSHEAP_END, (unsigned long long)s->value,
-			 (unsigned long long)e->value);
+			 MSF_SYSHEAP_START, MSF_SYSHEAP_END, (unsigned long long)h.start,
+			 (unsigned long long)h.end);
 		return -1;
 	}
-	sysheap *h = calloc(1, sizeof *h);
-	if (!h) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	*h = (sysheap){t, s->value, e->value};
 	uc_hook hook;
-	uc_err ue = uc_hook_add(msf_target_engine(t), &hook, UC_HOOK_INSN, (void *)on_syscall, h, 1,
+	uc_err ue = uc_hook_add(msf_target_engine(t), &hook, UC_HOOK_INSN, (void *)on_syscall, t, 1,
 				0, UC_X86_INS_SYSCALL);
 	if (ue) {
-		free(h);
 		snprintf(err, errlen, "uc_hook_add(syscall): %s", uc_strerror(ue));
 		return -1;
 	}
-	msf_target_on_free(t, free_sysheap, h);
 	return 0;
 }

@@ -12,11 +12,18 @@
 #define MSF_SYSHEAP_START "memsnap_brk_start"
 #define MSF_SYSHEAP_END "memsnap_brk_end"
 
-/* When the target is x86-64 and its ELF defines both symbols, installs a
- * hook on the `syscall` instruction that answers brk, anonymous mmap,
- * munmap, mprotect, madvise and mremap from that area, and leaves every
- * other system call as it was. Does nothing otherwise. Returns 0, or -1
- * with a message in err. */
+/* Called with the guest on a `syscall` instruction: when the target is
+ * x86-64, its ELF defines both symbols and the call is brk, mmap
+ * (anonymous), munmap, mprotect, madvise or mremap, answers it from the area
+ * (rax gets the result) and returns 1; returns 0, touching nothing, for any
+ * other call or target. A harness that has its own `syscall` hook calls this
+ * first and applies its own policy when it returns 0. */
+int msf_sysheap_syscall(msf_target *t);
+
+/* When the target is x86-64 and its ELF defines both symbols, checks that
+ * they delimit guest RAM and installs a `syscall` hook that calls
+ * msf_sysheap_syscall (other system calls are left as they were). Does
+ * nothing otherwise. Returns 0, or -1 with a message in err. */
 int msf_sysheap_install(msf_target *t, char *err, size_t errlen);
 
 #endif

@@ -58,15 +58,9 @@ struct msf_target {
 	uc_hook cov_hook;
 	msf_stats stats;
 	uint64_t last_tick_ns;
-	/* Triage and extensions: the guest's DWARF, opened on the first crash
-	 * report, and state that other harness files attach to the target. */
+	/* Triage: the guest's DWARF, opened on the first crash report. */
 	msf_dwarf *dwarf;
 	int dwarf_tried;
-	struct {
-		void (*fn)(void *);
-		void *arg;
-	} on_free[4];
-	int n_on_free;
 };
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -402,8 +396,6 @@ void msf_target_free(msf_target *t)
 	msf_ram_free(t->ram);
 	if (t->uc)
 		uc_close(t->uc);
-	for (int i = 0; i < t->n_on_free; i++)
-		t->on_free[i].fn(t->on_free[i].arg);
 	msf_dwarf_close(t->dwarf);
 	msf_elf_free(&t->elf);
 	free(t);
@@ -592,16 +584,6 @@ int msf_target_tick(msf_target *t, uint64_t now_ns)
 msf_ram *msf_target_ram(msf_target *t)
 {
 	return t->ram;
-}
-
-void msf_target_on_free(msf_target *t, void (*fn)(void *), void *arg)
-{
-	if (t->n_on_free < (int)(sizeof t->on_free / sizeof t->on_free[0])) {
-		t->on_free[t->n_on_free].fn = fn;
-		t->on_free[t->n_on_free++].arg = arg;
-	} else {
-		fn(arg); /* a programming error: more extensions than slots */
-	}
 }
 
 msf_dwarf *msf_target_dwarf(msf_target *t)

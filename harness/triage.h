@@ -16,8 +16,6 @@
 typedef struct msf_dwarf msf_dwarf;
 
 msf_ram *msf_target_ram(msf_target *t);
-/* Call fn(arg) when the target is freed (after the engine is closed). */
-void msf_target_on_free(msf_target *t, void (*fn)(void *), void *arg);
 /* The guest ELF's DWARF, opened on first use; NULL if the file has none. */
 msf_dwarf *msf_target_dwarf(msf_target *t);
 /* The resolved exit addresses (Thumb bit cleared). */
