@@ -42,6 +42,7 @@ struct session {
 struct store {
 	char *name;
 	struct session *session;
+	uint8_t session_open; /* open, and not closed since */
 	uint8_t *buffers[HEAPDEMO_BUFFERS];
 	uint32_t sizes[HEAPDEMO_BUFFERS];
 	uint8_t dropped; /* bit n: buffer n was dropped */
@@ -100,19 +101,23 @@ __attribute__((noinline)) int session_open(struct store *s, uint32_t cap)
 	}
 	x->cap = cap;
 	s->session = x;
+	s->session_open = 1;
 	return 0;
 }
 
 /* C: closes the session. The bug: s->session keeps pointing at the freed
  * object unless the close is `forced` (flag byte 'F'), so a later W writes
- * through freed memory. */
+ * through freed memory (session_write checks the pointer, not
+ * session_open). A second close is refused without touching the session,
+ * and so is an open, so that the freed object is used in one place only. */
 __attribute__((noinline)) int session_close(struct store *s, uint8_t flag)
 {
 	struct session *x = s->session;
-	if (!x)
+	if (!x || !s->session_open)
 		return ERR_STATE;
 	free(x->buf);
 	free(x);
+	s->session_open = 0;
 	if (flag == 'F')
 		s->session = NULL;
 	return 0;
