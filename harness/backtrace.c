@@ -6,10 +6,11 @@
  * compiler emitted it, leaf functions and prologues included). Without CFI
  * for a pc, a stop on a function's first instruction (a hook or an abort
  * location at a function, a C library function built without CFI) takes the
- * return address from [rsp] or lr; anywhere else the frame-pointer chain is
- * followed. Every step must land in executable guest memory with a stack
- * pointer above the previous one, so a wrong guess ends the walk instead of
- * inventing frames.
+ * return address from [rsp] or lr; a function that sets up a frame pointer
+ * is left through the frame-pointer chain; anything else by scanning the
+ * stack for a return address. Every step must land in executable guest
+ * memory with a stack pointer above the previous one, so a wrong guess ends
+ * the walk instead of running on.
  */
 #define _GNU_SOURCE
 #include <elf.h>
@@ -118,6 +119,98 @@ static int fp_step(walker *w, const msf_regs *in, msf_regs *out)
 	return 0;
 }
 
+/* What precedes `ret`, a candidate return address: 0 no call; 1 a direct
+ * call, whose target goes to *target (x86-64 call rel32, Thumb bl); 2 an
+ * indirect call (x86-64 call reg, [reg], [reg+d8], [rip+d32]; Thumb blx
+ * reg). */
+static int call_before(walker *w, uint64_t ret, uint64_t *target)
+{
+	uint8_t b[8];
+	if (ret < 8 || uc_mem_read(msf_target_engine(w->t), ret - 8, b, 8))
+		return 0;
+	if (w->arm) {
+		uint32_t h1 = (uint32_t)(b[4] | b[5] << 8), h2 = (uint32_t)(b[6] | b[7] << 8);
+		if ((h1 & 0xf800) == 0xf000 && (h2 & 0xd000) == 0xd000) {
+			uint32_t sbit = (h1 >> 10) & 1, j1 = (h2 >> 13) & 1, j2 = (h2 >> 11) & 1;
+			uint32_t i1 = !(j1 ^ sbit), i2 = !(j2 ^ sbit);
+			uint32_t imm = sbit << 24 | i1 << 23 | i2 << 22 | (h1 & 0x3ff) << 12 |
+				       (h2 & 0x7ff) << 1;
+			int32_t off = (int32_t)(imm << 7) >> 7; /* sign-extend 25 bits */
+			*target = (uint32_t)(ret + (uint64_t)(int64_t)off);
+			return 1;
+		}
+		return (h2 & 0xff87) == 0x4780 ? 2 : 0;
+	}
+	if (b[3] == 0xe8) {
+		int32_t rel = (int32_t)((uint32_t)b[4] | (uint32_t)b[5] << 8 |
+					(uint32_t)b[6] << 16 | (uint32_t)b[7] << 24);
+		*target = ret + (uint64_t)(int64_t)rel;
+		return 1;
+	}
+	return (b[6] == 0xff && (b[7] & 0xf8) == 0xd0) ||	  /* call reg */
+		       (b[6] == 0xff && (b[7] & 0xf8) == 0x10) || /* call [reg] */
+		       (b[5] == 0xff && (b[6] & 0xf8) == 0x50) || /* call [reg+d8] */
+		       (b[2] == 0xff && b[3] == 0x15)		  /* call [rip+d32] */
+		   ? 2
+		   : 0;
+}
+
+/* Where a function that is a single jmp rel32 goes (musl's free is one, to
+ * __libc_free), or addr itself. */
+static uint64_t jump_target(walker *w, uint64_t addr)
+{
+	uint8_t b[5];
+	if (w->arm || uc_mem_read(msf_target_engine(w->t), addr, b, 5) || b[0] != 0xe9)
+		return addr;
+	int32_t rel = (int32_t)((uint32_t)b[1] | (uint32_t)b[2] << 8 | (uint32_t)b[3] << 16 |
+				(uint32_t)b[4] << 24);
+	return addr + 5 + (uint64_t)(int64_t)rel;
+}
+
+/* Stack scanning, for a function without CFI that keeps no frame pointer
+ * (a C library built with -fomit-frame-pointer): the first word from sp up
+ * that points into code right after a call, a direct call only if it calls
+ * the function `pc` is in (directly or through a one-jump trampoline). That
+ * check rejects most stale return addresses an earlier call left on the
+ * stack, but not those of indirect calls, and it skips a caller that reached
+ * the function by another tail call; frames found this way say so. */
+static int scan_step(walker *w, const msf_elf *e, uint64_t pc, const msf_regs *in, msf_regs *out)
+{
+	const msf_symbol *self = msf_elf_symbolize(e, pc);
+	uint64_t sp = in->r[w->sp_reg];
+	for (int i = 0; i < 256; i++) {
+		uint64_t slot = sp + (uint64_t)(i * w->word), v, target = 0;
+		if (read_word(w, slot, &v))
+			return -1;
+		uint64_t ret = w->arm ? v & ~1ull : v;
+		if ((w->arm && !(v & 1)) || !executable(w->t, ret))
+			continue;
+		int call = call_before(w, ret, &target);
+		if (call == 1 && self && target != sym_addr(e, self))
+			target = jump_target(w, target);
+		if (call == 2 || (call == 1 && self && target == sym_addr(e, self))) {
+			*out = *in;
+			out->r[w->pc_reg] = ret;
+			out->r[w->sp_reg] = slot + (uint64_t)w->word;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Whether the function containing pc sets up rbp as a frame pointer: it
+ * starts with push rbp; mov rbp, rsp (after an endbr64). ARM code has no
+ * such rule gcc follows, so the answer there is no. */
+static int keeps_frame_pointer(walker *w, const msf_elf *e, uint64_t pc)
+{
+	const msf_symbol *s = msf_elf_symbolize(e, pc);
+	uint8_t b[8];
+	if (w->arm || !s || uc_mem_read(msf_target_engine(w->t), sym_addr(e, s), b, 8))
+		return 0;
+	const uint8_t *p = b[0] == 0xf3 && b[1] == 0x0f && b[2] == 0x1e && b[3] == 0xfa ? b + 4 : b;
+	return p[0] == 0x55 && p[1] == 0x48 && p[2] == 0x89 && p[3] == 0xe5;
+}
+
 void msf_backtrace_get(msf_target *t, const msf_result *res, unsigned methods, msf_backtrace *bt)
 {
 	const msf_elf *e = msf_target_elf(t);
@@ -162,15 +255,21 @@ void msf_backtrace_get(msf_target *t, const msf_result *res, unsigned methods, m
 		else if ((methods & MSF_UNWIND_FP) && i == 0 && s && sym_addr(e, s) == pc &&
 			 !entry_step(&w, &regs, &next))
 			how = MSF_FRAME_ENTRY;
-		else if ((methods & MSF_UNWIND_FP) && !fp_step(&w, &regs, &next))
+		else if ((methods & MSF_UNWIND_FP) &&
+			 (!(methods & MSF_UNWIND_SCAN) || keeps_frame_pointer(&w, e, pc)) &&
+			 !fp_step(&w, &regs, &next))
 			how = MSF_FRAME_FP;
+		else if ((methods & MSF_UNWIND_SCAN) && !scan_step(&w, e, pc, &regs, &next))
+			how = MSF_FRAME_SCAN;
 		else
 			break;
 		/* The stack must grow toward the caller (an entry step on ARM
-		 * leaves sp as it is). */
+		 * leaves sp as it is, and so does CFI at an ARM function's
+		 * entry), and a pc may not repeat with the same sp. */
 		if (next.r[w.sp_reg] < regs.r[w.sp_reg] ||
-		    (next.r[w.sp_reg] == regs.r[w.sp_reg] && how != MSF_FRAME_ENTRY &&
-		     how != MSF_FRAME_CFI))
+		    (next.r[w.sp_reg] == regs.r[w.sp_reg] &&
+		     ((how != MSF_FRAME_ENTRY && how != MSF_FRAME_CFI) ||
+		      (next.r[w.pc_reg] & ~1ull) == pc)))
 			break;
 		if (bt->n < MSF_MAX_FRAMES)
 			bt->frames[bt->n].how = how;
@@ -207,7 +306,7 @@ void msf_frame_describe(const msf_frame *f, char *out, size_t cap)
 
 void msf_backtrace_print(const msf_backtrace *bt, int addr_width, const char *indent, FILE *out)
 {
-	static const char *const how[] = {"", "cfi", "fp", "entry"};
+	static const char *const how[] = {"", "cfi", "fp", "entry", "scan"};
 	for (int i = 0; i < bt->n; i++) {
 		char desc[600];
 		msf_frame_describe(&bt->frames[i], desc, sizeof desc);

@@ -68,12 +68,15 @@ typedef enum msf_frame_how {
 	MSF_FRAME_FP,	 /* the frame-pointer chain (rbp; r7 in Thumb, r11 in ARM) */
 	MSF_FRAME_ENTRY, /* stopped on a function's first instruction: the
 			    return address is at [rsp] (x86-64) or in lr (ARM) */
+	MSF_FRAME_SCAN,	 /* a heuristic: the first word up the stack that is an
+			    address in code right after a call instruction */
 } msf_frame_how;
 
 /* Unwinding methods, for msf_backtrace's `methods` (tests pick one). */
 #define MSF_UNWIND_CFI 1u
-#define MSF_UNWIND_FP 2u /* frame pointers, and the function-entry rule */
-#define MSF_UNWIND_ALL (MSF_UNWIND_CFI | MSF_UNWIND_FP)
+#define MSF_UNWIND_FP 2u   /* frame pointers, and the function-entry rule */
+#define MSF_UNWIND_SCAN 4u /* stack scanning, where neither of the others fits */
+#define MSF_UNWIND_ALL (MSF_UNWIND_CFI | MSF_UNWIND_FP | MSF_UNWIND_SCAN)
 
 typedef struct msf_frame {
 	uint64_t pc; /* frame 0: the stop pc; others: the return address */
@@ -93,9 +96,11 @@ typedef struct msf_backtrace {
 /* The guest's call stack where `res` stopped, read from its registers and
  * from guest memory as the run left them (so before the next run). Walks
  * from the stop pc up to the function the harness called, preferring CFI,
- * then the function-entry rule, then frame pointers, and stops at an exit
- * address, at a pc outside executable guest memory, or when the stack does
- * not grow. Always yields at least frame 0. */
+ * then the function-entry rule, then frame pointers in a function that sets
+ * one up (x86-64: its first instructions are push rbp; mov rbp, rsp), then
+ * stack scanning; stops at an exit address, at a pc outside executable
+ * guest memory, or when the stack does not grow. Always yields at least
+ * frame 0. */
 void msf_backtrace_get(msf_target *t, const msf_result *res, unsigned methods, msf_backtrace *bt);
 
 /* The bucket of a crash: 64-bit FNV-1a of the kind and of the top
