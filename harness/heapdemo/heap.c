@@ -32,7 +32,8 @@
 #define ERR_ARG (-5)
 #define ERR_STATE (-6)
 
-/* A session collects bytes written by `W` commands into a buffer of its own. */
+/* A session journals the commands that follow its opening into a buffer of
+ * its own (session_note). */
 struct session {
 	uint8_t *buf;
 	uint32_t cap;
@@ -106,10 +107,10 @@ __attribute__((noinline)) int session_open(struct store *s, uint32_t cap)
 }
 
 /* C: closes the session. The bug: s->session keeps pointing at the freed
- * object unless the close is `forced` (flag byte 'F'), so a later W writes
- * through freed memory (session_write checks the pointer, not
- * session_open). A second close is refused without touching the session,
- * and so is an open, so that the freed object is used in one place only. */
+ * object unless the close is `forced` (flag byte 'F'), so the next command's
+ * journal entry writes through freed memory. A second close is refused
+ * without touching the session, and so is an open, so that the freed object
+ * is used in one place only (session_note). */
 __attribute__((noinline)) int session_close(struct store *s, uint8_t flag)
 {
 	struct session *x = s->session;
@@ -123,17 +124,18 @@ __attribute__((noinline)) int session_close(struct store *s, uint8_t flag)
 	return 0;
 }
 
-/* W: appends bytes to the session's buffer. */
-__attribute__((noinline)) int session_write(struct store *s, const uint8_t *src, uint32_t len)
+/* Every command is journaled into an open session's buffer: its type byte
+ * and, for W, its payload; a full journal takes no more. */
+__attribute__((noinline)) int session_note(struct store *s, uint8_t type, const uint8_t *src,
+					   uint32_t len)
 {
 	struct session *x = s->session;
-	if (!x)
-		return ERR_STATE;
-	for (uint32_t i = 0; i < len; i++) {
-		if (x->used >= x->cap) /* BUG: use after free when the session was closed */
-			return ERR_ARG;
+	uint32_t n = type == 'W' ? len : 0;
+	if (x->cap - x->used < 1 + n) /* BUG: use after free when the session was closed */
+		return 0;
+	x->buf[x->used++] = type;
+	for (uint32_t i = 0; i < n; i++)
 		x->buf[x->used++] = src[i];
-	}
 	return 0;
 }
 
@@ -199,6 +201,13 @@ __attribute__((noinline)) int apply_command(struct store *s, struct reader *r)
 	r->p += len;
 	r->left -= len;
 	s->commands++;
+	/* The journal checks the pointer, not session_open: after a close
+	 * without the F flag, every command writes through freed memory. */
+	if (s->session) {
+		int rc = session_note(s, type, payload, len); /* CALL: session_note */
+		if (rc)
+			return rc;
+	}
 	switch (type) {
 	case 'N':
 		return len ? name_set(s, payload, len) : ERR_ARG; /* CALL: name_set */
@@ -207,7 +216,7 @@ __attribute__((noinline)) int apply_command(struct store *s, struct reader *r)
 	case 'C':
 		return session_close(s, len ? payload[0] : 0);
 	case 'W':
-		return session_write(s, payload, len); /* CALL: session_write */
+		return s->session ? 0 : ERR_STATE; /* journaled above */
 	case 'A':
 		return len >= 2 ? buffer_alloc(s, payload[0], payload + 1, len - 1u) : ERR_ARG;
 	case 'D':

@@ -28,7 +28,8 @@ cleanup() {
 	[ -n "$PID" ] && kill -TERM -- "-$PID" 2>/dev/null || true
 	rm -rf "$WORK"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 now() { date +%s.%N; }
 RESULTS="$WORK/results"

@@ -23,7 +23,7 @@ static const struct {
 	const char *marker; /* a comment on the line of the bug in heap.c */
 } bugs[] = {
     {"heap-overflow", "name_set", "BUG: heap overflow"},
-    {"use-after-free", "session_write", "BUG: use after free"},
+    {"use-after-free", "session_note", "BUG: use after free"},
     {"double-free", "buffer_drop", "BUG: double free"},
 };
 
