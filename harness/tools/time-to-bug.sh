@@ -24,8 +24,21 @@ FUZZER="$BUILD/harness/memsnap-fuzz-libfuzzer"
 KINDS=$(echo "$KINDS" | tr ',' ' ')
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/memsnap-ttb.XXXXXX")
 PID=
+# libFuzzer's fork mode keeps starting jobs after a SIGTERM, so the group
+# gets SIGKILL after a grace period, and the fork-mode scratch directory the
+# parent leaves behind is removed.
+stop() {
+	kill -TERM -- "-$1" 2>/dev/null || return 0
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.2
+	done
+	kill -KILL -- "-$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+	rm -rf "${TMPDIR:-/tmp}/libFuzzerTemp.FuzzWithFork$1.dir"
+}
 cleanup() {
-	[ -n "$PID" ] && kill -TERM -- "-$PID" 2>/dev/null || true
+	[ -n "$PID" ] && stop "$PID"
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -65,8 +78,7 @@ for seed in $(seq 1 "$RUNS"); do
 		awk -v t="$t" -v s="$SECS" 'BEGIN { exit !(t > s + 10) }' && break
 		sleep 0.2
 	done
-	kill -TERM -- "-$PID" 2>/dev/null || true
-	wait "$PID" 2>/dev/null || true
+	stop "$PID"
 	PID=
 	printf '%-6s' "$seed"
 	for k in $KINDS; do

@@ -91,20 +91,20 @@ static const char *bucket_block(const char *out, const char *kind, char *block, 
 	return block;
 }
 
-Test(fuzz, libfuzzer_finds_the_three_heap_bugs_with_the_sanitizer, .timeout = 280)
+static void finds_the_three_heap_bugs(const char *conf_env, const char *arch)
 {
 	const char *fuzzer = getenv("MEMSNAP_FUZZ_LIBFUZZER");
-	const char *conf = getenv("MEMSNAP_HEAPDEMO_X86_64_CONF");
+	const char *conf = getenv(conf_env);
 	const char *cli = getenv("MEMSNAP_FUZZ_CLI");
 	if (!fuzzer || !conf)
-		cr_skip_test("clang's libFuzzer or the x86-64 heap demo is missing");
+		cr_skip_test("clang's libFuzzer or the %s heap demo is missing", arch);
 	char cmd[8192], out[1 << 16];
 	snprintf(cmd, sizeof cmd, "'%s' info --config='%s' --heap=sanitize 2>&1", cli, conf);
 	if (shell(cmd, out, sizeof out))
 		cr_skip_test("heap = sanitize is not available: %s", out);
 
 	char dir[1024], crashes[1100], corpus[1100];
-	snprintf(dir, sizeof dir, "%s/heap-fuzz-%d", ms_test_tmpdir(), (int)getpid());
+	snprintf(dir, sizeof dir, "%s/heap-fuzz-%s-%d", ms_test_tmpdir(), arch, (int)getpid());
 	snprintf(crashes, sizeof crashes, "%s/crashes", dir);
 	snprintf(corpus, sizeof corpus, "%s/corpus", dir);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s' '%s' && cp '%s'/seeds/* '%s'", dir,
@@ -138,8 +138,13 @@ Test(fuzz, libfuzzer_finds_the_three_heap_bugs_with_the_sanitizer, .timeout = 28
 			all &= has_file(crashes, prefix);
 		}
 	}
-	kill(-pid, SIGTERM);
+	/* libFuzzer's fork mode starts new jobs after a SIGTERM: kill the
+	 * group, then remove the scratch directory its parent leaves. */
+	kill(-pid, SIGKILL);
 	waitpid(pid, &status, 0);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s/libFuzzerTemp.FuzzWithFork%d.dir'",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)pid);
+	shell(cmd, NULL, 0);
 
 	snprintf(cmd, sizeof cmd, "'%s' triage --config='%s' --heap=sanitize '%s' 2>&1", cli, conf,
 		 crashes);
@@ -157,4 +162,14 @@ Test(fuzz, libfuzzer_finds_the_three_heap_bugs_with_the_sanitizer, .timeout = 28
 			  bugs[i].kind, bugs[i].func, want, b);
 	}
 	cr_expect(strstr(out, "crash(es) in 3 bucket(s)"), "one bucket per bug:\n%s", out);
+}
+
+Test(fuzz, heap_x86_64_libfuzzer_finds_the_three_bugs_with_the_sanitizer, .timeout = 280)
+{
+	finds_the_three_heap_bugs("MEMSNAP_HEAPDEMO_X86_64_CONF", "x86-64");
+}
+
+Test(fuzz, heap_thumb_libfuzzer_finds_the_three_bugs_with_the_sanitizer, .timeout = 280)
+{
+	finds_the_three_heap_bugs("MEMSNAP_HEAPDEMO_THUMB_CONF", "thumb");
 }
