@@ -134,7 +134,9 @@ void msf_report(msf_target *t, const msf_result *res, const uint8_t *data, size_
 	fprintf(out, "  pc:        0x%0*" PRIx64 "%s\n", w, res->pc, sym);
 	msf_backtrace bt;
 	msf_backtrace_get(t, res, MSF_UNWIND_ALL, &bt);
-	if (bt.frames[0].line) {
+	/* The line of the pc above; a hook may have named another pc than the
+	 * one the guest stands at, and then the backtrace tells both. */
+	if (bt.frames[0].line && bt.frames[0].pc == res->pc) {
 		const char *base = strrchr(bt.frames[0].file, '/');
 		fprintf(out, "  source:    %s:%d\n", base ? base + 1 : bt.frames[0].file,
 			bt.frames[0].line);
