@@ -139,27 +139,27 @@ __attribute__((noinline)) int session_note(struct store *s, uint8_t type, const 
 	return 0;
 }
 
-/* A: allocates buffer `slot` (0-7) of `size` bytes, filled from the payload. */
+/* A: allocates buffer `slot` (its low three bits pick one of 8) of `size`
+ * bytes, filled from the payload. */
 __attribute__((noinline)) int buffer_alloc(struct store *s, uint8_t slot, const uint8_t *src,
 					   uint32_t len)
 {
-	if (slot >= HEAPDEMO_BUFFERS || s->buffers[slot] || !len)
-		return ERR_ARG;
-	s->buffers[slot] = realloc(NULL, len);
-	if (!s->buffers[slot])
+	uint8_t n = slot & 7;
+	if (s->buffers[n] || !len)
+		return ERR_STATE;
+	s->buffers[n] = realloc(NULL, len);
+	if (!s->buffers[n])
 		return ERR_NOMEM;
-	memcpy(s->buffers[slot], src, len);
-	s->sizes[slot] = len;
+	memcpy(s->buffers[n], src, len);
+	s->sizes[n] = len;
 	return 0;
 }
 
-/* D: drops buffer `slot`. The slot byte's high nibble is a tag that must be
- * 0xd; the low three bits pick the buffer. The bug: the slot is cleared only
- * when bit 3 is clear, so dropping 0xd8|n twice frees buffer n twice. */
+/* D: drops buffer `slot`: its low three bits pick the buffer, bit 3 asks to
+ * keep the slot's contents for later. The bug: with bit 3 set the slot is
+ * not cleared, so dropping it again frees the buffer twice. */
 __attribute__((noinline)) int buffer_drop(struct store *s, uint8_t slot)
 {
-	if ((slot & 0xf0) != 0xd0) /* FIRST: buffer_drop */
-		return ERR_ARG;
 	uint8_t n = slot & 7;
 	if (!s->buffers[n])
 		return ERR_STATE;
