@@ -72,12 +72,13 @@ static int take(struct reader *r, uint8_t *out)
 	return 1;
 }
 
-/* N: the store's name, a copy of the payload as a C string.
- * The bug: the copy is allocated for `len` bytes, but the terminating NUL
- * goes to name[len], one byte past the end. */
+/* N: the store's name, a copy of the payload as a C string, in a chunk
+ * rounded up to a multiple of 8 bytes for the terminating NUL.
+ * The bug: the rounding forgets the NUL when `len` already is a multiple of
+ * 8, and the NUL goes to name[len], one byte past the end. */
 __attribute__((noinline)) int name_set(struct store *s, const uint8_t *src, uint32_t len)
 {
-	char *name = malloc(len);
+	char *name = malloc((len + 7) & ~7u);
 	if (!name)
 		return ERR_NOMEM;
 	memcpy(name, src, len);

@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#define FUZZ_SECONDS 200
+#define FUZZ_SECONDS 240
 
 static const struct {
 	const char *kind;
@@ -164,12 +164,12 @@ static void finds_the_three_heap_bugs(const char *conf_env, const char *arch)
 	cr_expect(strstr(out, "crash(es) in 3 bucket(s)"), "one bucket per bug:\n%s", out);
 }
 
-Test(fuzz, heap_x86_64_libfuzzer_finds_the_three_bugs_with_the_sanitizer, .timeout = 280)
+Test(fuzz, heap_x86_64_libfuzzer_finds_the_three_bugs_with_the_sanitizer, .timeout = 320)
 {
 	finds_the_three_heap_bugs("MEMSNAP_HEAPDEMO_X86_64_CONF", "x86-64");
 }
 
-Test(fuzz, heap_thumb_libfuzzer_finds_the_three_bugs_with_the_sanitizer, .timeout = 280)
+Test(fuzz, heap_thumb_libfuzzer_finds_the_three_bugs_with_the_sanitizer, .timeout = 320)
 {
 	finds_the_three_heap_bugs("MEMSNAP_HEAPDEMO_THUMB_CONF", "thumb");
 }
