@@ -236,6 +236,25 @@ Test(bucket, x86_64_two_double_frees_crashing_in_musl_share_a_bucket)
 	close_guest(&g);
 }
 
+/* The DWARF a report opens is closed with its target: no descriptor and no
+ * mapping outlives it. */
+Test(backtrace, reports_leave_no_descriptor_or_mapping_behind)
+{
+	int fds = ms_test_count_fds(), maps = ms_test_count_maps();
+	for (int i = 0; i < 3; i++) {
+		guest g = open_heapdemo("MEMSNAP_HEAPDEMO_X86_64", "abort", "buffer_drop");
+		msf_result r;
+		run_bug(&g, "double-free.bin", MSF_KIND_ABORT, &r);
+		FILE *null = fopen("/dev/null", "w");
+		cr_assert(null);
+		msf_report(g.t, &r, NULL, 0, NULL, null);
+		fclose(null);
+		close_guest(&g);
+	}
+	cr_expect_eq(ms_test_count_fds(), fds);
+	cr_expect_eq(ms_test_count_maps(), maps);
+}
+
 static int count_files(const char *dir, const char *prefix)
 {
 	DIR *d = opendir(dir);
