@@ -5,13 +5,15 @@
 # (crash-<kind>-<bucket>), and stops once every kind asked for has a file or
 # after SECONDS. A kind not found in a run counts as SECONDS ("> SECONDS" in
 # the table) and a median that is such a run is printed as "> SECONDS".
+# Next to the seconds, the executions libFuzzer had made by then (its last
+# status line), which do not depend on how loaded the machine is.
 #
 # usage: harness/tools/time-to-bug.sh BUILD_DIR SECONDS RUNS KINDS CORPUS_DIR [TARGET OPTIONS...]
 #   KINDS  comma-separated crash kinds, e.g. heap-overflow,use-after-free,double-free
 # e.g.   harness/tools/time-to-bug.sh build 300 5 heap-overflow,use-after-free,double-free \
 #            harness/heapdemo/seeds --config=build/harness/heapdemo-x86_64.conf --heap=sanitize
-# Prints one line per run (seed, then seconds to each kind) and the medians,
-# then the same as CSV lines prefixed with "csv,".
+# Prints one line per run (seed, then seconds and executions to each kind)
+# and the medians, then the medians as a line prefixed with "csv,".
 set -eu
 if [ $# -lt 5 ]; then
 	sed -n '2,/^set -eu/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
@@ -48,7 +50,7 @@ now() { date +%s.%N; }
 RESULTS="$WORK/results"
 : > "$RESULTS"
 printf '%-6s' seed
-for k in $KINDS; do printf ' %16s' "$k"; done
+for k in $KINDS; do printf ' %22s' "$k s (execs)"; done
 printf '\n'
 for seed in $(seq 1 "$RUNS"); do
 	run="$WORK/run$seed"
@@ -69,7 +71,10 @@ for seed in $(seq 1 "$RUNS"); do
 			case " $found " in *" $k "*) continue ;; esac
 			if ls "$run/crashes/crash-$k-"* > /dev/null 2>&1; then
 				found="$found $k"
-				echo "$seed $k $t" >> "$RESULTS"
+				# Executions so far: fork mode's last status line
+				# ("#N: cov: ..."), at most a second old.
+				execs=$(sed -n 's/^#\([0-9]*\):* .*/\1/p' "$run/log" | tail -n 1)
+				echo "$seed $k $t ${execs:-0}" >> "$RESULTS"
 			else
 				all=0
 			fi
@@ -82,25 +87,33 @@ for seed in $(seq 1 "$RUNS"); do
 	PID=
 	printf '%-6s' "$seed"
 	for k in $KINDS; do
-		t=$(awk -v s="$seed" -v k="$k" '$1 == s && $2 == k { print $3 }' "$RESULTS")
-		if [ -n "$t" ]; then printf ' %16.1f' "$t"; else printf ' %16s' "> $SECS"; fi
+		t=$(awk -v s="$seed" -v k="$k" '$1 == s && $2 == k { printf "%.1f (%d)", $3, $4 }' "$RESULTS")
+		printf ' %22s' "${t:->  $SECS}"
 	done
 	printf '\n'
 done
-printf '%-6s' median
-csv="csv,median_seconds"
-for k in $KINDS; do
-	m=$(awk -v k="$k" -v n="$RUNS" -v cap="$SECS" '
-		$2 == k { v[c++] = $3 }
+median() { # KIND COLUMN: the median of a column over the runs, "> SECS"
+	awk -v k="$1" -v col="$2" -v n="$RUNS" -v cap="$SECS" '
+		$2 == k { v[c++] = $col }
 		END {
 			c += 0
-			for (; c < n; c++) v[c] = cap + 1e9  # not found: later than any found
+			for (; c < n; c++) v[c] = "none"  # not found: after any found
 			for (i = 0; i < n; i++) for (j = i + 1; j < n; j++)
-				if (v[j] < v[i]) { x = v[i]; v[i] = v[j]; v[j] = x }
+				if (v[j] == "none" ? 0 : v[i] == "none" ? 1 : v[j] < v[i] + 0) {
+					x = v[i]; v[i] = v[j]; v[j] = x
+				}
 			m = v[int((n - 1) / 2)]
-			if (m > cap) print "> " cap; else printf "%.1f\n", m
-		}' "$RESULTS")
-	printf ' %16s' "$m"
-	csv="$csv,$k=$m"
+			if (m == "none") print "> " (col == 3 ? cap : "?")
+			else if (col == 3) printf "%.1f\n", m
+			else printf "%d\n", m
+		}' "$RESULTS"
+}
+printf '%-6s' median
+csv="csv,median"
+for k in $KINDS; do
+	m=$(median "$k" 3)
+	e=$(median "$k" 4)
+	printf ' %22s' "$m ($e)"
+	csv="$csv,$k=${m}s/${e}execs"
 done
 printf '\n%s\n' "$csv"
