@@ -41,10 +41,11 @@ stop() {
 }
 cleanup() {
 	[ -n "$PID" ] && stop "$PID"
+	PID=
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'cleanup; exit 130' INT TERM
 
 now() { date +%s.%N; }
 RESULTS="$WORK/results"
