@@ -46,7 +46,7 @@ struct store {
 	uint8_t session_open; /* open, and not closed since */
 	uint8_t *buffers[HEAPDEMO_BUFFERS];
 	uint32_t sizes[HEAPDEMO_BUFFERS];
-	uint8_t dropped; /* bit n: buffer n was dropped */
+	uint8_t dropped; /* bit n: buffer n was dropped (freed) */
 	uint32_t commands;
 	uint32_t checksum;
 };
@@ -157,14 +157,15 @@ __attribute__((noinline)) int buffer_alloc(struct store *s, uint8_t slot, const 
 }
 
 /* D: drops buffer `slot`: its low three bits pick the buffer, bit 3 asks to
- * keep the slot's contents for later. The bug: with bit 3 set the slot is
- * not cleared, so dropping it again frees the buffer twice. */
+ * keep the slot's contents for later. A buffer is dropped once. The bug:
+ * with bit 3 set the slot keeps its pointer to the freed buffer, and
+ * store_clear frees it again. */
 __attribute__((noinline)) int buffer_drop(struct store *s, uint8_t slot)
 {
 	uint8_t n = slot & 7;
-	if (!s->buffers[n])
+	if (!s->buffers[n] || (s->dropped & (1u << n)))
 		return ERR_STATE;
-	free(s->buffers[n]); /* BUG: double free when the slot was not cleared */
+	free(s->buffers[n]); /* FREE: buffer_drop */
 	s->dropped |= (uint8_t)(1u << n);
 	if (!(slot & 8))
 		s->buffers[n] = NULL;
@@ -229,16 +230,15 @@ __attribute__((noinline)) int apply_command(struct store *s, struct reader *r)
 	}
 }
 
-/* Frees what a parse left: the name and the buffers never dropped. Sessions
- * are left alone (the next input starts from a fresh heap anyway): a closed
- * one may still be referenced, and freeing it here would plant the bug a
- * second time, at another call, which would make one bug two. */
-static void store_clear(struct store *s)
+/* Frees what a parse left: the name and the buffers. Sessions are left
+ * alone (the next input starts from a fresh heap anyway): a closed one may
+ * still be referenced, and freeing it here would plant the use-after-free
+ * bug a second time, at another call, which would make one bug two. */
+__attribute__((noinline)) void store_clear(struct store *s)
 {
 	free(s->name);
 	for (uint32_t i = 0; i < HEAPDEMO_BUFFERS; i++)
-		if (!(s->dropped & (1u << i)))
-			free(s->buffers[i]);
+		free(s->buffers[i]); /* BUG: double free of a buffer dropped with bit 3 */
 }
 
 int heapdemo_parse(const uint8_t *data, uint32_t len)
@@ -267,6 +267,6 @@ int heapdemo_parse(const uint8_t *data, uint32_t len)
 	heapdemo_result[0] = s.commands;
 	heapdemo_result[1] = s.checksum;
 	heapdemo_result[2] = s.name ? (uint32_t)strlen(s.name) : 0;
-	store_clear(&s);
+	store_clear(&s); /* CALL: store_clear */
 	return rc < 0 ? rc : (int)s.commands;
 }

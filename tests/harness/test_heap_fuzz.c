@@ -24,7 +24,7 @@ static const struct {
 } bugs[] = {
     {"heap-overflow", "name_set", "BUG: heap overflow"},
     {"use-after-free", "session_note", "BUG: use after free"},
-    {"double-free", "buffer_drop", "BUG: double free"},
+    {"double-free", "store_clear", "BUG: double free"},
 };
 
 static int line_of(const char *marker)
