@@ -4,6 +4,7 @@
  *   memsnap-fuzz replay [TARGET OPTIONS] FILE|DIR...   the reproducer
  *   memsnap-fuzz bench  [TARGET OPTIONS] [--iterations=N] FILE|DIR...
  *   memsnap-fuzz info   [TARGET OPTIONS]
+ *   memsnap-fuzz triage [TARGET OPTIONS] FILE|DIR...   crashes grouped by bucket
  *
  * Fuzzing itself is done by libFuzzer (memsnap-fuzz-libfuzzer) or AFL++
  * (memsnap-fuzz-afl), which take the same target options.
@@ -18,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "fuzz.h"
+#include "triage.h"
 
 typedef struct input {
 	char *path;
@@ -66,7 +68,8 @@ static int cmp_input(const void *a, const void *b)
 	return strcmp(((const input *)a)->path, ((const input *)b)->path);
 }
 
-/* A file, or every regular file of a directory (not recursive, sorted). */
+/* A file, or every regular file of a directory (not recursive, sorted),
+ * except hidden files and the README.txt AFL++ puts in its crashes/. */
 static int collect(const char *path, inputs *in)
 {
 	struct stat st;
@@ -82,7 +85,8 @@ static int collect(const char *path, inputs *in)
 	while ((e = readdir(d))) {
 		char p[4096];
 		snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-		if (e->d_name[0] != '.' && !stat(p, &st) && S_ISREG(st.st_mode))
+		if (e->d_name[0] != '.' && strcmp(e->d_name, "README.txt") && !stat(p, &st) &&
+		    S_ISREG(st.st_mode))
 			read_input(p, in);
 	}
 	closedir(d);
@@ -95,6 +99,7 @@ static void usage(FILE *out)
 	fprintf(out, "usage: memsnap-fuzz replay [TARGET OPTIONS] FILE|DIR...\n"
 		     "       memsnap-fuzz bench  [TARGET OPTIONS] [--iterations=N] FILE|DIR...\n"
 		     "       memsnap-fuzz info   [TARGET OPTIONS]\n"
+		     "       memsnap-fuzz triage [TARGET OPTIONS] FILE|DIR...\n"
 		     "\n"
 		     "replay  runs each input once from the start state and prints what happened;\n"
 		     "        crashes and timeouts get a full report. Exit status 1 if any input\n"
@@ -102,6 +107,9 @@ static void usage(FILE *out)
 		     "bench   runs the inputs round-robin N times (default 100000) and prints\n"
 		     "        execs/s, restore time and dirty pages per iteration.\n"
 		     "info    loads the target and describes it.\n"
+		     "triage  replays crashing inputs (e.g. AFL++'s crashes/) and groups them\n"
+		     "        by bucket (kind and top frames), with one report per bucket.\n"
+		     "        Exit status 1 if any input crashed.\n"
 		     "\n"
 		     "TARGET OPTIONS: --config=FILE, then any key below as --key=value.\n");
 	msf_config_usage(out);
@@ -125,6 +133,24 @@ static int cmd_replay(msf_target *t, inputs *in)
 		msf_report(t, &r, in->v[i].data, in->v[i].len, NULL, stdout);
 	}
 	return bad;
+}
+
+static int cmd_triage(msf_target *t, inputs *in)
+{
+	msf_triage_input *x = calloc(in->n, sizeof *x);
+	if (!x) {
+		fprintf(stderr, "memsnap-fuzz triage: out of memory\n");
+		return 2;
+	}
+	for (size_t i = 0; i < in->n; i++)
+		x[i] = (msf_triage_input){in->v[i].path, in->v[i].data, in->v[i].len};
+	int rc = msf_triage(t, x, in->n, stdout);
+	free(x);
+	if (rc < 0) {
+		fprintf(stderr, "memsnap-fuzz triage: %s\n", strerror(-rc));
+		return 2;
+	}
+	return rc > 0;
 }
 
 static int cmd_bench(msf_target *t, inputs *in, uint64_t iterations)
@@ -194,7 +220,8 @@ int main(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	const char *cmd = argv[1];
-	if (strcmp(cmd, "replay") && strcmp(cmd, "bench") && strcmp(cmd, "info")) {
+	if (strcmp(cmd, "replay") && strcmp(cmd, "bench") && strcmp(cmd, "info") &&
+	    strcmp(cmd, "triage")) {
 		fprintf(stderr, "memsnap-fuzz: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return 2;
@@ -244,6 +271,8 @@ int main(int argc, char **argv)
 		rc = cmd_replay(t, &in);
 	else if (!strcmp(cmd, "bench"))
 		rc = cmd_bench(t, &in, iterations);
+	else if (!strcmp(cmd, "triage"))
+		rc = cmd_triage(t, &in);
 	else
 		cmd_info(t);
 	msf_target_free(t);

@@ -333,9 +333,11 @@ uint64_t msf_hash(const uint8_t *data, size_t len);
 void msf_report(msf_target *t, const msf_result *res, const uint8_t *data, size_t len,
 		const char *saved_as, FILE *out);
 
-/* Save data as <crash_dir>/<kind>-<hash> ("crash-write-unmapped-..."); the
- * path goes to path[cap]. Returns 0 or -errno. */
-int msf_save_input(const msf_target *t, const msf_result *res, const uint8_t *data, size_t len,
+/* Save a crashing input as <crash_dir>/crash-<kind>-<bucket> (triage.h:
+ * one name per bug; an existing file is replaced only by a smaller input),
+ * a timeout as <crash_dir>/timeout-<hash>; the path goes to path[cap].
+ * Returns 0 or -errno. */
+int msf_save_input(msf_target *t, const msf_result *res, const uint8_t *data, size_t len,
 		   char *path, size_t cap);
 
 /* Campaign statistics: one human line, or `key: value` lines (stats file). */

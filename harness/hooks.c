@@ -10,6 +10,7 @@
 #include <capstone/capstone.h>
 
 #include "memsnap/uc.h"
+#include "sysheap.h"
 #include "target_internal.h"
 
 /* ---- Memory, symbols, registers ------------------------------------------ */
@@ -330,6 +331,10 @@ static void syscall_policy(msf_target *t, uint64_t pc, uint64_t number)
 static void on_syscall(uc_engine *uc, void *user_data)
 {
 	msf_target *t = user_data;
+	/* The heap calls of a guest that declares a system-call heap area
+	 * (sysheap.c) are answered; the policy applies to the rest. */
+	if (msf_sysheap_syscall(t))
+		return;
 	uint64_t pc = 0, nr = 0;
 	uc_reg_read(uc, UC_X86_REG_RIP, &pc);
 	uc_reg_read(uc, UC_X86_REG_RAX, &nr);

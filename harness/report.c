@@ -13,11 +13,13 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <unicorn/unicorn.h>
 
 #include "memsnap/memsnap.h"
 #include "fuzz.h"
+#include "triage.h"
 
 static const char *const kind_names[MSF_KIND_COUNT_] = {
     [MSF_KIND_OK] = "ok",
@@ -186,6 +188,15 @@ void msf_report(msf_target *t, const msf_result *res, const uint8_t *data, size_
 	else
 		fprintf(out, "==memsnap-fuzz== CRASH: %s\n", msf_kind_name(res->kind));
 	fprintf(out, "  pc:        0x%0*" PRIx64 "%s\n", w, res->pc, sym);
+	msf_backtrace bt;
+	msf_backtrace_get(t, res, MSF_UNWIND_ALL, &bt);
+	/* The line of the pc above; a hook may have named another pc than the
+	 * one the guest stands at, and then the backtrace tells both. */
+	if (bt.frames[0].line && bt.frames[0].pc == res->pc) {
+		const char *base = strrchr(bt.frames[0].file, '/');
+		fprintf(out, "  source:    %s:%d\n", base ? base + 1 : bt.frames[0].file,
+			bt.frames[0].line);
+	}
 	disassemble(t, res->pc, insn, sizeof insn);
 	fprintf(out, "  insn:      %s\n", insn);
 	if (res->have_addr)
@@ -198,6 +209,9 @@ void msf_report(msf_target *t, const msf_result *res, const uint8_t *data, size_
 	if (res->err && res->kind != MSF_KIND_ERROR)
 		fprintf(out, "  unicorn:   %s\n", ms_strerror(res->err));
 	fprintf(out, "  input:     %zu bytes, hash %016" PRIx64 "\n", len, msf_hash(data, len));
+	if (msf_kind_is_crash(res->kind))
+		fprintf(out, "  bucket:    %016" PRIx64 " (kind and top %d frames)\n",
+			msf_bucket(res->kind, &bt), MSF_BUCKET_FRAMES);
 	if (saved_as)
 		fprintf(out, "  saved as:  %s\n", saved_as);
 	fprintf(out, "  target:    %s %s, budget %" PRIu64 " instructions\n",
@@ -208,28 +222,49 @@ void msf_report(msf_target *t, const msf_result *res, const uint8_t *data, size_
 	for (int i = 0; i < res->n_regs && i < n; i++)
 		fprintf(out, "%s%-6s 0x%0*" PRIx64 "%s", i % 4 ? "  " : "    ", names[i], w,
 			res->regs[i], i % 4 == 3 || i == res->n_regs - 1 ? "\n" : "");
+	fprintf(out, "  backtrace:\n");
+	msf_backtrace_print(&bt, w, "    ", out);
 }
 
-int msf_save_input(const msf_target *t, const msf_result *res, const uint8_t *data, size_t len,
-		   char *path, size_t cap)
+/* Writes data to path through a temporary file, so that a reader never sees
+ * half an input. */
+static int write_file(const char *path, const uint8_t *data, size_t len)
 {
-	const msf_config *c = msf_target_config(t);
-	const char *dir = c->crash_dir ? c->crash_dir : ".";
-	uint64_t h = msf_hash(data, len);
-	if (res->kind == MSF_KIND_TIMEOUT)
-		snprintf(path, cap, "%s/timeout-%016" PRIx64, dir, h);
-	else
-		snprintf(path, cap, "%s/crash-%s-%016" PRIx64, dir, msf_kind_name(res->kind), h);
-	if (access(path, F_OK) == 0)
-		return 0; /* the same input was saved before */
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	char tmp[4200];
+	snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
 	ssize_t n = len ? write(fd, data, len) : 0;
 	int rc = n == (ssize_t)len ? 0 : -EIO;
 	if (close(fd) && !rc)
 		rc = -errno;
+	if (!rc && rename(tmp, path))
+		rc = -errno;
+	if (rc)
+		unlink(tmp);
 	return rc;
+}
+
+int msf_save_input(msf_target *t, const msf_result *res, const uint8_t *data, size_t len,
+		   char *path, size_t cap)
+{
+	const msf_config *c = msf_target_config(t);
+	const char *dir = c->crash_dir ? c->crash_dir : ".";
+	if (res->kind == MSF_KIND_TIMEOUT) {
+		snprintf(path, cap, "%s/timeout-%016" PRIx64, dir, msf_hash(data, len));
+		return access(path, F_OK) == 0 ? 0 : write_file(path, data, len);
+	}
+	/* A crash is named by its bucket: every input that hits the same bug
+	 * the same way gets the same name, and the file keeps the smallest. */
+	msf_backtrace bt;
+	msf_backtrace_get(t, res, MSF_UNWIND_ALL, &bt);
+	snprintf(path, cap, "%s/crash-%s-%016" PRIx64, dir, msf_kind_name(res->kind),
+		 msf_bucket(res->kind, &bt));
+	struct stat st;
+	if (stat(path, &st) == 0 && (uint64_t)st.st_size <= len)
+		return 0;
+	return write_file(path, data, len);
 }
 
 void msf_stats_line(const msf_target *t, FILE *out)

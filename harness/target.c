@@ -14,6 +14,8 @@
 
 #include "memsnap/uc.h"
 #include "target_internal.h"
+#include "sysheap.h"
+#include "triage.h"
 
 static const char *const x86_64_names[] = {
     "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",    "r8",	  "r9",
@@ -477,6 +479,8 @@ int msf_target_new_ext(const msf_config *c, const msf_extension *ext, msf_target
 		rc = msf__hooks_setup(t, err, errlen);
 	if (!rc)
 		rc = msf__heap_setup(t, err, errlen);
+	if (!rc)
+		rc = msf_sysheap_install(t, err, errlen);
 	t->in_setup = 1;
 	if (!rc)
 		rc = apply_regs(t, err, errlen);
@@ -542,6 +546,7 @@ void msf_target_free(msf_target *t)
 	if (t->uc)
 		uc_close(t->uc);
 	msf__hooks_free(t);
+	msf_dwarf_close(t->dwarf);
 	msf_elf_free(&t->elf);
 	if (t->ext_handle)
 		dlclose(t->ext_handle);
@@ -818,4 +823,24 @@ int msf_target_tick(msf_target *t, uint64_t now_ns)
 		return 0;
 	t->last_tick_ns = now_ns;
 	return 1;
+}
+
+msf_ram *msf_target_ram(msf_target *t)
+{
+	return t->ram;
+}
+
+msf_dwarf *msf_target_dwarf(msf_target *t)
+{
+	if (!t->dwarf_tried) {
+		t->dwarf_tried = 1;
+		msf_dwarf_open(t->cfg.elf, &t->dwarf);
+	}
+	return t->dwarf;
+}
+
+const uint64_t *msf_target_exits(const msf_target *t, int *n)
+{
+	*n = t->n_exits;
+	return t->exits;
 }

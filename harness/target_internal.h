@@ -9,6 +9,7 @@
 #include <unicorn/unicorn.h>
 
 #include "fuzz.h"
+#include "triage.h"
 
 typedef enum arch { ARCH_X86_64, ARCH_THUMB, ARCH_ARM } arch;
 
@@ -80,6 +81,9 @@ struct msf_target {
 	uc_hook cov_hook;
 	msf_stats stats;
 	uint64_t last_tick_ns;
+	/* Triage: the guest's DWARF, opened on the first crash report. */
+	msf_dwarf *dwarf;
+	int dwarf_tried;
 };
 
 /* printf into err; returns -1. */
