@@ -356,17 +356,17 @@ static int setup_hooks(msf_target *t, char *err, size_t errlen)
 	uc_hook h;
 	uc_err e = uc_hook_add(t->uc, &h, UC_HOOK_MEM_INVALID, (void *)on_mem_invalid, t, 1, 0);
 	/* The first exit is uc_emu_start's `until`; the others stop the run
-	 * from a one-instruction code hook, and so does the abort address,
-	 * from a block hook when it is a function's entry (see msf__hook_add
-	 * for why). */
+	 * from a one-instruction code hook, and so does the abort address.
+	 * Not a block hook, although the abort address is often a function's
+	 * entry (msf__hook_add): a run stopped from a block hook does not
+	 * always report the program counter at that block, and a crash's
+	 * backtrace, and so its bucket, starts from the program counter. */
 	for (int i = 1; !e && i < t->n_exits; i++)
 		e = uc_hook_add(t->uc, &h, UC_HOOK_CODE, (void *)on_exit_code, t, t->exits[i],
 				t->exits[i]);
 	if (!e && t->have_abort)
-		e = uc_hook_add(t->uc, &h,
-				msf__is_function_entry(t, t->abort_addr) ? UC_HOOK_BLOCK
-									 : UC_HOOK_CODE,
-				(void *)on_exit_code, t, t->abort_addr, t->abort_addr);
+		e = uc_hook_add(t->uc, &h, UC_HOOK_CODE, (void *)on_exit_code, t, t->abort_addr,
+				t->abort_addr);
 	if (e)
 		return fail(err, errlen, "uc_hook_add: %s", uc_strerror(e));
 	return 0;
