@@ -283,9 +283,14 @@ uint64_t msf_bucket(msf_kind kind, const msf_backtrace *bt)
 	int n = snprintf(key, sizeof key, "%s", msf_kind_name(kind));
 	for (int i = 0; i < bt->n && i < MSF_BUCKET_FRAMES && n < (int)sizeof key; i++) {
 		const msf_frame *f = &bt->frames[i];
-		if (f->func[0])
+		/* The crash itself by its exact place; the callers by function
+		 * only, since a compiler may duplicate a call (two return
+		 * addresses in one caller for the same path in the source). */
+		if (f->func[0] && !i)
 			n += snprintf(key + n, sizeof key - (size_t)n, "|%s+%" PRIx64, f->func,
 				      f->offset);
+		else if (f->func[0])
+			n += snprintf(key + n, sizeof key - (size_t)n, "|%s", f->func);
 		else
 			n += snprintf(key + n, sizeof key - (size_t)n, "|%" PRIx64, f->pc);
 	}

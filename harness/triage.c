@@ -63,7 +63,8 @@ int msf_triage(msf_target *t, const msf_triage_input *in, size_t n, FILE *out)
 		if (in[i].len < in[b[j].smallest].len)
 			b[j].smallest = i;
 	}
-	qsort(b, nb, sizeof *b, by_count);
+	if (nb)
+		qsort(b, nb, sizeof *b, by_count);
 
 	fprintf(out, "memsnap-fuzz triage: %zu input(s): %zu crash(es) in %zu bucket(s)", n,
 		crashes, nb);

@@ -103,10 +103,11 @@ typedef struct msf_backtrace {
  * frame 0. */
 void msf_backtrace_get(msf_target *t, const msf_result *res, unsigned methods, msf_backtrace *bt);
 
-/* The bucket of a crash: 64-bit FNV-1a of the kind and of the top
- * MSF_BUCKET_FRAMES frames, each as symbol+offset (the pc when there is no
- * symbol), so that it does not depend on the input, only on where the guest
- * crashed and how it got there. */
+/* The bucket of a crash: 64-bit FNV-1a of the kind, of frame 0 as
+ * symbol+offset and of the next callers up to MSF_BUCKET_FRAMES frames as
+ * symbol names (a pc where there is no symbol), so that it depends only on
+ * where the guest crashed and through which functions, not on the input,
+ * nor on which of several calls of one function in a caller was taken. */
 uint64_t msf_bucket(msf_kind kind, const msf_backtrace *bt);
 
 /* "name_set+0x1c heap.c:70" (file without its directory). */
