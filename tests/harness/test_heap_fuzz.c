@@ -7,6 +7,7 @@
  * The sanitizer (`heap = sanitize`) serves the guest's malloc family from
  * the harness; a build without it skips this test. */
 #include "../common.h"
+#include "heapdemo.h"
 
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -26,22 +27,6 @@ static const struct {
     {"use-after-free", "session_note", "BUG: use after free"},
     {"double-free", "store_clear", "BUG: double free"},
 };
-
-static int line_of(const char *marker)
-{
-	char path[1024], line[512];
-	snprintf(path, sizeof path, "%s/heap.c", getenv("MEMSNAP_HEAPDEMO_DIR"));
-	FILE *f = fopen(path, "r");
-	cr_assert(f, "%s", path);
-	int n = 0, found = 0;
-	while (!found && fgets(line, sizeof line, f)) {
-		n++;
-		found = strstr(line, marker) != NULL;
-	}
-	fclose(f);
-	cr_assert(found, "no '%s' in heap.c", marker);
-	return n;
-}
 
 static int shell(const char *cmd, char *out, size_t cap)
 {
@@ -157,7 +142,7 @@ static void finds_the_three_heap_bugs(const char *conf_env, const char *arch)
 		if (!b)
 			continue;
 		/* The bug's function and line among the top frames. */
-		snprintf(want, sizeof want, "heap.c:%d", line_of(bugs[i].marker));
+		snprintf(want, sizeof want, "heap.c:%d", heapdemo_line_of(bugs[i].marker));
 		cr_expect(strstr(b, bugs[i].func) && strstr(b, want), "%s: want %s at %s in:\n%s",
 			  bugs[i].kind, bugs[i].func, want, b);
 	}

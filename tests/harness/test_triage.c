@@ -17,6 +17,7 @@
 
 #include "fuzz.h"
 #include "triage.h"
+#include "heapdemo.h"
 
 typedef struct guest {
 	msf_config *c;
@@ -65,23 +66,6 @@ static size_t read_bug(const char *name, uint8_t *buf, size_t cap)
 	return n;
 }
 
-/* The line of heap.c that contains `marker`. */
-static int line_of(const char *marker)
-{
-	char path[1024], line[512];
-	snprintf(path, sizeof path, "%s/heap.c", getenv("MEMSNAP_HEAPDEMO_DIR"));
-	FILE *f = fopen(path, "r");
-	cr_assert(f, "%s", path);
-	int n = 0, found = 0;
-	while (!found && fgets(line, sizeof line, f)) {
-		n++;
-		found = strstr(line, marker) != NULL;
-	}
-	fclose(f);
-	cr_assert(found, "no '%s' in heap.c", marker);
-	return n;
-}
-
 static void run_bug(guest *g, const char *name, msf_kind kind, msf_result *r)
 {
 	uint8_t buf[4096];
@@ -120,11 +104,12 @@ static void walks_to_the_entry(const char *env, unsigned methods, msf_frame_how 
 	expect_frame(&bt, 0, "buffer_drop", 0, MSF_FRAME_PC);
 	/* The entry's line: the declaration, its brace or its first statement,
 	 * as the compiler chose. */
-	int decl = line_of("int buffer_drop(");
+	int decl = heapdemo_line_of("int buffer_drop(");
 	cr_expect(bt.frames[0].line >= decl && bt.frames[0].line <= decl + 2,
 		  "frame 0: line %d, not %d..%d", bt.frames[0].line, decl, decl + 2);
-	expect_frame(&bt, 1, "apply_command", line_of("CALL: buffer_drop"), first);
-	expect_frame(&bt, 2, "heapdemo_parse", line_of("rc = apply_command(&s, &r);"), rest);
+	expect_frame(&bt, 1, "apply_command", heapdemo_line_of("CALL: buffer_drop"), first);
+	expect_frame(&bt, 2, "heapdemo_parse", heapdemo_line_of("rc = apply_command(&s, &r);"),
+		     rest);
 	expect_frame(&bt, 3, "heapdemo_entry", 0, rest);
 	cr_expect_eq(bt.n, 4, "the walk went past the entry function: %d frames", bt.n);
 	close_guest(&g);
@@ -156,8 +141,8 @@ Test(backtrace, x86_64_libc_function_without_cfi_names_its_caller)
 	msf_backtrace bt;
 	msf_backtrace_get(g.t, &r, MSF_UNWIND_ALL, &bt);
 	expect_frame(&bt, 0, "free", 0, MSF_FRAME_PC);
-	expect_frame(&bt, 1, "buffer_drop", line_of("FREE: buffer_drop"), MSF_FRAME_ENTRY);
-	expect_frame(&bt, 2, "apply_command", line_of("CALL: buffer_drop"), MSF_FRAME_CFI);
+	expect_frame(&bt, 1, "buffer_drop", heapdemo_line_of("FREE: buffer_drop"), MSF_FRAME_ENTRY);
+	expect_frame(&bt, 2, "apply_command", heapdemo_line_of("CALL: buffer_drop"), MSF_FRAME_CFI);
 	close_guest(&g);
 }
 
@@ -176,8 +161,9 @@ Test(backtrace, x86_64_crash_inside_musl_malloc_names_the_line_that_called_free)
 		i++;
 	cr_assert_lt(i, bt.n, "store_clear is not among the %d frames", bt.n);
 	cr_expect_leq(i, 2, "store_clear is frame %d: stale frames before it", i);
-	expect_frame(&bt, i, "store_clear", line_of("BUG: double free"), MSF_FRAME_SCAN);
-	expect_frame(&bt, i + 1, "heapdemo_parse", line_of("CALL: store_clear"), MSF_FRAME_CFI);
+	expect_frame(&bt, i, "store_clear", heapdemo_line_of("BUG: double free"), MSF_FRAME_SCAN);
+	expect_frame(&bt, i + 1, "heapdemo_parse", heapdemo_line_of("CALL: store_clear"),
+		     MSF_FRAME_CFI);
 	/* Without scanning, rbp (still store_clear's frame pointer) leads
 	 * straight to store_clear's caller: the frame of the bug is lost. */
 	msf_backtrace_get(g.t, &r, MSF_UNWIND_CFI | MSF_UNWIND_FP, &bt);
