@@ -192,15 +192,15 @@ static void add_level(void *ud, const ms_snapshot *level)
  * between them and their common base; they join the dirty pages. */
 static long restore_family(ms_view *v, ms_snapshot *snap, restored_runs *out)
 {
-	int err = v->ops->collect(v);
-	if (err)
-		return err;
+	/* restore_dirty collects the written pages next (a scanning tracker
+	 * walks the view's page tables once); a page both written and stored
+	 * by a level is in the set once. */
 	size_t before = atomic_load(&v->dirty.n);
 	ms__snapshot_foreach_between(v->snap, snap, add_level, v);
 	/* Let memsnap's own copy into the newly added pages through. */
 	size_t after = atomic_load(&v->dirty.n);
 	for (size_t i = before; i < after && v->ops->unprotect; i++) {
-		err = v->ops->unprotect(v, v->dirty.list[i], 1);
+		int err = v->ops->unprotect(v, v->dirty.list[i], 1);
 		if (err)
 			return err;
 	}
