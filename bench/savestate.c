@@ -128,6 +128,7 @@ typedef struct hash_part {
 	uint64_t sum;
 	uint64_t (*hash)(const void *data, size_t len);
 	pthread_t thread;
+	bool started; /* on a thread of its own, to join */
 } hash_part;
 
 static void *hash_chunks(void *arg)
@@ -162,13 +163,15 @@ static uint64_t hash_image(const uint8_t *data, size_t size, size_t threads,
 				   .lo = chunks * i / threads,
 				   .hi = chunks * (i + 1) / threads,
 				   .hash = hash};
-	for (size_t i = 1; i < threads; i++)
-		if (pthread_create(&p[i].thread, NULL, hash_chunks, &p[i]) != 0)
-			hash_chunks(&p[i]), p[i].thread = 0;
+	for (size_t i = 1; i < threads; i++) {
+		p[i].started = pthread_create(&p[i].thread, NULL, hash_chunks, &p[i]) == 0;
+		if (!p[i].started)
+			hash_chunks(&p[i]);
+	}
 	hash_chunks(&p[0]);
 	uint64_t sum = p[0].sum;
 	for (size_t i = 1; i < threads; i++) {
-		if (p[i].thread)
+		if (p[i].started)
 			pthread_join(p[i].thread, NULL);
 		sum ^= p[i].sum;
 	}
