@@ -209,10 +209,16 @@ static long sweep_tracker(ms_tracker t)
 					cr_assert_eq(ms_test_count_fds(), fds,
 						     "%s: fd leaked (call %ld of kind %zu)",
 						     ops[o].name, n, k);
+					/* Under ASan the count includes the sanitizer's
+					 * own allocations (its thread records grow as
+					 * monitor threads come and go); the plain build
+					 * checks mappings. */
 					maps += (int)pool_chunks(&f) - chunks;
-					cr_assert_leq(ms_test_count_maps(), maps,
-						      "%s: mapping leaked (call %ld of kind %zu)",
-						      ops[o].name, n, k);
+					if (!ms_test_counts_unreliable())
+						cr_assert_leq(
+						    ms_test_count_maps(), maps,
+						    "%s: mapping leaked (call %ld of kind %zu)",
+						    ops[o].name, n, k);
 					teardown(&f);
 					injected++;
 				}
