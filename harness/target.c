@@ -111,6 +111,8 @@ void msf__stop(msf_target *t, msf_kind kind, uint64_t pc, const char *fmt, ...)
 	t->stopped = 1;
 	t->stop_kind = kind;
 	t->stop_pc = pc;
+	t->stop_in_hook = t->cur_hook != NULL;
+	t->stop_hook_addr = t->cur_hook ? t->cur_hook->addr : 0;
 	t->stop_detail[0] = 0;
 	if (fmt) {
 		va_list ap;
@@ -743,6 +745,9 @@ int msf_target_run(msf_target *t, const uint8_t *data, size_t len, msf_result *r
 			uc_reg_read(t->uc, ids[i], &res->regs[i]);
 			if (t->arch != ARCH_X86_64)
 				res->regs[i] &= 0xffffffffu;
+			/* The backtrace, and so the bucket, starts here. */
+			if (ids[i] == t->pc_reg && t->stopped && t->stop_in_hook)
+				res->regs[i] = t->stop_hook_addr;
 		}
 		res->n_regs = nr;
 	}

@@ -61,6 +61,11 @@ struct msf_target {
 	msf_kind stop_kind;
 	uint64_t stop_pc, stop_retval;
 	int stop_has_retval;
+	/* Stopped from a harness hook: the guest stands at the hooked
+	 * address, whatever Unicorn's program counter says (after a block
+	 * hook it can still hold a previous block's address). */
+	int stop_in_hook;
+	uint64_t stop_hook_addr;
 	char stop_detail[320];
 	/* The current input, for msf_input_take. */
 	const uint8_t *in_data;

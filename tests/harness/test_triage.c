@@ -193,6 +193,54 @@ Test(backtrace, reports_leave_no_descriptor_or_mapping_behind)
 		cr_expect_eq(ms_test_count_maps(), maps);
 }
 
+/* The sanitizer stops a double free from its hook at free's first
+ * instruction. Run after run, with Unicorn's translated blocks warm and
+ * chained, the walk must start there: one bucket per bug, frame 0 in free
+ * and frame 1 the line that freed twice. */
+static void hook_stops_keep_their_bucket(const char *env)
+{
+	guest g = open_heapdemo(env, "heap", "sanitize");
+	const char *files[] = {"overflow.bin",	 "double-free.bin",   "use-after-free.bin",
+			       "overflow-2.bin", "double-free-2.bin", "use-after-free-2.bin"};
+	uint64_t buckets[3] = {0};
+	int line = heapdemo_line_of("BUG: double free");
+	for (int round = 0; round < 150; round++) {
+		for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+			msf_result r;
+			uint8_t buf[4096];
+			size_t n = read_bug(files[i], buf, sizeof buf);
+			cr_assert_eq(msf_target_run(g.t, buf, n, &r), 0);
+			msf_backtrace bt;
+			msf_backtrace_get(g.t, &r, MSF_UNWIND_ALL, &bt);
+			uint64_t b = msf_bucket(r.kind, &bt);
+			uint64_t *want = &buckets[i % 3];
+			cr_assert(!*want || *want == b,
+				  "%s, round %d: bucket %016llx, not %016llx (frame 0 %s+0x%llx)",
+				  files[i], round, (unsigned long long)b, (unsigned long long)*want,
+				  bt.frames[0].func, (unsigned long long)bt.frames[0].offset);
+			*want = b;
+			if (r.kind == MSF_KIND_DOUBLE_FREE && round % 50 == 0) {
+				cr_assert_geq(bt.n, 2);
+				cr_expect_str_eq(bt.frames[0].func, "free");
+				cr_expect_eq(bt.frames[0].offset, 0);
+				cr_expect_str_eq(bt.frames[1].func, "store_clear");
+				cr_expect_eq(bt.frames[1].line, line);
+			}
+		}
+	}
+	close_guest(&g);
+}
+
+Test(bucket, x86_64_hook_stops_keep_their_bucket_run_after_run, .timeout = 120)
+{
+	hook_stops_keep_their_bucket("MEMSNAP_HEAPDEMO_X86_64");
+}
+
+Test(bucket, thumb_hook_stops_keep_their_bucket_run_after_run, .timeout = 120)
+{
+	hook_stops_keep_their_bucket("MEMSNAP_HEAPDEMO_THUMB");
+}
+
 static int count_files(const char *dir, const char *prefix)
 {
 	DIR *d = opendir(dir);
