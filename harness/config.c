@@ -318,6 +318,7 @@ static const struct {
     {"stats_file", "PATH  rewrite campaign statistics there every second"},
     {"progress", "BOOL   print a progress line every second (stderr)"},
     {"quiet", "BOOL      print no crash reports (front ends still save inputs)"},
+    {"stop_on_known", "BOOL  libFuzzer: end on a crash whose bucket has a file in crash_dir"},
     {"stub", "LOC [return=N]  the function at LOC returns N (default 0) at once (repeatable)"},
     {"reg", "NAME VALUE  register value at the start state (repeatable; fs_base, gs_base)"},
     {"init", "LOC       guest function run to completion before the start state is taken"},
@@ -474,11 +475,12 @@ int msf_config_set(msf_config *c, const char *key, const char *v, int repeat_ok,
 		}
 	if (!strcmp(key, "stats_file"))
 		return set_string(&c->stats_file, v, repeat_ok, key, err, errlen);
-	int *flag = !strcmp(key, "save_timeouts") ? &c->save_timeouts
-		    : !strcmp(key, "prefault")	  ? &c->prefault
-		    : !strcmp(key, "progress")	  ? &c->progress
-		    : !strcmp(key, "quiet")	  ? &c->quiet
-						  : NULL;
+	int *flag = !strcmp(key, "save_timeouts")   ? &c->save_timeouts
+		    : !strcmp(key, "prefault")	    ? &c->prefault
+		    : !strcmp(key, "progress")	    ? &c->progress
+		    : !strcmp(key, "quiet")	    ? &c->quiet
+		    : !strcmp(key, "stop_on_known") ? &c->stop_on_known
+						    : NULL;
 	if (flag) {
 		if (parse_bool(v, flag))
 			return fail(err, errlen, "%s: '%s' is not a boolean (true/false)", key, v);

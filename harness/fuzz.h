@@ -119,6 +119,7 @@ typedef struct msf_config {
 	char *stats_file;
 	int progress;
 	int quiet;
+	int stop_on_known; /* libFuzzer: abort on crashes of known buckets too */
 	msf_stub_spec stubs[MSF_MAX_STUBS];
 	int n_stubs;
 	msf_reg_spec regs[MSF_MAX_REG_KEYS];
@@ -336,7 +337,8 @@ void msf_report(msf_target *t, const msf_result *res, const uint8_t *data, size_
 /* Save a crashing input as <crash_dir>/crash-<kind>-<bucket> (triage.h:
  * one name per bug; an existing file is replaced only by a smaller input),
  * a timeout as <crash_dir>/timeout-<hash>; the path goes to path[cap].
- * Returns 0 or -errno. */
+ * Returns 0 when the file is new, 1 when one of that name was there
+ * already (a known bug), or -errno. */
 int msf_save_input(msf_target *t, const msf_result *res, const uint8_t *data, size_t len,
 		   char *path, size_t cap);
 
@@ -344,10 +346,12 @@ int msf_save_input(msf_target *t, const msf_result *res, const uint8_t *data, si
 void msf_stats_line(const msf_target *t, FILE *out);
 void msf_stats_write_file(const msf_target *t, const char *path);
 
-/* Handle one result the way every front end does: on a crash print the
- * report and save the input; on a timeout save it when asked. Also updates
- * the progress line and stats file once a second. */
-void msf_after_run(msf_target *t, const msf_result *res, const uint8_t *data, size_t len);
+/* Handle one result the way every front end does: on a crash save the
+ * input and, for a bucket that had no file yet, print the report; on a
+ * timeout save it when asked. Also updates the progress line and stats file
+ * once a second. Returns 1 for a crash of a known bucket (its file was in
+ * crash_dir already), else 0. */
+int msf_after_run(msf_target *t, const msf_result *res, const uint8_t *data, size_t len);
 
 uint64_t msf_now_ns(void);
 

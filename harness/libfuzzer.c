@@ -11,8 +11,12 @@
  *
  * Target options: --config=FILE and --key=value arguments (libFuzzer ignores
  * arguments that start with "--" and passes them on to -fork/-jobs
- * children), or the file named by MEMSNAP_FUZZ_CONFIG. A crash prints the
- * report, saves crash-<kind>-<hash> and aborts, so libFuzzer records it too.
+ * children), or the file named by MEMSNAP_FUZZ_CONFIG. A crash of a new
+ * bucket prints the report, saves crash-<kind>-<bucket> and aborts, so
+ * libFuzzer records it too. A crash whose bucket already has its file in
+ * crash_dir (found earlier, by this run's other jobs or by an earlier
+ * campaign) is not added to the corpus and fuzzing goes on, unless
+ * stop_on_known is set.
  *
  * Global state: the libFuzzer callbacks take no user pointer, so the target
  * and the counters are process globals, set once in LLVMFuzzerInitialize.
@@ -91,8 +95,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	msf_result r;
 	msf_target_run(target, data, size, &r);
-	msf_after_run(target, &r, data, size);
+	int known = msf_after_run(target, &r, data, size);
 	if (msf_kind_is_crash(r.kind) || r.kind == MSF_KIND_ERROR) {
+		/* A bug already in crash_dir does not end the campaign: the
+		 * input is left out of the corpus and fuzzing goes on. */
+		if (known && !config.stop_on_known)
+			return -1;
 		final_stats();
 		abort();
 	}

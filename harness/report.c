@@ -262,9 +262,12 @@ int msf_save_input(msf_target *t, const msf_result *res, const uint8_t *data, si
 	snprintf(path, cap, "%s/crash-%s-%016" PRIx64, dir, msf_kind_name(res->kind),
 		 msf_bucket(res->kind, &bt));
 	struct stat st;
-	if (stat(path, &st) == 0 && (uint64_t)st.st_size <= len)
-		return 0;
-	return write_file(path, data, len);
+	if (stat(path, &st) != 0)
+		return write_file(path, data, len);
+	if ((uint64_t)st.st_size <= len)
+		return 1;
+	int rc = write_file(path, data, len);
+	return rc ? rc : 1;
 }
 
 void msf_stats_line(const msf_target *t, FILE *out)
@@ -310,18 +313,20 @@ void msf_stats_write_file(const msf_target *t, const char *path)
 	rename(tmp, path);
 }
 
-void msf_after_run(msf_target *t, const msf_result *res, const uint8_t *data, size_t len)
+int msf_after_run(msf_target *t, const msf_result *res, const uint8_t *data, size_t len)
 {
 	const msf_config *c = msf_target_config(t);
 	if (len > msf_target_input_max(t))
 		len = msf_target_input_max(t);
 	int crash = msf_kind_is_crash(res->kind) || res->kind == MSF_KIND_ERROR;
+	int known = 0;
 	if (crash || (res->kind == MSF_KIND_TIMEOUT && c->save_timeouts)) {
 		char path[4096];
 		int rc = msf_save_input(t, res, data, len, path, sizeof path);
-		if (rc)
+		if (rc < 0)
 			fprintf(stderr, "memsnap-fuzz: cannot save %s: %s\n", path, strerror(-rc));
-		if (crash && !c->quiet)
+		known = crash && rc == 1;
+		if (crash && !known && !c->quiet)
 			msf_report(t, res, data, len, rc ? NULL : path, stderr);
 	}
 	uint64_t now = msf_now_ns();
@@ -334,4 +339,5 @@ void msf_after_run(msf_target *t, const msf_result *res, const uint8_t *data, si
 			fflush(stderr);
 		}
 	}
+	return known;
 }

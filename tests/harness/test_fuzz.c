@@ -68,6 +68,42 @@ Test(fuzz, libfuzzer_finds_the_planted_bug, .timeout = 230)
 	replay_is_a_crash(crash);
 }
 
+/* A crash whose bucket already has its file in crash_dir does not end a
+ * libFuzzer run (the rest of the corpus is still run); with stop_on_known
+ * it does, as does a crash of a new bucket. */
+Test(fuzz, libfuzzer_goes_on_past_a_bug_already_saved, .timeout = 60)
+{
+	const char *fuzzer = getenv("MEMSNAP_FUZZ_LIBFUZZER");
+	const char *conf = getenv("MEMSNAP_HEAPDEMO_X86_64_CONF");
+	if (!fuzzer || !conf)
+		cr_skip_test("clang's libFuzzer or the x86-64 heap demo is missing");
+	char dir[1024], cmd[8192], crash[2048];
+	fresh_dir(dir, sizeof dir, "libfuzzer-known");
+	const char *bug = "overflow.bin";
+	snprintf(cmd, sizeof cmd, "mkdir '%s/in' && cp '%s/bugs/%s' '%s/in/'", dir,
+		 getenv("MEMSNAP_HEAPDEMO_DIR"), bug, dir);
+	cr_assert_eq(system(cmd), 0);
+	/* -runs=N runs the corpus, then N mutations. */
+	const char *runs[] = {"", "", "--stop_on_known=true"};
+	int want_crash[] = {1, 0, 1};
+	for (int i = 0; i < 3; i++) {
+		snprintf(cmd, sizeof cmd,
+			 "cd '%s' && '%s' --config='%s' --heap=sanitize --quiet=true "
+			 "--crash_dir='%s' %s -runs=2000 -seed=1 -artifact_prefix='%s/' "
+			 "'%s/in' > '%s/log%d' 2>&1",
+			 dir, fuzzer, conf, dir, runs[i], dir, dir, dir, i);
+		int status = system(cmd);
+		int crashed = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+		cr_assert_eq(crashed, want_crash[i], "run %d: status %#x, see %s/log%d", i, status,
+			     dir, i);
+		cr_assert(find_file(dir, "crash-heap-overflow-", crash, sizeof crash),
+			  "run %d: no crash file", i);
+	}
+	/* The run that went on did run its mutations. */
+	snprintf(cmd, sizeof cmd, "grep -q 'Done 2000 runs' '%s/log1'", dir);
+	cr_expect_eq(system(cmd), 0, "see %s/log1", dir);
+}
+
 Test(fuzz, afl_finds_the_planted_bug, .timeout = 230)
 {
 	const char *fuzzer = getenv("MEMSNAP_FUZZ_AFL");
