@@ -24,6 +24,10 @@
 
 #define PS 4096u
 
+/* A test that waits forever (a writer no tracker thread wakes) fails by
+ * name instead of holding up the whole binary until meson's timeout. */
+TestSuite(tracking, .timeout = 120);
+
 static const ms_tracker all_trackers[] = {MS_TRACKER_UFFD_THREAD, MS_TRACKER_UFFD_ASYNC,
 					  MS_TRACKER_UFFD_SYNC, MS_TRACKER_MPROTECT};
 #define N_TRACKERS (sizeof all_trackers / sizeof all_trackers[0])
