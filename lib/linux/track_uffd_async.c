@@ -15,7 +15,7 @@
  * pages are caught without UFFD_FEATURE_WP_UNPOPULATED (which only changes
  * anonymous memory). Without the markers a page merely read would look
  * written, so tracking protects the whole range (O(size), once per view),
- * when it is first needed (ms__uffd_start in uffd.h). Telling written
+ * when it is first needed (ms__uffd_attach in uffd.h). Telling written
  * pages apart by kind instead (private copies against the snapshot's file
  * pages, PAGE_IS_FILE) would spare the markers, but the scan then reads
  * each page's descriptor and runs many times slower over a populated view
@@ -49,9 +49,8 @@ enum { VEC_LEN = 256 };
 enum { SCAN_PAGES_PER_RUN = 256 };
 
 typedef struct async_state {
-	int uffd;
+	ms__uffd_state u;
 	int pagemap;
-	bool pending; /* not protected yet (ms__uffd_start) */
 	struct page_region vec[VEC_LEN];
 } async_state;
 
@@ -65,50 +64,45 @@ static int probe(void)
 	return ms__uffd_probe(UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_PAGEFAULT_FLAG_WP, false);
 }
 
+static void init(void *state)
+{
+	((async_state *)state)->pagemap = -1;
+}
+
+/* The descriptor that PAGEMAP_SCAN reads the written pages through. */
+static int prepare(ms_view *v)
+{
+	int fd = ms__open("/proc/self/pagemap", O_RDONLY, 0);
+	if (fd < 0)
+		return fd;
+	state_of(v)->pagemap = fd;
+	return 0;
+}
+
+/* Closing the userfaultfd ends the registration (in a forked child it only
+ * drops the child's reference to the parent's). */
 static void release(ms_view *v)
 {
 	async_state *st = state_of(v);
 	if (!st)
 		return;
-	ms__close(st->uffd);
+	ms__close(st->u.uffd);
 	ms__close(st->pagemap);
 	free(st);
 	v->tracker_state = NULL;
 }
 
+static const ms__uffd_kind kind = {
+    .features = UFFD_FEATURE_WP_ASYNC,
+    .state_size = sizeof(async_state),
+    .init = init,
+    .prepare = prepare,
+    .release = release,
+};
+
 static int attach(ms_view *v)
 {
-	async_state *st = calloc(1, sizeof *st);
-	if (!st)
-		return -ENOMEM;
-	st->uffd = st->pagemap = -1;
-	v->tracker_state = st;
-	uint64_t offered = 0;
-	int err = ms__uffd_new(UFFD_FEATURE_WP_ASYNC, false, &offered);
-	if (err < 0)
-		goto fail;
-	st->uffd = err;
-	err = ms__uffd_register_wp(st->uffd, v->base, v->size);
-	if (err)
-		goto fail;
-	err = ms__open("/proc/self/pagemap", O_RDONLY, 0);
-	if (err < 0)
-		goto fail;
-	st->pagemap = err;
-	err = ms__uffd_start(st->uffd, offered, v, &st->pending);
-	if (err)
-		goto fail;
-	return 0;
-fail:
-	release(v);
-	return err;
-}
-
-static void detach(ms_view *v)
-{
-	/* Closing the userfaultfd ends the registration (in a forked child it
-	 * only drops the child's reference to the parent's). */
-	release(v);
+	return ms__uffd_attach(v, &kind);
 }
 
 /* One PAGEMAP_SCAN pass over [first, first+n) for written pages; with
@@ -155,9 +149,8 @@ static int collect(ms_view *v)
 {
 	/* The first time, protecting the view and finding the pages written
 	 * before is the whole collection. */
-	async_state *st = state_of(v);
-	if (st->pending)
-		return ms__uffd_settle(st->uffd, v, &st->pending);
+	if (state_of(v)->u.pending)
+		return ms__uffd_settle(v);
 	/* Read only: restore copies into these pages next, and they must stay
 	 * writable until rearm(). */
 	return scan(v, 0, v->npages, false, true);
@@ -165,8 +158,7 @@ static int collect(ms_view *v)
 
 static int rearm(ms_view *v)
 {
-	async_state *st = state_of(v);
-	int err = ms__uffd_settle(st->uffd, v, &st->pending);
+	int err = ms__uffd_settle(v);
 	if (err)
 		return err;
 	size_t n = atomic_load(&v->dirty.n);
@@ -187,12 +179,7 @@ static int rearm(ms_view *v)
 		 * written page there re-arms exactly the dirty set. */
 		return scan(v, lo, span, true, false);
 	}
-	return ms__uffd_wp_pages(st->uffd, v->base, list, n, true);
-}
-
-static int unprotect(ms_view *v, size_t first, size_t n)
-{
-	return ms__uffd_unprotect_view(state_of(v)->uffd, v, first, n);
+	return ms__uffd_wp_pages(state_of(v)->u.uffd, v->base, list, n, true);
 }
 
 const ms__tracker_ops ms__tracker_uffd_async = {
@@ -200,8 +187,8 @@ const ms__tracker_ops ms__tracker_uffd_async = {
     .name = "uffd-async",
     .probe = probe,
     .attach = attach,
-    .detach = detach,
+    .detach = release,
     .collect = collect,
     .rearm = rearm,
-    .unprotect = unprotect,
+    .unprotect = ms__uffd_unprotect,
 };

@@ -35,9 +35,8 @@
 #include "uffd.h"
 
 typedef struct sync_state {
-	int uffd;
+	ms__uffd_state u;
 	int slot;
-	bool pending; /* not protected yet (ms__uffd_start) */
 } sync_state;
 
 static sync_state *state_of(ms_view *v)
@@ -50,71 +49,48 @@ static int probe(void)
 	return ms__uffd_probe(UFFD_FEATURE_SIGBUS | UFFD_FEATURE_PAGEFAULT_FLAG_WP, false);
 }
 
+static void init(void *state)
+{
+	((sync_state *)state)->slot = -1;
+}
+
+/* The SIGBUS handler's entry for the view. */
+static int prepare(ms_view *v)
+{
+	sync_state *st = state_of(v);
+	ms__sigtrack_spec spec = {
+	    .kind = MS__SIGTRACK_UFFD,
+	    .uffd = st->u.uffd,
+	};
+	int slot = ms__sigtrack_add(v, &spec);
+	if (slot < 0)
+		return slot;
+	st->slot = slot;
+	return 0;
+}
+
 static void release(ms_view *v)
 {
 	sync_state *st = state_of(v);
 	if (!st)
 		return;
 	ms__sigtrack_remove(st->slot);
-	ms__close(st->uffd);
+	ms__close(st->u.uffd);
 	free(st);
 	v->tracker_state = NULL;
 }
 
+static const ms__uffd_kind kind = {
+    .features = UFFD_FEATURE_SIGBUS,
+    .state_size = sizeof(sync_state),
+    .init = init,
+    .prepare = prepare,
+    .release = release,
+};
+
 static int attach(ms_view *v)
 {
-	sync_state *st = calloc(1, sizeof *st);
-	if (!st)
-		return -ENOMEM;
-	st->uffd = st->slot = -1;
-	v->tracker_state = st;
-	uint64_t offered = 0;
-	int err = ms__uffd_new(UFFD_FEATURE_SIGBUS, false, &offered);
-	if (err < 0)
-		goto fail;
-	st->uffd = err;
-	err = ms__uffd_register_wp(st->uffd, v->base, v->size);
-	if (err)
-		goto fail;
-	ms__sigtrack_spec spec = {
-	    .kind = MS__SIGTRACK_UFFD,
-	    .uffd = st->uffd,
-	};
-	err = ms__sigtrack_add(v, &spec);
-	if (err < 0)
-		goto fail;
-	st->slot = err;
-	err = ms__uffd_start(st->uffd, offered, v, &st->pending);
-	if (err)
-		goto fail;
-	return 0;
-fail:
-	release(v);
-	return err;
-}
-
-static void detach(ms_view *v)
-{
-	release(v);
-}
-
-static int collect(ms_view *v)
-{
-	/* Once protected, the handler records pages as they are written. */
-	sync_state *st = state_of(v);
-	return ms__uffd_settle(st->uffd, v, &st->pending);
-}
-
-static int rearm(ms_view *v)
-{
-	sync_state *st = state_of(v);
-	int err = ms__uffd_settle(st->uffd, v, &st->pending);
-	return err ? err : ms__uffd_rearm_view(st->uffd, v);
-}
-
-static int unprotect(ms_view *v, size_t first, size_t n)
-{
-	return ms__uffd_unprotect_view(state_of(v)->uffd, v, first, n);
+	return ms__uffd_attach(v, &kind);
 }
 
 const ms__tracker_ops ms__tracker_uffd_sync = {
@@ -122,9 +98,9 @@ const ms__tracker_ops ms__tracker_uffd_sync = {
     .name = "uffd-sync",
     .probe = probe,
     .attach = attach,
-    .detach = detach,
-    .collect = collect,
-    .rearm = rearm,
-    .unprotect = unprotect,
+    .detach = release,
+    .collect = ms__uffd_settle,
+    .rearm = ms__uffd_rearm,
+    .unprotect = ms__uffd_unprotect,
     .fault_driven = true,
 };

@@ -3,7 +3,7 @@
  * synchronous mode, every fault served by a thread of memsnap's.
  *
  * Every page of the view is write-protected when tracking is first needed
- * (ms__uffd_start in uffd.h; never touched pages of the private file
+ * (ms__uffd_attach in uffd.h; never touched pages of the private file
  * mapping get a marker, as for the other userfaultfd trackers). A write to a protected page, by any
  * thread of the program or by the kernel writing for it (read(2) into the view, process_vm_writev,
  * ...), waits in the kernel while a message goes to the view's userfaultfd. The view's tracking
@@ -74,11 +74,10 @@ enum { MSG_BATCH = 16 };
 enum { STACK_SIZE = 1024 * 1024 }; /* what sanitizers need too */
 
 typedef struct thread_state {
-	int uffd;
+	ms__uffd_state u;
 	int stop;  /* eventfd: readable once the thread must end */
 	pid_t pid; /* the process whose thread serves the view */
 	bool running;
-	bool pending; /* not protected yet (ms__uffd_start) */
 	pthread_t thread;
 	void *stack;
 	ms_view *v;
@@ -109,9 +108,9 @@ static void serve(thread_state *st, uint64_t addr)
 	 * the memory map is changing; then wake the writer anyway: its write
 	 * faults again if the page is still protected, and comes back here. */
 	void *page = v->base + (pg << shift);
-	if (ms__uffd_wp(st->uffd, page, (size_t)1 << shift, false) != 0) {
+	if (ms__uffd_wp(st->u.uffd, page, (size_t)1 << shift, false) != 0) {
 		struct uffdio_range r = {.start = (uintptr_t)page, .len = (size_t)1 << shift};
-		(void)ms__ioctl(st->uffd, UFFDIO_WAKE, &r);
+		(void)ms__ioctl(st->u.uffd, UFFDIO_WAKE, &r);
 	}
 }
 
@@ -119,7 +118,7 @@ static void *run(void *arg)
 {
 	thread_state *st = arg;
 	for (;;) {
-		struct pollfd fds[2] = {{.fd = st->uffd, .events = POLLIN},
+		struct pollfd fds[2] = {{.fd = st->u.uffd, .events = POLLIN},
 					{.fd = st->stop, .events = POLLIN}};
 		int n = poll(fds, 2, -1);
 		if (n > 0 && fds[1].revents)
@@ -133,7 +132,7 @@ static void *run(void *arg)
 			continue;
 		}
 		struct uffd_msg msg[MSG_BATCH];
-		ssize_t got = read(st->uffd, msg, sizeof msg);
+		ssize_t got = read(st->u.uffd, msg, sizeof msg);
 		if (got <= 0)
 			continue; /* EAGAIN: another wakeup took it */
 		for (size_t i = 0; i < (size_t)got / sizeof msg[0]; i++)
@@ -196,72 +195,44 @@ static void release(ms_view *v)
 		munmap(st->stack, STACK_SIZE);
 	/* Closing the userfaultfd ends the registration and wakes any writer
 	 * still waiting: it retries unprotected. */
-	ms__close(st->uffd);
+	ms__close(st->u.uffd);
 	ms__close(st->stop);
 	free(st);
 	v->tracker_state = NULL;
 }
 
+static void init(void *state)
+{
+	((thread_state *)state)->stop = -1;
+}
+
+/* The thread first, then the protection (ms__uffd_attach): from then on
+ * writes wait for it. */
+static int prepare(ms_view *v)
+{
+	thread_state *st = state_of(v);
+	st->v = v;
+	st->pid = ms__pid();
+	st->stop = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (st->stop < 0)
+		return -errno;
+	return start(st);
+}
+
+static const ms__uffd_kind kind = {
+    .features = UFFD_FEATURE_PAGEFAULT_FLAG_WP,
+    .kernel_faults = true,
+    .state_size = sizeof(thread_state),
+    .init = init,
+    .prepare = prepare,
+    .release = release,
+};
+
 static int attach(ms_view *v)
 {
 	if (RUNNING_ON_VALGRIND || MS_UNDER_TSAN)
 		return -EOPNOTSUPP;
-	thread_state *st = calloc(1, sizeof *st);
-	if (!st)
-		return -ENOMEM;
-	st->uffd = st->stop = -1;
-	st->v = v;
-	st->pid = ms__pid();
-	v->tracker_state = st;
-	uint64_t offered = 0;
-	int err = ms__uffd_new(UFFD_FEATURE_PAGEFAULT_FLAG_WP, true, &offered);
-	if (err < 0)
-		goto fail;
-	st->uffd = err;
-	err = ms__uffd_register_wp(st->uffd, v->base, v->size);
-	if (err)
-		goto fail;
-	st->stop = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (st->stop < 0) {
-		err = -errno;
-		goto fail;
-	}
-	/* The thread first, then the protection: from then on writes wait
-	 * for it. */
-	err = start(st);
-	if (err)
-		goto fail;
-	err = ms__uffd_start(st->uffd, offered, v, &st->pending);
-	if (err)
-		goto fail;
-	return 0;
-fail:
-	release(v);
-	return err;
-}
-
-static void detach(ms_view *v)
-{
-	release(v);
-}
-
-static int collect(ms_view *v)
-{
-	/* Once protected, the thread records pages as they are written. */
-	thread_state *st = state_of(v);
-	return ms__uffd_settle(st->uffd, v, &st->pending);
-}
-
-static int rearm(ms_view *v)
-{
-	thread_state *st = state_of(v);
-	int err = ms__uffd_settle(st->uffd, v, &st->pending);
-	return err ? err : ms__uffd_rearm_view(st->uffd, v);
-}
-
-static int unprotect(ms_view *v, size_t first, size_t n)
-{
-	return ms__uffd_unprotect_view(state_of(v)->uffd, v, first, n);
+	return ms__uffd_attach(v, &kind);
 }
 
 const ms__tracker_ops ms__tracker_uffd_thread = {
@@ -269,9 +240,9 @@ const ms__tracker_ops ms__tracker_uffd_thread = {
     .name = "uffd-thread",
     .probe = probe,
     .attach = attach,
-    .detach = detach,
-    .collect = collect,
-    .rearm = rearm,
-    .unprotect = unprotect,
+    .detach = release,
+    .collect = ms__uffd_settle,
+    .rearm = ms__uffd_rearm,
+    .unprotect = ms__uffd_unprotect,
     .fault_driven = true,
 };

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/sysinfo.h>
 
@@ -148,9 +149,11 @@ static long scan_private(int pagemap, ms_view *v, bool swapped, bool record)
 	return runs;
 }
 
-int ms__uffd_start(int uffd, uint64_t offered, ms_view *v, bool *pending)
+/* The start of tracking (uffd.h): protect now, or leave the view pending
+ * for ms__uffd_settle. */
+static int start(ms__uffd_state *u, uint64_t offered, ms_view *v)
 {
-	*pending = false;
+	u->pending = false;
 	int err = check_tables(v->size);
 	if (err)
 		return err;
@@ -167,16 +170,41 @@ int ms__uffd_start(int uffd, uint64_t offered, ms_view *v, bool *pending)
 		if (runs < 0)
 			return (int)runs;
 		if (runs == 0) {
-			*pending = true;
+			u->pending = true;
 			return 0;
 		}
 	}
-	return ms__uffd_wp(uffd, v->base, v->size, true);
+	return ms__uffd_wp(u->uffd, v->base, v->size, true);
 }
 
-int ms__uffd_settle(int uffd, ms_view *v, bool *pending)
+int ms__uffd_attach(ms_view *v, const ms__uffd_kind *k)
 {
-	if (!*pending)
+	ms__uffd_state *u = calloc(1, k->state_size);
+	if (!u)
+		return -ENOMEM;
+	u->uffd = -1;
+	if (k->init)
+		k->init(u);
+	v->tracker_state = u;
+	uint64_t offered = 0;
+	int err = ms__uffd_new(k->features, k->kernel_faults, &offered);
+	if (err >= 0) {
+		u->uffd = err;
+		err = ms__uffd_register_wp(u->uffd, v->base, v->size);
+	}
+	if (!err && k->prepare)
+		err = k->prepare(v);
+	if (!err)
+		err = start(u, offered, v);
+	if (err)
+		k->release(v);
+	return err;
+}
+
+int ms__uffd_settle(ms_view *v)
+{
+	ms__uffd_state *u = v->tracker_state;
+	if (!u->pending)
 		return 0;
 	/* The private copies made so far, swapped out or not; then the
 	 * protection; then the copies made by writes from other threads while
@@ -186,7 +214,7 @@ int ms__uffd_settle(int uffd, ms_view *v, bool *pending)
 	if (pagemap < 0)
 		return pagemap;
 	long runs = scan_private(pagemap, v, true, true);
-	int err = runs < 0 ? (int)runs : ms__uffd_wp(uffd, v->base, v->size, true);
+	int err = runs < 0 ? (int)runs : ms__uffd_wp(u->uffd, v->base, v->size, true);
 	if (!err)
 		runs = scan_private(pagemap, v, false, true);
 	if (!err && runs < 0)
@@ -195,20 +223,25 @@ int ms__uffd_settle(int uffd, ms_view *v, bool *pending)
 	/* Pages in the dirty set stay writable (the trackers' contract): the
 	 * copies just found, and pages announced with ms_view_note_written. */
 	if (!err)
-		err = ms__uffd_wp_pages(uffd, v->base, v->dirty.list, atomic_load(&v->dirty.n),
+		err = ms__uffd_wp_pages(u->uffd, v->base, v->dirty.list, atomic_load(&v->dirty.n),
 					false);
 	if (!err)
-		*pending = false;
+		u->pending = false;
 	return err;
 }
 
-int ms__uffd_rearm_view(int uffd, ms_view *v)
+int ms__uffd_rearm(ms_view *v)
 {
-	return ms__uffd_wp_pages(uffd, v->base, v->dirty.list, atomic_load(&v->dirty.n), true);
+	ms__uffd_state *u = v->tracker_state;
+	int err = ms__uffd_settle(v);
+	return err ? err
+		   : ms__uffd_wp_pages(u->uffd, v->base, v->dirty.list, atomic_load(&v->dirty.n),
+				       true);
 }
 
-int ms__uffd_unprotect_view(int uffd, ms_view *v, size_t first, size_t n)
+int ms__uffd_unprotect(ms_view *v, size_t first, size_t n)
 {
+	ms__uffd_state *u = v->tracker_state;
 	unsigned shift = ms__page_shift();
-	return ms__uffd_wp(uffd, v->base + (first << shift), n << shift, false);
+	return ms__uffd_wp(u->uffd, v->base + (first << shift), n << shift, false);
 }

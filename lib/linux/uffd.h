@@ -91,30 +91,57 @@ int ms__uffd_wp(int uffd, void *addr, size_t len, bool protect);
  * a page) would take more than half the system's free memory. */
 int ms__uffd_arm(int uffd, void *addr, size_t len);
 
-/*
- * Tracking that starts when it is first needed. Protecting a whole view
- * costs O(size) (a marker in the page table of every page), which a view
- * that is made and then only read, or a loaded save state, need not pay
- * up front. Instead, attach() calls ms__uffd_start() with the features
- * ms__uffd_new() reported: it checks the memory
- * the markers will take and, where the kernel has PAGEMAP_SCAN (Linux
- * 6.7), leaves the view unprotected and `*pending` set. Writes then make
- * private copies silently. The tracker calls ms__uffd_settle() before it
- * first reports or re-protects pages (collect, rearm): it protects the
- * whole view, then adds to v->dirty every page that has a private copy,
- * i.e. every page written before, and lifts the protection of every page
- * in the set, as the contract wants. Writes after the protection fault as
- * usual; a page written on both sides is in the set once. Without
- * PAGEMAP_SCAN, ms__uffd_start() protects at once.
- */
-int ms__uffd_start(int uffd, uint64_t offered, ms_view *v, bool *pending);
-int ms__uffd_settle(int uffd, ms_view *v, bool *pending);
+/* The state every userfaultfd tracker keeps first in its own (its
+ * v->tracker_state starts with one). */
+typedef struct ms__uffd_state {
+	int uffd;
+	bool pending; /* not protected yet (ms__uffd_settle) */
+} ms__uffd_state;
 
-/* The rearm and unprotect of the trackers' contract (internal.h) for a
- * view tracked through `uffd`: protect every page of v->dirty again; lift
- * the protection of pages [first, first+n). */
-int ms__uffd_rearm_view(int uffd, ms_view *v);
-int ms__uffd_unprotect_view(int uffd, ms_view *v, size_t first, size_t n);
+/* What sets one userfaultfd tracker apart when it attaches. */
+typedef struct ms__uffd_kind {
+	uint64_t features;  /* for ms__uffd_new */
+	bool kernel_faults; /* likewise */
+	size_t state_size;  /* of its state, which starts with ms__uffd_state */
+	/* Give the fields that release() reads their "nothing yet" values;
+	 * the state is zeroed before. NULL: zero is right. */
+	void (*init)(void *state);
+	/* Its own step between the registration and the start of tracking
+	 * (a signal handler, a descriptor, a thread); NULL for none. */
+	int (*prepare)(ms_view *v);
+	/* Free the state, whatever part of attach was done. */
+	void (*release)(ms_view *v);
+} ms__uffd_kind;
+
+/*
+ * attach() of a userfaultfd tracker: a state of k->state_size bytes, a
+ * userfaultfd with k's features, the view registered with it, k->prepare,
+ * then the start of tracking; on failure k->release undoes what was done.
+ *
+ * Tracking starts when it is first needed. Protecting a whole view costs
+ * O(size) (a marker in the page table of every page), which a view that is
+ * made and then only read, or a loaded save state, need not pay up front.
+ * So the start checks the memory the markers will take and, where the
+ * kernel has PAGEMAP_SCAN (Linux 6.7), leaves the view unprotected and
+ * `pending` set. Writes then make private copies silently. The tracker
+ * calls ms__uffd_settle() before it first reports or re-protects pages
+ * (collect, rearm): it protects the whole view, then adds to v->dirty every
+ * page that has a private copy, i.e. every page written before, and lifts
+ * the protection of every page in the set, as the contract wants. Writes
+ * after the protection fault as usual; a page written on both sides is in
+ * the set once. Without PAGEMAP_SCAN, or for a view that holds private
+ * copies already (a stacked snapshot's pages), the start protects at once.
+ */
+int ms__uffd_attach(ms_view *v, const ms__uffd_kind *k);
+int ms__uffd_settle(ms_view *v);
+
+/* The rearm and unprotect of the trackers' contract (internal.h) for
+ * trackers whose faults record every written page (their collect is
+ * ms__uffd_settle: once protected, there is nothing else to collect):
+ * settle, then protect every page of v->dirty again; lift the protection
+ * of pages [first, first+n). */
+int ms__uffd_rearm(ms_view *v);
+int ms__uffd_unprotect(ms_view *v, size_t first, size_t n);
 
 /* ms__uffd_wp over the pages list[0..n) (sorted) of the mapping at `base`,
  * one call per run of neighbouring pages. */
