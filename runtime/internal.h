@@ -115,6 +115,13 @@ struct ms_uc_checkpoint {
 	((uc_control_type)((uint32_t)(type) | ((uint32_t)(nr) << 26) |                             \
 			   ((uint32_t)UC_CTL_IO_READ << 30)))
 
+/* The engine's architecture and mode (uc_ctl), or a negative errno. */
+static inline int ms__uc_arch_mode(uc_engine *uc, int *arch, int *mode)
+{
+	int err = ms_uc_error(uc_ctl(uc, MS__UC_CTL_READ(UC_CTL_UC_ARCH, 1), arch));
+	return err ? err : ms_uc_error(uc_ctl(uc, MS__UC_CTL_READ(UC_CTL_UC_MODE, 1), mode));
+}
+
 /* Little-endian integers of the portable formats (register blob, save-state
  * blobs), byte by byte so that they do not depend on the host. */
 static inline void ms__uc_put32(uint8_t *p, uint32_t v)

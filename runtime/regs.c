@@ -155,9 +155,7 @@ int ms__uc_regs_load(uc_engine *uc, const uint8_t *buf, size_t len)
 	if (!buf || len < HEADER || memcmp(buf, "MSUCREG1", 8) != 0)
 		return MS_ERR_CORRUPT;
 	int arch = 0, mode = 0;
-	int err = ms_uc_error(uc_ctl(uc, MS__UC_CTL_READ(UC_CTL_UC_ARCH, 1), &arch));
-	if (!err)
-		err = ms_uc_error(uc_ctl(uc, MS__UC_CTL_READ(UC_CTL_UC_MODE, 1), &mode));
+	int err = ms__uc_arch_mode(uc, &arch, &mode);
 	if (err)
 		return err;
 	if (ms__uc_get32(buf + 8) != (uint32_t)arch || ms__uc_get32(buf + 12) != (uint32_t)mode)

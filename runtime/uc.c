@@ -28,9 +28,7 @@ int ms_uc_new(uc_engine *uc, ms_uc **out)
 	if (!uc || !out)
 		return -EINVAL;
 	int arch = 0, mode = 0;
-	int err = ms_uc_error(uc_ctl(uc, MS__UC_CTL_READ(UC_CTL_UC_ARCH, 1), &arch));
-	if (!err)
-		err = ms_uc_error(uc_ctl(uc, MS__UC_CTL_READ(UC_CTL_UC_MODE, 1), &mode));
+	int err = ms__uc_arch_mode(uc, &arch, &mode);
 	if (err)
 		return err;
 	ms_uc *m = calloc(1, sizeof *m);
