@@ -30,6 +30,8 @@ void msf_config_init(msf_config *c)
 	c->tracking = MSF_TRACK_EXACT;
 	c->heap.arena_addr = MSF_HEAP_DEFAULT_ARENA;
 	c->heap.arena_size = MSF_HEAP_DEFAULT_SIZE;
+	c->syscall_arena_addr = MSF_SYSCALL_DEFAULT_ARENA;
+	c->syscall_arena_size = MSF_SYSCALL_DEFAULT_SIZE;
 }
 
 void msf_config_free(msf_config *c)
@@ -274,22 +276,26 @@ static int parse_reg(msf_config *c, const char *v, char *err, size_t errlen)
 	return 0;
 }
 
-/* heap_arena = ADDR SIZE */
-static int parse_arena(msf_config *c, const char *v, char *err, size_t errlen)
+/* heap_arena, syscall_arena = ADDR SIZE; with `shadow`, the heap
+ * sanitizer's state page and shadow (size / 8) follow the area. */
+static int parse_arena(const char *key, const char *v, bool shadow, uint64_t *addr_out,
+		       uint64_t *size_out, char *err, size_t errlen)
 {
 	char a[64], b[64], rest[8];
 	uint64_t addr, size;
 	if (sscanf(v, "%63s %63s %7s", a, b, rest) != 2 || msf_parse_u64(a, &addr) ||
 	    msf_parse_u64(b, &size))
-		return fail(err, errlen, "heap_arena: expected 'ADDRESS SIZE', got '%s'", v);
+		return fail(err, errlen, "%s: expected 'ADDRESS SIZE', got '%s'", key, v);
 	if (size < (64u << 10) || ((addr | size) & 0xffff))
 		return fail(err, errlen,
-			    "heap_arena: address and size must be multiples of 64 KiB, size at "
-			    "least 64 KiB");
-	if (addr + size + size / 8 + 0x10000 < addr)
-		return fail(err, errlen, "heap_arena: wraps around the address space");
-	c->heap.arena_addr = addr;
-	c->heap.arena_size = size;
+			    "%s: address and size must be multiples of 64 KiB, size at least "
+			    "64 KiB",
+			    key);
+	uint64_t extra = shadow ? size / 8 + 0x10000 : 0;
+	if (addr + size + extra < addr)
+		return fail(err, errlen, "%s: wraps around the address space", key);
+	*addr_out = addr;
+	*size_out = size;
 	return 0;
 }
 
@@ -322,7 +328,8 @@ static const struct {
     {"stub", "LOC [return=N]  the function at LOC returns N (default 0) at once (repeatable)"},
     {"reg", "NAME VALUE  register value at the start state (repeatable; fs_base, gs_base)"},
     {"init", "LOC       guest function run to completion before the start state is taken"},
-    {"syscall", "crash|error|exit  what syscall/svc does (crash; error returns -ENOSYS)"},
+    {"syscall", "crash|error|exit|emulate  what syscall/svc does (crash; error returns -ENOSYS)"},
+    {"syscall_arena", "ADDR SIZE  brk/mmap memory of syscall = emulate (0x60000000 64M)"},
     {"heap", "off|sanitize  serve malloc/free from a checked guest arena"},
     {"heap_arena", "ADDR SIZE  the sanitizer's arena (0x70000000 16M)"},
     {"heap_malloc", "SYM  (also heap_free, heap_calloc, heap_realloc) allocator names"},
@@ -450,10 +457,16 @@ int msf_config_set(msf_config *c, const char *key, const char *v, int repeat_ok,
 			c->syscall = MSF_SYSCALL_ERROR;
 		else if (!strcmp(v, "exit"))
 			c->syscall = MSF_SYSCALL_EXIT;
+		else if (!strcmp(v, "emulate"))
+			c->syscall = MSF_SYSCALL_EMULATE;
 		else
-			return fail(err, errlen, "syscall: '%s' is not crash, error or exit", v);
+			return fail(err, errlen,
+				    "syscall: '%s' is not crash, error, exit or emulate", v);
 		return 0;
 	}
+	if (!strcmp(key, "syscall_arena"))
+		return parse_arena(key, v, false, &c->syscall_arena_addr, &c->syscall_arena_size,
+				   err, errlen);
 	if (!strcmp(key, "heap")) {
 		if (!strcmp(v, "sanitize"))
 			c->heap.sanitize = 1;
@@ -464,7 +477,8 @@ int msf_config_set(msf_config *c, const char *key, const char *v, int repeat_ok,
 		return 0;
 	}
 	if (!strcmp(key, "heap_arena"))
-		return parse_arena(c, v, err, errlen);
+		return parse_arena(key, v, true, &c->heap.arena_addr, &c->heap.arena_size, err,
+				   errlen);
 	static const char *const heap_keys[4] = {"heap_malloc", "heap_free", "heap_calloc",
 						 "heap_realloc"};
 	for (int i = 0; i < 4; i++)

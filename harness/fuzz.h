@@ -62,10 +62,12 @@ typedef struct msf_ram_spec {
 
 /* What a guest system call (x86-64 `syscall`, ARM `svc`) does. */
 typedef enum msf_syscall_policy {
-	MSF_SYSCALL_CRASH, /* the run ends as a `syscall` crash (the default) */
-	MSF_SYSCALL_ERROR, /* the call returns -ENOSYS and the guest goes on */
-	MSF_SYSCALL_EXIT,  /* the run ends normally; the first argument is the
-			    * return value (exit status) */
+	MSF_SYSCALL_CRASH,   /* the run ends as a `syscall` crash (the default) */
+	MSF_SYSCALL_ERROR,   /* the call returns -ENOSYS and the guest goes on */
+	MSF_SYSCALL_EXIT,    /* the run ends normally; the first argument is the
+			      * return value (exit status) */
+	MSF_SYSCALL_EMULATE, /* x86-64: the calls a C library makes on its hot
+			      * paths are answered (sysemu.c), the rest as error */
 } msf_syscall_policy;
 
 /* stub = LOC [return=N]: the function at LOC returns N at once. */
@@ -92,6 +94,8 @@ typedef struct msf_heap_spec {
 
 #define MSF_HEAP_DEFAULT_ARENA 0x70000000u
 #define MSF_HEAP_DEFAULT_SIZE (16u << 20)
+#define MSF_SYSCALL_DEFAULT_ARENA 0x60000000u
+#define MSF_SYSCALL_DEFAULT_SIZE (64u << 20)
 
 /* Locations (entry, exits, input buffer, ...) are kept as text and resolved
  * against the ELF symbol table when the target is built: "symbol",
@@ -126,6 +130,7 @@ typedef struct msf_config {
 	int n_regs;
 	char *init;
 	msf_syscall_policy syscall;
+	uint64_t syscall_arena_addr, syscall_arena_size; /* syscall = emulate */
 	msf_heap_spec heap;
 	char *extension; /* shared object defining MSF_EXTENSION */
 } msf_config;

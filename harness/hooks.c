@@ -10,6 +10,7 @@
 #include <capstone/capstone.h>
 
 #include "memsnap/uc.h"
+#include "sysemu.h"
 #include "sysheap.h"
 #include "target_internal.h"
 
@@ -312,6 +313,9 @@ static void syscall_policy(msf_target *t, uint64_t pc, uint64_t number)
 		msf_reg_write(t, t->arch == ARCH_X86_64 ? "rax" : "r0", enosys);
 		break;
 	}
+	case MSF_SYSCALL_EMULATE:
+		msf__sysemu(t, pc, number);
+		break;
 	case MSF_SYSCALL_EXIT:
 		t->stop_retval = msf_arg(t, 0);
 		t->stop_has_retval = 1;

@@ -25,8 +25,9 @@
 #include <errno.h>
 #include <unicorn/unicorn.h>
 
+#include "memsnap/uc.h"
 #include "sysheap.h"
-#include "triage.h"
+#include "target_internal.h"
 
 #define NR_MMAP 9
 #define NR_MPROTECT 10
@@ -44,15 +45,21 @@ typedef struct sysheap {
 	uint64_t start, end;
 } sysheap;
 
-/* The area the guest declares, or 0. */
+/* The area the guest declares, or the one the harness mapped for
+ * syscall = emulate; 0 if neither. */
 static int find_area(msf_target *t, sysheap *h)
 {
 	const msf_elf *elf = msf_target_elf(t);
 	const msf_symbol *s = msf_elf_symbol(elf, MSF_SYSHEAP_START);
 	const msf_symbol *e = msf_elf_symbol(elf, MSF_SYSHEAP_END);
-	if (elf->machine != EM_X86_64 || !s || !e)
+	if (elf->machine != EM_X86_64)
 		return 0;
-	*h = (sysheap){t, s->value, e->value};
+	if (s && e)
+		*h = (sysheap){t, s->value, e->value};
+	else if (t->sys_end)
+		*h = (sysheap){t, t->sys_start, t->sys_end};
+	else
+		return 0;
 	return 1;
 }
 
@@ -126,6 +133,28 @@ int msf_sysheap_syscall(msf_target *t)
 
 int msf_sysheap_install(msf_target *t, char *err, size_t errlen)
 {
+	const msf_config *c = msf_target_config(t);
+	if (c->syscall == MSF_SYSCALL_EMULATE) {
+		if (t->arch != ARCH_X86_64)
+			return msf__fail(
+			    err, errlen,
+			    "syscall = emulate: Linux x86-64 guests only (this one is %s)",
+			    msf_target_arch_name(t));
+		const msf_elf *elf = msf_target_elf(t);
+		if (!msf_elf_symbol(elf, MSF_SYSHEAP_START) ||
+		    !msf_elf_symbol(elf, MSF_SYSHEAP_END)) {
+			int rc =
+			    msf_ram_map_zeroed(t->ram, c->syscall_arena_addr, c->syscall_arena_size,
+					       UC_PROT_READ | UC_PROT_WRITE);
+			if (rc)
+				return msf__fail(
+				    err, errlen, "syscall_arena: cannot map 0x%llx +%llu: %s",
+				    (unsigned long long)c->syscall_arena_addr,
+				    (unsigned long long)c->syscall_arena_size, ms_strerror(rc));
+			t->sys_start = c->syscall_arena_addr;
+			t->sys_end = c->syscall_arena_addr + c->syscall_arena_size;
+		}
+	}
 	sysheap h;
 	if (!find_area(t, &h))
 		return 0;

@@ -1,7 +1,8 @@
 /*
  * The fuzz target's state, shared by target.c (setup and runs), hooks.c
  * (hooks at addresses, stubs, system calls, MMIO and the extension API) and
- * heap.c (the heap sanitizer). Not installed.
+ * heap.c (the heap sanitizer), sysheap.c and sysemu.c (system calls). Not
+ * installed.
  */
 #ifndef MEMSNAP_HARNESS_TARGET_INTERNAL_H
 #define MEMSNAP_HARNESS_TARGET_INTERNAL_H
@@ -79,6 +80,10 @@ struct msf_target {
 	msf_hook *hooks;
 	msf_mmio *mmios;
 	msf_heap *heap;
+	/* The area that brk and mmap are answered from (sysheap.c) when the
+	 * harness mapped it for syscall = emulate; 0 when the ELF declares its
+	 * own or there is none. */
+	uint64_t sys_start, sys_end;
 	/* Coverage. */
 	uint8_t *cov;
 	uint64_t cov_mask;

@@ -3,6 +3,8 @@
  * x86-64 address, and code locations outside executable memory. */
 #include "../common.h"
 
+#include <errno.h>
+
 #include "guest.h"
 
 Test(keys, stub_returns_its_value_instead_of_running_the_function)
@@ -122,6 +124,53 @@ Test(keys, thumb_svc_policies)
 	syscall_policies(THUMB);
 }
 
+/* syscall = emulate answers the calls of a C library's hot paths and
+ * gives -ENOSYS for the rest; every run starts from the same heap. */
+Test(keys, x86_64_syscall_emulate)
+{
+	msf_target *t = open_guest(X86, "entry", "t_sysemu", "syscall", "emulate", NULL);
+	uint64_t out;
+	cr_assert_eq(msf_lookup_symbol(t, "sysemu_out", &out), 0);
+	for (int run = 0; run < 3; run++) {
+		msf_result r = run_input(t, "", 0);
+		assert_kind(r, MSF_KIND_OK);
+		cr_assert_eq(r.retval, 1234);
+		int64_t o[11];
+		cr_assert_eq(msf_mem_read(t, out, o, sizeof o), 0);
+		cr_assert_eq(o[0], 5, "write(1) returned %lld", (long long)o[0]);
+		cr_assert_eq(o[1], 5, "writev(2) returned %lld", (long long)o[1]);
+		cr_assert_eq(o[2], -EBADF, "write(7) returned %lld", (long long)o[2]);
+		cr_assert_eq(o[3], 8192, "brk moved by %lld", (long long)o[3]);
+		cr_assert_eq(o[4], 1, "mmap gave no fresh zeroed memory (run %d)", run);
+		cr_assert_eq(o[5], 0);
+		cr_assert_eq(o[6], 1735689600);
+		cr_assert_eq(o[7], 0);
+		cr_assert_eq(o[8], -ENOSYS, "getpid returned %lld", (long long)o[8]);
+		cr_assert_eq(o[9], 1735689600);
+		cr_assert_eq(o[10], 0);
+	}
+	msf_result r = run_input(t, "x\x2a", 2);
+	assert_kind(r, MSF_KIND_OK);
+	cr_assert_eq(r.retval, 42, "exit_group status %llu", (unsigned long long)r.retval);
+	cr_assert(strstr(r.detail, "exit(42)"), "%s", r.detail);
+	msf_target_free(t);
+	/* Without the policy the first call is a crash. */
+	t = open_guest(X86, "entry", "t_sysemu", NULL);
+	assert_kind(run_input(t, "", 0), MSF_KIND_SYSCALL);
+	msf_target_free(t);
+}
+
+Test(keys, syscall_emulate_is_refused_on_arm_and_over_guest_ram)
+{
+	char err[MSF_ERR_LEN];
+	setup_error(err, sizeof err, THUMB, "entry", "t_syscall", "syscall", "emulate", NULL);
+	cr_assert(strstr(err, "syscall = emulate: Linux x86-64 guests only"), "%s", err);
+	/* The demo linker script puts the guest's image at 0x10000. */
+	setup_error(err, sizeof err, X86, "entry", "t_sysemu", "syscall", "emulate",
+		    "syscall_arena", "0x0 1M", NULL);
+	cr_assert(strstr(err, "syscall_arena: cannot map 0x0"), "%s", err);
+}
+
 Test(keys, hlt_and_wfi_are_their_own_outcomes)
 {
 	msf_target *t = open_guest(X86, "entry", "t_hlt", NULL);
@@ -191,7 +240,9 @@ Test(keys, bad_values_name_the_key)
 	    {"stub", "f g h", "stub: expected"},
 	    {"reg", "rax", "reg: expected 'NAME VALUE'"},
 	    {"reg", "r-x 1", "reg: bad register name"},
-	    {"syscall", "ignore", "syscall: 'ignore' is not crash, error or exit"},
+	    {"syscall", "ignore", "syscall: 'ignore' is not crash, error, exit or emulate"},
+	    {"syscall_arena", "0x60000000", "syscall_arena: expected 'ADDRESS SIZE'"},
+	    {"syscall_arena", "0x1000 64K", "syscall_arena: address and size must be"},
 	    {"heap", "on", "heap: 'on' is not off or sanitize"},
 	    {"heap_arena", "0x1000 64K", "heap_arena: address and size must be"},
 	    {"heap_malloc", "0x1000", "heap_malloc: '0x1000' is not a symbol name"},

@@ -200,3 +200,52 @@ NOINLINE long t_heap(const uint8_t *p, size_t n)
 	}
 	return -2;
 }
+
+#ifdef __x86_64__
+/* ---- syscall = emulate (x86-64 Linux system calls) ---------------------- */
+
+static long sys6(long nr, long a, long b, long c, long d, long e, long f)
+{
+	register long r10 __asm__("r10") = d, r8 __asm__("r8") = e, r9 __asm__("r9") = f;
+	long ret;
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+
+/* What each call returned, for the test to read. */
+long sysemu_out[12];
+
+/* The calls a C library makes on its hot paths, each once; then, if the
+ * input says 'x', exit_group with the input's second byte. */
+NOINLINE long t_sysemu(const uint8_t *p, size_t n)
+{
+	static const char hello[] = "hello";
+	struct {
+		const void *base;
+		unsigned long len;
+	} iov[2] = {{"ab", 2}, {"cde", 3}};
+	long ts[2] = {-1, -1};
+	long *o = sysemu_out;
+	o[0] = sys6(1, 1, (long)hello, 5, 0, 0, 0);	   /* write(1) */
+	o[1] = sys6(20, 2, (long)iov, 2, 0, 0, 0);	   /* writev(2) */
+	o[2] = sys6(1, 7, (long)hello, 5, 0, 0, 0);	   /* write(7) */
+	long b0 = sys6(12, 0, 0, 0, 0, 0, 0);		   /* brk(0) */
+	o[3] = sys6(12, b0 + 8192, 0, 0, 0, 0, 0) - b0;	   /* brk(+8 KiB) */
+	((volatile uint8_t *)b0)[8191] = 1;		   /* the break is memory */
+	long m = sys6(9, 0, 8192, 3, 0x22, -1, 0);	   /* mmap(anonymous) */
+	o[4] = m > 0 && ((volatile uint8_t *)m)[100] == 0; /* fresh and zeroed */
+	((volatile uint8_t *)m)[100] = 1;
+	o[5] = sys6(228, 1, (long)ts, 0, 0, 0, 0); /* clock_gettime */
+	o[6] = ts[0];
+	o[7] = ts[1];
+	o[8] = sys6(39, 0, 0, 0, 0, 0, 0);     /* getpid: not emulated */
+	o[9] = sys6(201, 0, 0, 0, 0, 0, 0);    /* time(NULL) */
+	o[10] = sys6(11, m, 8192, 0, 0, 0, 0); /* munmap */
+	if (n >= 2 && p[0] == 'x')
+		sys6(231, p[1], 0, 0, 0, 0, 0); /* exit_group */
+	return 1234;
+}
+#endif
