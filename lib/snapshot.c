@@ -131,12 +131,12 @@ int ms_snapshot_from_buffer(const void *buf, size_t len, ms_snapshot **out)
 	return 0;
 }
 
-int ms_snapshot_from_fd(int fd, ms_snapshot **out)
+int ms_snapshot_from_fd(ms_os_fd fd, ms_snapshot **out)
 {
 	return ms_snapshot_from_fd_range(fd, 0, SIZE_MAX, out);
 }
 
-int ms_snapshot_from_fd_range(int fd, uint64_t offset, size_t size, ms_snapshot **out)
+int ms_snapshot_from_fd_range(ms_os_fd fd, uint64_t offset, size_t size, ms_snapshot **out)
 {
 	if (!out || (offset & (ms_page_size() - 1)) || offset > (uint64_t)INT64_MAX)
 		return -EINVAL;

@@ -225,7 +225,7 @@ static int parse_header(ms_state *st, uint64_t file_size)
 	return 0;
 }
 
-int ms_state_open_fd(int fd, unsigned flags, ms_state **out)
+int ms_state_open_fd(ms_os_fd fd, unsigned flags, ms_state **out)
 {
 	if (!out || (flags & ~(unsigned)(MS_STATE_VERIFY | MS_STATE_VERIFY_REGIONS)))
 		return -EINVAL;
