@@ -1,10 +1,7 @@
-#define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "internal.h"
-#include "linux/prim.h"
 
 int ms__dirty_init(ms__dirty_set *d, size_t npages)
 {
@@ -21,14 +18,12 @@ int ms__dirty_init(ms__dirty_set *d, size_t npages)
 	if (d->list_bytes == 0)
 		d->list_bytes = pg;
 	void *bits, *list;
-	int err = ms__map(NULL, d->bits_bytes, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0, &bits);
+	int err = ms__os_reserve(d->bits_bytes, MS_ACCESS_READ | MS_ACCESS_WRITE, &bits);
 	if (err)
 		return err;
-	err = ms__map(NULL, d->list_bytes, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0, &list);
+	err = ms__os_reserve(d->list_bytes, MS_ACCESS_READ | MS_ACCESS_WRITE, &list);
 	if (err) {
-		ms__unmap(bits, d->bits_bytes);
+		ms__os_unmap(bits, d->bits_bytes);
 		return err;
 	}
 	d->bits = bits;
@@ -39,9 +34,9 @@ int ms__dirty_init(ms__dirty_set *d, size_t npages)
 void ms__dirty_fini(ms__dirty_set *d)
 {
 	if (d->bits)
-		ms__unmap((void *)d->bits, d->bits_bytes);
+		ms__os_unmap((void *)d->bits, d->bits_bytes);
 	if (d->list)
-		ms__unmap(d->list, d->list_bytes);
+		ms__os_unmap(d->list, d->list_bytes);
 	d->bits = NULL;
 	d->list = NULL;
 }

@@ -10,9 +10,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h>
 
 #include "memsnap/memsnap.h"
+#include "os.h"
 
 typedef struct ms__ptab ms__ptab;
 typedef struct ms__pool ms__pool;
@@ -24,8 +24,8 @@ struct ms_snapshot {
 
 	/* Plain snapshots: the memfd or file holding the content, and a
 	 * read-only shared mapping of it that restores copy from. */
-	int fd;
-	off_t offset;	  /* where the content starts in fd (page-aligned) */
+	ms_os_fd fd;
+	uint64_t offset;  /* where the content starts in fd (page-aligned) */
 	bool writable;	  /* fd is open for writing: shared views allowed */
 	bool file_backed; /* fd is a user file, not a memfd of ours */
 	const uint8_t *rmap;
@@ -207,12 +207,13 @@ void ms__dirty_clear(ms__dirty_set *d);
  *  unprotect(v,p,n) pages [p, p+n), already in v->dirty, are about to be
  *                   written by memsnap itself or by a writer the tracker may
  *                   not see: let such writes through without a fault.
- *  protect(v,p,n,prot) apply a user protection (PROT_* bits) to [p, p+n);
- *                   NULL means plain mprotect. Pages given write access may
- *                   be added to v->dirty by trackers that rely on protection.
+ *  protect(v,p,n,access) apply a user protection (MS_ACCESS_* bits) to
+ *                   [p, p+n); NULL means plain ms__os_protect. Pages given
+ *                   write access may be added to v->dirty by trackers that
+ *                   rely on protection.
  *  reset_protection(v) make the whole view read/write again after user
  *                   protections, keeping tracking intact; NULL means plain
- *                   mprotect(PROT_READ|PROT_WRITE).
+ *                   ms__os_protect(MS_ACCESS_READ | MS_ACCESS_WRITE).
  */
 typedef struct ms__tracker_ops {
 	ms_tracker id;
@@ -223,7 +224,7 @@ typedef struct ms__tracker_ops {
 	int (*collect)(ms_view *v);
 	int (*rearm)(ms_view *v);
 	int (*unprotect)(ms_view *v, size_t first, size_t n);
-	int (*protect)(ms_view *v, size_t first, size_t n, int prot);
+	int (*protect)(ms_view *v, size_t first, size_t n, unsigned access);
 	int (*reset_protection)(ms_view *v);
 	/* Writes are recorded as they fault (uffd-sync, mprotect): a page
 	 * left unprotected is simply not recorded again, which hot pages
@@ -308,7 +309,6 @@ static inline bool ms__view_tracked(const ms_view *v)
 	return v->mode == MS_VIEW_COW && v->ops && v->ops->id != MS_TRACKER_NONE;
 }
 
-pid_t ms__pid(void);
 /* A view inherited through fork() lost its write tracking in the child
  * (the kernel does not copy userfaultfd registrations, and the tracker's
  * descriptors still refer to the parent's memory: the tracker must not be
@@ -317,7 +317,7 @@ pid_t ms__pid(void);
  * whose remap failed midway is in the same state (pid 0). */
 static inline bool ms__view_forked(const ms_view *v)
 {
-	return v->pid != ms__pid();
+	return v->pid != ms__os_pid();
 }
 
 /* Hot pages (hot.c). Whether they apply to v (on, and a tracker that
@@ -357,6 +357,5 @@ void ms__options_reload(void);
 
 /* log2 of the page size. */
 unsigned ms__page_shift(void);
-uint64_t ms__now_ns(void);
 
 #endif /* MEMSNAP_INTERNAL_H */

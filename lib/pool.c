@@ -1,13 +1,11 @@
-#define _GNU_SOURCE
 #include "pool.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 
-#include "linux/prim.h"
+#include "os.h"
 
 enum {
 	MIN_CHUNK = 64,	    /* slots in the first chunk */
@@ -80,8 +78,7 @@ static int grow(ms__pool *p, size_t want)
 	int err = reserve_free(p, p->total + n);
 	void *base = NULL;
 	if (!err)
-		err = ms__map(NULL, n * p->slot, PROT_READ | PROT_WRITE,
-			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0, &base);
+		err = ms__os_reserve(n * p->slot, MS_ACCESS_READ | MS_ACCESS_WRITE, &base);
 	if (err) {
 		free(c);
 		return err;
@@ -138,12 +135,12 @@ void ms__pool_free(ms__pool *p, uint8_t *const *slots, size_t n)
 			continue;
 		}
 		if (run)
-			(void)ms__advise(run, run_len, MADV_DONTNEED);
+			(void)ms__os_discard(run, run_len);
 		run = slots[i];
 		run_len = p->slot;
 	}
 	if (run)
-		(void)ms__advise(run, run_len, MADV_DONTNEED);
+		(void)ms__os_discard(run, run_len);
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -163,7 +160,7 @@ void ms__pool_destroy(ms__pool *p)
 		return;
 	for (chunk *c = p->chunks, *next; c; c = next) {
 		next = c->next;
-		ms__unmap(c->base, c->bytes);
+		ms__os_unmap(c->base, c->bytes);
 		free(c);
 	}
 	free(p->free);

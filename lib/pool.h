@@ -14,7 +14,7 @@
  * its root, so the pool outlives all its users). Slots live in anonymous
  * private chunks mapped as needed and unmapped only with the pool. Freed
  * slots stay backed up to max(1024 slots, slots in use); beyond that their
- * memory is given back (MADV_DONTNEED) and they are backed again on reuse.
+ * memory is given back (ms__os_discard) and they are backed again on reuse.
  * All functions are thread-safe (one mutex).
  */
 #ifndef MEMSNAP_POOL_H

@@ -5,14 +5,11 @@
  * family). Every restore reports the pages it put back, and on request the
  * runs they form.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "internal.h"
-#include "linux/prim.h"
 
 /* Where a restore reports the runs of pages it put back. */
 typedef struct restored_runs {
@@ -42,7 +39,7 @@ static long remap_all(ms_view *v, ms_snapshot *snap, restored_runs *out)
 	err = ms__tracker_attach(v, false);
 	if (err)
 		return err;
-	v->pid = ms__pid();
+	v->pid = ms__os_pid();
 	if (out) {
 		if (out->cap)
 			out->ranges[0] = (ms_range){0, v->size};
@@ -57,7 +54,7 @@ static int reset_protection(ms_view *v)
 		return 0;
 	int err = v->ops && v->ops->reset_protection
 		      ? v->ops->reset_protection(v)
-		      : ms__protect(v->base, v->size, PROT_READ | PROT_WRITE);
+		      : ms__os_protect(v->base, v->size, MS_ACCESS_READ | MS_ACCESS_WRITE);
 	if (!err)
 		v->protected_any = false;
 	return err;

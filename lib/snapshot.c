@@ -1,14 +1,8 @@
-#define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/uio.h>
-#include <unistd.h>
 
 #include "internal.h"
-#include "linux/prim.h"
 #include "pool.h"
 #include "ptab.h"
 
@@ -17,7 +11,7 @@ size_t ms_page_size(void)
 	static atomic_size_t cached;
 	size_t ps = atomic_load_explicit(&cached, memory_order_relaxed);
 	if (!ps) {
-		ps = (size_t)sysconf(_SC_PAGESIZE);
+		ps = ms__os_caps_get()->page_size;
 		atomic_store_explicit(&cached, ps, memory_order_relaxed);
 	}
 	return ps;
@@ -45,7 +39,7 @@ static ms_snapshot *snap_alloc(size_t size)
 	atomic_init(&s->refs, 1);
 	s->size = size;
 	s->npages = size >> ms__page_shift();
-	s->fd = -1;
+	s->fd = MS__OS_FD_NONE;
 	s->root = s;
 	pthread_mutex_init(&s->lock, NULL);
 	return s;
@@ -54,11 +48,11 @@ static ms_snapshot *snap_alloc(size_t size)
 static void snap_destroy(ms_snapshot *s)
 {
 	if (s->rmap)
-		ms__unmap((void *)s->rmap, s->size);
+		ms__os_unmap((void *)s->rmap, s->size);
 	if (s->own_slots) /* the root, and so its pool, outlives s */
 		ms__pool_free(s->root->pool, s->own_slots, s->own_n);
 	ms__pool_destroy(s->pool);
-	ms__close(s->fd);
+	ms__os_close(s->fd);
 	ms__ptab_free(s->ptab);
 	free(s->own_pages);
 	free(s->own_slots);
@@ -67,12 +61,12 @@ static void snap_destroy(ms_snapshot *s)
 }
 
 /* Finish a plain snapshot around `fd` (owned): map it for reading. */
-static int snap_plain(int fd, off_t offset, size_t size, bool writable, bool file_backed,
+static int snap_plain(ms_os_fd fd, uint64_t offset, size_t size, bool writable, bool file_backed,
 		      ms_snapshot **out)
 {
 	ms_snapshot *s = snap_alloc(size);
 	if (!s) {
-		ms__close(fd);
+		ms__os_close(fd);
 		return -ENOMEM;
 	}
 	s->fd = fd;
@@ -81,8 +75,7 @@ static int snap_plain(int fd, off_t offset, size_t size, bool writable, bool fil
 	s->file_backed = file_backed;
 	if (size > 0) {
 		void *p;
-		int err =
-		    ms__map(NULL, size, PROT_READ, MAP_SHARED | MAP_NORESERVE, fd, offset, &p);
+		int err = ms__os_map(NULL, size, MS__OS_MAP_READ_ONLY, fd, offset, &p);
 		if (err) {
 			snap_destroy(s);
 			return err;
@@ -100,15 +93,16 @@ int ms_snapshot_zeroed(size_t size, ms_snapshot **out)
 	int err = round_size(size, &size);
 	if (err)
 		return err;
-	int fd = ms__memfd_new("memsnap", size);
-	if (fd < 0)
-		return fd;
+	ms_os_fd fd;
+	err = ms__os_backing_new(size, &fd);
+	if (err)
+		return err;
 	/* Nobody holding the descriptor (another process through
-	 * /proc/PID/fd, say) may shrink the memfd from under the views:
+	 * /proc/PID/fd, say) may shrink the backing from under the views:
 	 * their pages would raise SIGBUS. Shared views still write. */
-	err = ms__seal(fd, F_SEAL_SHRINK | F_SEAL_GROW);
+	err = ms__os_caps_get()->seal ? ms__os_seal(fd, false) : 0;
 	if (err) {
-		ms__close(fd);
+		ms__os_close(fd);
 		return err;
 	}
 	return snap_plain(fd, 0, size, true, false, out);
@@ -122,7 +116,7 @@ int ms_snapshot_from_buffer(const void *buf, size_t len, ms_snapshot **out)
 	int err = ms_snapshot_zeroed(len, &s);
 	if (err)
 		return err;
-	err = ms__pwrite_all(s->fd, buf, len, 0);
+	err = ms__os_write_at(s->fd, buf, len, 0);
 	if (err) {
 		ms_snapshot_unref(s);
 		return err;
@@ -131,57 +125,55 @@ int ms_snapshot_from_buffer(const void *buf, size_t len, ms_snapshot **out)
 	return 0;
 }
 
-int ms_snapshot_from_fd(int fd, ms_snapshot **out)
+int ms_snapshot_from_fd(ms_os_fd fd, ms_snapshot **out)
 {
 	return ms_snapshot_from_fd_range(fd, 0, SIZE_MAX, out);
 }
 
-int ms_snapshot_from_fd_range(int fd, uint64_t offset, size_t size, ms_snapshot **out)
+int ms_snapshot_from_fd_range(ms_os_fd fd, uint64_t offset, size_t size, ms_snapshot **out)
 {
-	if (!out || (offset & (ms_page_size() - 1)) || offset > (uint64_t)INT64_MAX)
+	if (!out || (offset & (ms__os_caps_get()->map_granularity - 1)) ||
+	    offset > (uint64_t)INT64_MAX)
 		return -EINVAL;
-	if (fd < 0)
-		return -EBADF;
-	int fl = fcntl(fd, F_GETFL);
-	if (fl < 0)
-		return -errno;
-	if ((fl & O_ACCMODE) == O_WRONLY)
-		return -EBADF; /* a snapshot must be readable */
-	struct stat st;
-	int err = ms__fstat(fd, &st);
+	ms__os_file_info info;
+	int err = ms__os_file_stat(fd, &info);
 	if (err)
 		return err;
-	if (S_ISDIR(st.st_mode))
+	if (!info.readable)
+		return -EBADF; /* a snapshot must be readable */
+	if (info.directory)
 		return -EISDIR;
-	if (!S_ISREG(st.st_mode))
+	if (!info.regular)
 		return -EINVAL;
 	bool whole = size == SIZE_MAX;
 	if (whole)
-		size = offset < (uint64_t)st.st_size ? (size_t)((uint64_t)st.st_size - offset) : 0;
-	else if (offset > (uint64_t)st.st_size || size > (uint64_t)st.st_size - offset)
+		size = offset < info.size ? (size_t)(info.size - offset) : 0;
+	else if (offset > info.size || size > info.size - offset)
 		return -EINVAL; /* the range must lie inside the file */
 	err = round_size(size, &size);
 	if (err)
 		return err;
-	int nfd = ms__dup(fd);
-	if (nfd < 0)
-		return nfd;
-	return snap_plain(nfd, (off_t)offset, size, (fl & O_ACCMODE) == O_RDWR, true, out);
+	ms_os_fd nfd;
+	err = ms__os_dup(fd, &nfd);
+	if (err)
+		return err;
+	return snap_plain(nfd, offset, size, info.writable, true, out);
 }
 
 int ms_snapshot_from_file(const char *path, ms_snapshot **out)
 {
 	if (!path || !out)
 		return -EINVAL;
-	/* O_NONBLOCK so that a FIFO or device given by mistake is rejected
-	 * by from_fd instead of blocking the open. */
-	int fd = ms__open(path, O_RDWR | O_NONBLOCK, 0);
-	if (fd == -EACCES || fd == -EROFS || fd == -EPERM || fd == -ETXTBSY)
-		fd = ms__open(path, O_RDONLY | O_NONBLOCK, 0);
-	if (fd < 0)
-		return fd;
-	int err = ms_snapshot_from_fd(fd, out);
-	ms__close(fd);
+	/* A FIFO or device given by mistake is opened without waiting and
+	 * refused by from_fd. */
+	ms_os_fd fd;
+	int err = ms__os_open(path, MS__OS_OPEN_READ_WRITE, &fd);
+	if (err == -EACCES || err == -EROFS || err == -EPERM || err == -ETXTBSY)
+		err = ms__os_open(path, MS__OS_OPEN_READ, &fd);
+	if (err)
+		return err;
+	err = ms_snapshot_from_fd(fd, out);
+	ms__os_close(fd);
 	return err;
 }
 
@@ -201,10 +193,10 @@ size_t ms_snapshot_own_bytes(const ms_snapshot *snap)
 		return 0;
 	if (snap->parent)
 		return snap->own_n << ms__page_shift();
-	struct stat st;
-	if (snap->file_backed || ms__fstat(snap->fd, &st) != 0)
+	ms__os_file_info info;
+	if (snap->file_backed || ms__os_file_stat(snap->fd, &info) != 0)
 		return 0;
-	return (size_t)st.st_blocks * 512;
+	return (size_t)info.allocated;
 }
 
 ms_snapshot *ms_snapshot_ref(ms_snapshot *snap)
@@ -282,7 +274,7 @@ void ms__snapshot_detach_view(ms_snapshot *snap, ms_view_mode mode)
 	pthread_mutex_unlock(&snap->lock);
 }
 
-/* Mark `snap` as a base others depend on. Its memfd (when it is ours) is
+/* Mark `snap` as a base others depend on. Its backing (when it is ours) is
  * sealed against future writes, so no holder of the descriptor can change
  * what stacked snapshots read through it. */
 static void freeze(ms_snapshot *snap)
@@ -291,8 +283,8 @@ static void freeze(ms_snapshot *snap)
 	bool first = !snap->frozen;
 	snap->frozen = true;
 	pthread_mutex_unlock(&snap->lock);
-	if (first && !snap->file_backed && snap->fd >= 0)
-		(void)ms__seal(snap->fd, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE);
+	if (first && !snap->file_backed && snap->fd != MS__OS_FD_NONE && ms__os_caps_get()->seal)
+		(void)ms__os_seal(snap->fd, true);
 }
 
 /* The pool of the snapshots stacked on `root`, created on first use. */
@@ -343,7 +335,7 @@ int ms__snapshot_stack_ex(ms_snapshot *parent, const uint8_t *src, const size_t 
 			memcpy(slots[i], from, ps);
 			continue;
 		}
-		err = ms__copy_checked(slots[i], from, ps);
+		err = ms__os_copy_checked(slots[i], from, ps);
 		if (err)
 			goto fail;
 	}
@@ -375,43 +367,51 @@ fail:
 	return err;
 }
 
-/* Copy the content of `snap` into the (zero-filled) descriptor fd. Holes of
- * the plain base stay holes, so cloning a sparse snapshot stays sparse. */
+/* Copy the content of `snap` into the (zero-filled) file fd. Holes of the
+ * plain base stay holes, so cloning a sparse snapshot stays sparse. */
+typedef struct copy_state {
+	ms_os_fd fd;
+	int err; /* the first error */
+} copy_state;
+
 static void copy_override(size_t pg, const uint8_t *src, void *ud)
 {
-	int *state = ud; /* state[0] = fd, state[1] = first error */
-	if (state[1] == 0)
-		state[1] =
-		    ms__pwrite_all(state[0], src, ms_page_size(), (off_t)(pg << ms__page_shift()));
+	copy_state *state = ud;
+	if (state->err == 0)
+		state->err = ms__os_write_at(state->fd, src, ms_page_size(),
+					     (uint64_t)pg << ms__page_shift());
 }
 
-static int copy_content(ms_snapshot *snap, int fd)
+static int copy_content(ms_snapshot *snap, ms_os_fd fd)
 {
 	ms_snapshot *root = snap->root;
-	off_t base = root->offset;
-	off_t end = (off_t)root->size;
-	off_t pos = 0;
+	uint64_t base = root->offset;
+	uint64_t end = root->size;
+	uint64_t pos = 0;
 	while (pos < end) {
-		off_t data = lseek(root->fd, base + pos, SEEK_DATA) - base;
-		if (data < 0) {
-			if (errno == ENXIO)
-				break; /* only holes remain */
-			data = pos;    /* no SEEK_DATA here: copy everything */
+		uint64_t data, hole;
+		int err = ms__os_next_data(root->fd, base + pos, &data, &hole);
+		if (err == -ENXIO)
+			break; /* only holes remain */
+		if (err) {
+			data = base + pos; /* holes unknown here: copy everything */
+			hole = base + end;
 		}
+		data -= base;
+		hole -= base;
 		if (data >= end)
 			break;
-		off_t hole = lseek(root->fd, base + data, SEEK_HOLE) - base;
 		if (hole <= data || hole > end)
 			hole = end;
-		int err = ms__pwrite_all(fd, root->rmap + data, (size_t)(hole - data), data);
+		err = ms__os_write_at(fd, root->rmap + data, (size_t)(hole - data), data);
 		if (err)
 			return err;
 		pos = hole;
 	}
 	if (snap->ptab) {
-		int state[2] = {fd, 0};
-		ms__ptab_foreach(snap->ptab, copy_override, state);
-		return state[1];
+		copy_state state = {fd, 0};
+		ms__ptab_foreach(snap->ptab, copy_override, &state);
+		return state.err;
 	}
 	return 0;
 }

@@ -4,7 +4,7 @@
  * the view would not need, and after many iterations that each write other
  * pages a view would hold a private copy of every page ever written. So the
  * view remembers the pages it restored by copying (`kept`); when they exceed
- * a budget, the restore discards them (MADV_DONTNEED), and they read the
+ * a budget, the restore discards them (ms__os_discard), and they read the
  * snapshot's shared pages again.
  *
  * The budget starts at the larger of 1/128 of the view and 256 pages, and is
@@ -24,12 +24,7 @@
  * snapshot overrides hold content that the shared pages do not have: they
  * are kept.
  */
-#define _GNU_SOURCE
-#include <sys/mman.h>
-#include <sys/uio.h>
-
 #include "internal.h"
-#include "linux/prim.h"
 #include "ptab.h"
 
 /* Give back the memory of runs of clean, write-protected pages and map the
@@ -39,10 +34,10 @@
  * ones (docs/tracking.md). A failure leaves private copies that hold the
  * right content, or empty entries that fault in on the next read: nothing
  * to report. */
-static void discard(const struct iovec *iov, size_t n)
+static void discard(const ms__os_span *spans, size_t n)
 {
-	if (ms__advise_ranges(iov, n, MADV_DONTNEED) == 0)
-		(void)ms__advise_ranges(iov, n, MADV_POPULATE_READ);
+	if (ms__os_discard_spans(spans, n) == 0)
+		(void)ms__os_populate_spans(spans, n);
 }
 
 typedef struct trim_ctx {
@@ -90,21 +85,22 @@ void ms__trim(ms_view *v, const ms_snapshot *src, const size_t *list, size_t n)
 	unsigned shift = ms__page_shift();
 	trim_ctx ctx = {v, src->ptab};
 	enum { BATCH = 256 };
-	struct iovec iov[BATCH];
+	ms__os_span spans[BATCH];
 	size_t k = 0, i = 0;
 	ms__page_run run, part;
 	while (ms__next_run(v->kept.list, kept, &i, &run)) {
 		size_t pg = run.first;
 		while (ms__next_run_where(&pg, run.first + run.n, discardable, &ctx, &part)) {
-			iov[k++] = (struct iovec){v->base + (part.first << shift), part.n << shift};
+			spans[k++] =
+			    (ms__os_span){v->base + (part.first << shift), part.n << shift};
 			ms__dirty_add_run(&v->discarded, part.first, part.n);
 			if (k == BATCH) {
-				discard(iov, k);
+				discard(spans, k);
 				k = 0;
 			}
 		}
 	}
 	if (k)
-		discard(iov, k);
+		discard(spans, k);
 	ms__dirty_clear(&v->kept);
 }

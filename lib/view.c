@@ -4,14 +4,11 @@
  * hot.c, trimming in trim.c, the dirty-set queries in query.c and the
  * choice of tracker in tracker.c.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "internal.h"
-#include "linux/prim.h"
 #include "ptab.h"
 
 static void copy_into_view(size_t pg, const uint8_t *src, void *ud)
@@ -22,10 +19,9 @@ static void copy_into_view(size_t pg, const uint8_t *src, void *ud)
 
 int ms__view_map(ms_view *v, ms_snapshot *snap)
 {
-	int flags = MAP_PRIVATE | MAP_NORESERVE | (v->base ? MAP_FIXED : 0);
 	void *p;
-	int err = ms__map(v->base, v->size, PROT_READ | PROT_WRITE, flags, snap->root->fd,
-			  snap->root->offset, &p);
+	int err =
+	    ms__os_map(v->base, v->size, MS__OS_MAP_COW, snap->root->fd, snap->root->offset, &p);
 	if (err)
 		return err;
 	v->base = p;
@@ -57,11 +53,9 @@ static int view_map_new(ms_view *v, ms_snapshot *snap, bool strict)
 	int err;
 	if (v->size == 0) {
 		v->ops = NULL;
-		err = ms__map(NULL, ms_page_size(), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0,
-			      &p);
+		err = ms__os_reserve(ms_page_size(), MS_ACCESS_NONE, &p);
 	} else if (v->mode == MS_VIEW_SHARED) {
-		err = ms__map(NULL, v->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
-			      snap->fd, snap->offset, &p);
+		err = ms__os_map(NULL, v->size, MS__OS_MAP_SHARED, snap->fd, snap->offset, &p);
 	} else {
 		err = ms__view_map(v, snap);
 		ms__dirty_set *sets[NSETS];
@@ -103,7 +97,7 @@ int ms_view_new_tracked(ms_snapshot *snap, ms_view_mode mode, ms_tracker tracker
 	v->mode = mode;
 	v->snap = ms_snapshot_ref(snap);
 	v->ops = ops;
-	v->pid = ms__pid();
+	v->pid = ms__os_pid();
 	v->page_shift = ms__page_shift();
 	if (mode == MS_VIEW_COW)
 		ms_view_set_hot_pages(v, 1); /* on by default (docs/tracking.md) */
@@ -124,7 +118,7 @@ void ms_view_free(ms_view *v)
 	if (v->ops)
 		v->ops->detach(v);
 	if (v->base)
-		ms__unmap(v->base, v->size ? v->size : ms_page_size());
+		ms__os_unmap(v->base, v->size ? v->size : ms_page_size());
 	ms__dirty_set *sets[NSETS];
 	view_sets(v, sets);
 	for (size_t i = 0; i < NSETS; i++)
@@ -248,20 +242,13 @@ int ms_view_protect(ms_view *v, size_t offset, size_t len, unsigned access)
 	if (len == 0 || (offset & (ps - 1)) || (len & (ps - 1)) || offset > v->size ||
 	    len > v->size - offset || (access & ~7u))
 		return -EINVAL;
-	int prot = PROT_NONE;
-	if (access & (MS_ACCESS_READ | MS_ACCESS_WRITE))
-		prot |= PROT_READ;
-	if (access & MS_ACCESS_WRITE)
-		prot |= PROT_WRITE;
-	if (access & MS_ACCESS_EXEC)
-		prot |= PROT_EXEC;
 	unsigned shift = ms__page_shift();
 	/* Set first: a protection that fails part way (ENOMEM past
 	 * vm.max_map_count) may have changed some pages, which the next
 	 * restore must reset before copying. */
 	v->protected_any = true;
-	return v->ops && v->ops->protect ? v->ops->protect(v, offset >> shift, len >> shift, prot)
-					 : ms__protect(v->base + offset, len, prot);
+	return v->ops && v->ops->protect ? v->ops->protect(v, offset >> shift, len >> shift, access)
+					 : ms__os_protect(v->base + offset, len, access);
 }
 
 /* Add page pg to the dirty set; true if it was not there. */

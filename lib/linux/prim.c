@@ -1,3 +1,7 @@
+/*
+ * The Linux system calls of prim.h, each through its fault-injection point,
+ * and the process's identity and clock (lib/os.h).
+ */
 #define _GNU_SOURCE
 #include "prim.h"
 
@@ -9,9 +13,7 @@
 #include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -62,13 +64,6 @@ int ms__fault_hit(ms__sys sys)
 	return -atomic_load(&fault_err);
 }
 
-#define FAULT(sys)                                                                                 \
-	do {                                                                                       \
-		int fault_ = ms__fault_hit(sys);                                                   \
-		if (fault_)                                                                        \
-			return fault_;                                                             \
-	} while (0)
-
 /* The process id is cached in a page marked MADV_WIPEONFORK: every child
  * (fork, _Fork, clone without CLONE_VM) sees it zeroed, with no system
  * call, and its first call learns its own id. A restore asks on every call,
@@ -98,7 +93,7 @@ __attribute__((constructor)) static void pid_page_load(void)
 	pthread_once(&pid_page_once, pid_page_init);
 }
 
-pid_t ms__pid(void)
+int ms__os_pid(void)
 {
 	atomic_int *page = atomic_load_explicit(&pid_page, memory_order_acquire);
 	if (!page) {
@@ -116,28 +111,6 @@ pid_t ms__pid(void)
 	return pid;
 }
 
-int ms__memfd_new(const char *name, size_t size)
-{
-	/* A memfd counts against RLIMIT_FSIZE: past it ftruncate fails with
-	 * EFBIG and the kernel also sends SIGXFSZ, whose default action ends
-	 * the process. Refuse first, so the caller gets only the error. */
-	struct rlimit fsize;
-	if (getrlimit(RLIMIT_FSIZE, &fsize) == 0 && fsize.rlim_cur != RLIM_INFINITY &&
-	    size > fsize.rlim_cur)
-		return -EFBIG;
-	FAULT(MS__SYS_MEMFD);
-	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (fd < 0)
-		return -errno;
-	int fault = ms__fault_hit(MS__SYS_FTRUNCATE);
-	if (fault || ftruncate(fd, (off_t)size) != 0) {
-		int err = fault ? fault : -errno;
-		close(fd);
-		return err == -EINVAL ? -EOVERFLOW : err;
-	}
-	return fd;
-}
-
 int ms__map(void *addr, size_t len, int prot, int flags, int fd, off_t off, void **out)
 {
 	FAULT(MS__SYS_MMAP);
@@ -148,10 +121,16 @@ int ms__map(void *addr, size_t len, int prot, int flags, int fd, off_t off, void
 	return 0;
 }
 
-int ms__unmap(void *addr, size_t len)
+int ms__prot_of(unsigned access)
 {
-	FAULT(MS__SYS_MUNMAP);
-	return munmap(addr, len) == 0 ? 0 : -errno;
+	int prot = PROT_NONE;
+	if (access & (MS_ACCESS_READ | MS_ACCESS_WRITE))
+		prot |= PROT_READ;
+	if (access & MS_ACCESS_WRITE)
+		prot |= PROT_WRITE;
+	if (access & MS_ACCESS_EXEC)
+		prot |= PROT_EXEC;
+	return prot;
 }
 
 int ms__protect(void *addr, size_t len, int prot)
@@ -166,181 +145,11 @@ int ms__advise(void *addr, size_t len, int advice)
 	return madvise(addr, len, advice) == 0 ? 0 : -errno;
 }
 
-/* process_madvise(2) on the calling process without a pidfd (Linux 6.14's
- * PIDFD_SELF_THREAD; any advice is accepted on oneself since 6.13). */
-#define MS__PIDFD_SELF (-10000)
-
-int ms__advise_ranges(const struct iovec *iov, size_t n, int advice)
-{
-	/* Kernels without process_madvise, or before 6.13 (which accepts
-	 * only a few advices), refuse the batch: then one madvise per range.
-	 * Nothing is cached, so this holds no global state; a refused batch
-	 * costs one failed system call per 1,024 ranges. */
-	while (n > 0) {
-		FAULT(MS__SYS_MADVISE);
-		size_t k = n < 1024 ? n : 1024;
-		long done = syscall(SYS_process_madvise, MS__PIDFD_SELF, iov, k, advice, 0);
-		if (done < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (done < 0 && errno != EINVAL && errno != EBADF && errno != ENOSYS &&
-		    errno != ESRCH && errno != EPERM)
-			return -errno;
-		if (done < 0) {
-			for (size_t i = 0; i < k; i++)
-				if (madvise(iov[i].iov_base, iov[i].iov_len, advice) != 0)
-					return -errno;
-			iov += k;
-			n -= k;
-			continue;
-		}
-		/* Skip what was done; a partial result may end inside a
-		 * range: finish that one with madvise. */
-		size_t left = (size_t)done;
-		while (n > 0 && left >= iov->iov_len) {
-			left -= iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (left > 0) {
-			if (madvise((uint8_t *)iov->iov_base + left, iov->iov_len - left, advice) !=
-			    0)
-				return -errno;
-			iov++;
-			n--;
-		}
-	}
-	return 0;
-}
-
 int ms__open(const char *path, int flags, mode_t mode)
 {
 	FAULT(MS__SYS_OPEN);
 	int fd = open(path, flags | O_CLOEXEC, mode);
 	return fd >= 0 ? fd : -errno;
-}
-
-int ms__dup(int fd)
-{
-	FAULT(MS__SYS_DUP);
-	int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	return nfd >= 0 ? nfd : -errno;
-}
-
-int ms__fstat(int fd, struct stat *st)
-{
-	FAULT(MS__SYS_FSTAT);
-	return fstat(fd, st) == 0 ? 0 : -errno;
-}
-
-int ms__close(int fd)
-{
-	return fd >= 0 && close(fd) != 0 ? -errno : 0;
-}
-
-int ms__pread_all(int fd, void *buf, size_t len, off_t off)
-{
-	uint8_t *p = buf;
-	while (len > 0) {
-		FAULT(MS__SYS_READ);
-		ssize_t n = pread(fd, p, len, off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO; /* the file ended early: truncated */
-		p += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
-}
-
-int ms__pwrite_all(int fd, const void *buf, size_t len, off_t off)
-{
-	const uint8_t *p = buf;
-	while (len > 0) {
-		FAULT(MS__SYS_WRITE);
-		ssize_t n = pwrite(fd, p, len, off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
-}
-
-/* The fallback of ms__copy_checked where process_vm_readv is not allowed
- * (seccomp, or no CONFIG_CROSS_MEMORY_ATTACH): through a pipe, whose write
- * fails with EFAULT on an unreadable source. */
-static int copy_through_pipe(uint8_t *d, const uint8_t *s, size_t len)
-{
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) != 0)
-		return -errno;
-	int err = 0;
-	while (!err && len > 0) {
-		/* A pipe holds at least two pages, even one made past the
-		 * user's pipe-buffer soft limit: a page at a time never blocks. */
-		size_t chunk = len < 4096 ? len : 4096;
-		ssize_t w = write(p[1], s, chunk);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			err = w < 0 ? -errno : -EIO;
-			break;
-		}
-		for (size_t got = 0; !err && got < (size_t)w;) {
-			ssize_t r = read(p[0], d + got, (size_t)w - got);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0)
-				err = r < 0 ? -errno : -EIO;
-			else
-				got += (size_t)r;
-		}
-		d += w;
-		s += w;
-		len -= (size_t)w;
-	}
-	close(p[0]);
-	close(p[1]);
-	return err;
-}
-
-int ms__copy_checked(void *dst, const void *src, size_t len)
-{
-	uint8_t *d = dst;
-	const uint8_t *s = src;
-	while (len > 0) {
-		FAULT(MS__SYS_READ);
-		struct iovec local = {d, len}, remote = {(void *)s, len};
-		ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EPERM || errno == ENOSYS)
-				return copy_through_pipe(d, s, len);
-			return -errno;
-		}
-		if (n == 0)
-			return -EFAULT;
-		d += n;
-		s += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-int ms__fsync(int fd)
-{
-	FAULT(MS__SYS_FSYNC);
-	return fsync(fd) == 0 ? 0 : -errno;
 }
 
 int ms__rename(const char *from, const char *to)
@@ -360,12 +169,6 @@ long ms__ioctl_count(int fd, unsigned long req, void *arg)
 	FAULT(MS__SYS_IOCTL);
 	int n = ioctl(fd, req, arg);
 	return n >= 0 ? n : -errno;
-}
-
-int ms__seal(int fd, int seals)
-{
-	FAULT(MS__SYS_FCNTL);
-	return fcntl(fd, F_ADD_SEALS, seals) == 0 ? 0 : -errno;
 }
 
 int ms__uffd_open(bool kernel_faults)

@@ -133,7 +133,7 @@ static void release(ms_view *v)
 		return;
 	ms__sigtrack_remove(st->slot);
 	if (st->user_bits)
-		ms__unmap((void *)st->user_bits, st->user_bytes);
+		ms__os_unmap((void *)st->user_bits, st->user_bytes);
 	free(st);
 	v->tracker_state = NULL;
 }
@@ -237,16 +237,17 @@ static int unprotect(ms_view *v, size_t first, size_t n)
 	return protect_unclaimed(v, first, n, PROT_READ | PROT_WRITE);
 }
 
-static int protect(ms_view *v, size_t first, size_t n, int prot)
+static int protect(ms_view *v, size_t first, size_t n, unsigned access)
 {
 	mprotect_state *st = state_of(v);
 	unsigned shift = ms__page_shift();
-	if (prot & PROT_WRITE)
+	bool writable = access & MS_ACCESS_WRITE;
+	if (writable)
 		ms__dirty_add_run(&v->dirty, first, n);
-	int err = ms__protect(v->base + (first << shift), n << shift, prot);
+	int err = ms__protect(v->base + (first << shift), n << shift, ms__prot_of(access));
 	if (err)
 		return err;
-	set_user(st, first, n, !(prot & PROT_WRITE));
+	set_user(st, first, n, !writable);
 	return 0;
 }
 

@@ -86,8 +86,8 @@ static void release(ms_view *v)
 	async_state *st = state_of(v);
 	if (!st)
 		return;
-	ms__close(st->u.uffd);
-	ms__close(st->pagemap);
+	ms__os_close(st->u.uffd);
+	ms__os_close(st->pagemap);
 	free(st);
 	v->tracker_state = NULL;
 }

@@ -75,7 +75,7 @@ static void release(ms_view *v)
 	if (!st)
 		return;
 	ms__sigtrack_remove(st->slot);
-	ms__close(st->u.uffd);
+	ms__os_close(st->u.uffd);
 	free(st);
 	v->tracker_state = NULL;
 }

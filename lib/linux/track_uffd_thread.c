@@ -181,7 +181,7 @@ static void release(ms_view *v)
 	thread_state *st = state_of(v);
 	if (!st)
 		return;
-	if (st->running && st->pid == ms__pid()) {
+	if (st->running && st->pid == ms__os_pid()) {
 		/* In a forked child the eventfd is the parent's too: never
 		 * signal it there, and there is no thread to join. */
 		uint64_t one = 1;
@@ -195,8 +195,8 @@ static void release(ms_view *v)
 		munmap(st->stack, STACK_SIZE);
 	/* Closing the userfaultfd ends the registration and wakes any writer
 	 * still waiting: it retries unprotected. */
-	ms__close(st->u.uffd);
-	ms__close(st->stop);
+	ms__os_close(st->u.uffd);
+	ms__os_close(st->stop);
 	free(st);
 	v->tracker_state = NULL;
 }
@@ -212,7 +212,7 @@ static int prepare(ms_view *v)
 {
 	thread_state *st = state_of(v);
 	st->v = v;
-	st->pid = ms__pid();
+	st->pid = ms__os_pid();
 	st->stop = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (st->stop < 0)
 		return -errno;

@@ -30,7 +30,7 @@ int ms__uffd_probe(uint64_t features, bool kernel_faults)
 	/* Asking for no feature reports every feature the kernel offers. */
 	uint64_t offered = 0;
 	int err = api(uffd, 0, &offered);
-	ms__close(uffd);
+	ms__os_close(uffd);
 	if (err)
 		return err;
 	return (offered & features) == features ? 0 : -EOPNOTSUPP;
@@ -43,7 +43,7 @@ int ms__uffd_new(uint64_t features, bool kernel_faults, uint64_t *offered)
 		return uffd == -ENOSYS ? -EOPNOTSUPP : uffd;
 	int err = api(uffd, features, offered);
 	if (err) {
-		ms__close(uffd);
+		ms__os_close(uffd);
 		return err;
 	}
 	return uffd;
@@ -166,7 +166,7 @@ static int start(ms__uffd_state *u, uint64_t offered, ms_view *v)
 		if (pagemap < 0)
 			return pagemap;
 		long runs = scan_private(pagemap, v, true, false);
-		ms__close(pagemap);
+		ms__os_close(pagemap);
 		if (runs < 0)
 			return (int)runs;
 		if (runs == 0) {
@@ -219,7 +219,7 @@ int ms__uffd_settle(ms_view *v)
 		runs = scan_private(pagemap, v, false, true);
 	if (!err && runs < 0)
 		err = (int)runs;
-	ms__close(pagemap);
+	ms__os_close(pagemap);
 	/* Pages in the dirty set stay writable (the trackers' contract): the
 	 * copies just found, and pages announced with ms_view_note_written. */
 	if (!err)

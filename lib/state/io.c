@@ -2,154 +2,96 @@
 #include "io.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <xxhash.h>
-
-#include "linux/prim.h"
-
-static char *dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	if (!slash)
-		return strdup(".");
-	if (slash == path)
-		return strdup("/");
-	return strndup(path, (size_t)(slash - path));
-}
 
 int ms__afile_create(ms__afile *f, const char *path)
 {
-	f->fd = -1;
+	f->fd = MS__OS_FD_NONE;
 	f->tmp = NULL;
 	f->path = strdup(path);
 	if (!f->path)
 		return -ENOMEM;
-	char *dir = dir_of(path);
+	/* The temporary file goes next to the destination (same directory,
+	 * so the replacement is one step): its name is the destination's
+	 * directory part, then a hidden name made from the base. */
 	const char *slash = strrchr(path, '/');
 	const char *base = slash ? slash + 1 : path;
-	if (!dir || !*base) {
-		free(dir);
+	if (!*base) {
 		free(f->path);
 		f->path = NULL;
-		return dir ? -EISDIR : -ENOMEM;
+		return -EISDIR;
 	}
+	int dir_len = (int)(base - path);
 	int err = -EEXIST;
 	/* A name unique to this call: pid, clock and the struct's address;
-	 * O_EXCL makes a clash a retry, never a shared file. */
+	 * creating it new makes a clash a retry, never a shared file. */
 	for (unsigned attempt = 0; attempt < 100 && err == -EEXIST; attempt++) {
 		free(f->tmp);
-		if (asprintf(&f->tmp, "%s/.%s.tmp-%ld-%llx-%u", dir, base, (long)getpid(),
-			     (unsigned long long)(ms__now_ns() ^ (uintptr_t)f), attempt) < 0) {
+		if (asprintf(&f->tmp, "%.*s.%s.tmp-%ld-%llx-%u", dir_len, path, base,
+			     (long)ms__os_pid(), (unsigned long long)(ms__now_ns() ^ (uintptr_t)f),
+			     attempt) < 0) {
 			f->tmp = NULL;
 			err = -ENOMEM;
 			break;
 		}
-		err = ms__open(f->tmp, O_RDWR | O_CREAT | O_EXCL, 0666);
+		err = ms__os_open(f->tmp, MS__OS_OPEN_CREATE_NEW, &f->fd);
 	}
-	free(dir);
-	if (err < 0) {
+	if (err) {
 		free(f->tmp);
 		free(f->path);
 		f->tmp = f->path = NULL;
 		return err;
 	}
-	f->fd = err;
 	return 0;
 }
 
 int ms__afile_truncate(ms__afile *f, uint64_t size)
 {
-	if (size > (uint64_t)INT64_MAX)
-		return -EFBIG;
-	int fault = ms__fault_hit(MS__SYS_FTRUNCATE);
-	if (fault)
-		return fault;
-	return ftruncate(f->fd, (off_t)size) == 0 ? 0 : -errno;
+	return ms__os_set_size(f->fd, size);
 }
 
 void ms__afile_abort(ms__afile *f)
 {
-	if (f->fd >= 0)
-		ms__close(f->fd);
+	ms__os_close(f->fd);
 	if (f->tmp)
-		unlink(f->tmp);
+		(void)ms__os_remove(f->tmp);
 	free(f->tmp);
 	free(f->path);
-	f->fd = -1;
+	f->fd = MS__OS_FD_NONE;
 	f->tmp = f->path = NULL;
 }
 
 int ms__afile_commit(ms__afile *f)
 {
-	int err = ms__fsync(f->fd);
+	int err = ms__os_sync(f->fd);
 	if (!err) {
-		err = ms__close(f->fd);
-		f->fd = -1;
+		err = ms__os_close(f->fd);
+		f->fd = MS__OS_FD_NONE;
 	}
-	if (!err)
-		err = ms__rename(f->tmp, f->path);
 	if (err) {
 		ms__afile_abort(f);
 		return err;
 	}
-	/* The rename is only durable once the directory is synced. */
-	char *dir = dir_of(f->path);
+	err = ms__os_replace(f->tmp, f->path);
+	if (err) /* still there when the replacement failed before its step */
+		(void)ms__os_remove(f->tmp);
 	free(f->tmp);
 	free(f->path);
 	f->tmp = f->path = NULL;
-	if (!dir)
-		return -ENOMEM;
-	int dfd = ms__open(dir, O_RDONLY | O_DIRECTORY, 0);
-	free(dir);
-	if (dfd < 0)
-		return dfd;
-	err = ms__fsync(dfd);
-	ms__close(dfd);
-	/* Some file systems cannot sync a directory; the data is written. */
-	return err == -EINVAL || err == -EROFS ? 0 : err;
-}
-
-int ms__pwritev_all(int fd, struct iovec *iov, size_t n, uint64_t off)
-{
-	while (n > 0) {
-		int k = n > IOV_MAX ? IOV_MAX : (int)n;
-		int fault = ms__fault_hit(MS__SYS_WRITE);
-		ssize_t w = fault ? -1 : pwritev(fd, iov, k, (off_t)off);
-		if (w < 0) {
-			if (!fault && errno == EINTR)
-				continue;
-			return fault ? fault : -errno;
-		}
-		if (w == 0)
-			return -EIO;
-		off += (uint64_t)w;
-		size_t skip = (size_t)w;
-		while (n > 0 && skip >= iov->iov_len) {
-			skip -= iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n > 0) {
-			iov->iov_base = (uint8_t *)iov->iov_base + skip;
-			iov->iov_len -= skip;
-		}
-	}
-	return 0;
+	return err;
 }
 
 /* Whether the plain snapshot `root` holds only holes in [pos, pos + len). */
 static bool root_hole(const ms_snapshot *root, size_t pos, size_t len)
 {
-	off_t base = root->offset;
-	off_t data = lseek(root->fd, base + (off_t)pos, SEEK_DATA);
-	if (data < 0)
-		return errno == ENXIO; /* ENXIO: only holes follow */
-	return (uint64_t)(data - base) >= pos + len;
+	uint64_t data, hole;
+	int err = ms__os_next_data(root->fd, root->offset + pos, &data, &hole);
+	if (err)
+		return err == -ENXIO; /* ENXIO: only holes follow */
+	return data - root->offset >= pos + len;
 }
 
 static uint64_t hash_zero(size_t len, const uint8_t *zero, size_t ps)
@@ -167,7 +109,7 @@ static uint64_t hash_zero(size_t len, const uint8_t *zero, size_t ps)
 
 /* What write_chunks writes: ms__write_pages's arguments. */
 typedef struct write_job {
-	int fd;
+	ms_os_fd fd;
 	uint64_t off;
 	ms_snapshot *snap;
 	const size_t *pages;
@@ -187,12 +129,12 @@ static int write_chunks(void *ctx, size_t lo, size_t hi)
 	unsigned shift = ms__page_shift();
 	size_t per_chunk = job->chunk >> shift;
 	int err = -ENOMEM;
-	struct iovec *iov = malloc(per_chunk * sizeof *iov);
+	ms__os_span *spans = malloc(per_chunk * sizeof *spans);
 	uint8_t *zero = calloc(1, ps);
 	XXH3_state_t *h = XXH3_createState();
 	uint64_t zero_full = 0;
 	bool zero_full_known = false;
-	if (!iov || !zero || !h)
+	if (!spans || !zero || !h)
 		goto out;
 	ms_snapshot *root = snap->root;
 	for (size_t c = lo; c < hi; c++) {
@@ -201,8 +143,8 @@ static int write_chunks(void *ctx, size_t lo, size_t hi)
 		size_t first = job->first;
 		/* A chunk of consecutive pages that the root stores as holes
 		 * and no stacked level overrides is left as a hole. */
-		bool hole =
-		    !pages && root->fd >= 0 && root_hole(root, (first + i0) << shift, k << shift);
+		bool hole = !pages && root->fd != MS__OS_FD_NONE &&
+			    root_hole(root, (first + i0) << shift, k << shift);
 		for (size_t j = 0; hole && snap->ptab && j < k; j++)
 			hole = ms__snapshot_page(snap, first + i0 + j) ==
 			       root->rmap + ((first + i0 + j) << shift);
@@ -227,23 +169,20 @@ static int write_chunks(void *ctx, size_t lo, size_t hi)
 			const uint8_t *src = ms__snapshot_page(snap, pg);
 			if (hashes)
 				XXH3_64bits_update(h, src, ps);
-			if (m > 0 && (uint8_t *)iov[m - 1].iov_base + iov[m - 1].iov_len == src) {
-				iov[m - 1].iov_len += ps;
-			} else {
-				iov[m].iov_base = (void *)src;
-				iov[m].iov_len = ps;
-				m++;
-			}
+			if (m > 0 && (uint8_t *)spans[m - 1].addr + spans[m - 1].len == src)
+				spans[m - 1].len += ps;
+			else
+				spans[m++] = (ms__os_span){(void *)src, ps};
 		}
 		if (hashes)
 			hashes[c] = XXH3_64bits_digest(h);
-		err = ms__pwritev_all(job->fd, iov, m, job->off + ((uint64_t)i0 << shift));
+		err = ms__os_write_spans_at(job->fd, spans, m, job->off + ((uint64_t)i0 << shift));
 		if (err)
 			goto out;
 	}
 	err = 0;
 out:
-	free(iov);
+	free(spans);
 	free(zero);
 	XXH3_freeState(h);
 	return err;
@@ -253,7 +192,7 @@ out:
  * than it saves. */
 enum { WRITE_GRAIN = 16 };
 
-int ms__write_pages(int fd, uint64_t off, ms_snapshot *snap, const size_t *pages, size_t first,
+int ms__write_pages(ms_os_fd fd, uint64_t off, ms_snapshot *snap, const size_t *pages, size_t first,
 		    size_t n, size_t chunk, uint64_t *hashes)
 {
 	write_job job = {.fd = fd,

@@ -3,14 +3,11 @@
  * mapped straight from the file; delta regions are stacked on the base's
  * snapshot of the same region.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <xxhash.h>
 
-#include "linux/prim.h"
 #include "state_internal.h"
 
 /* The chunks of one region that verify_chunks checks. */
@@ -34,7 +31,7 @@ static int verify_chunks(void *ctx, size_t lo, size_t hi)
 	for (size_t c = lo; c < hi && !err; c++) {
 		uint64_t off = (uint64_t)c * chunk;
 		uint64_t len = r->data_size - off < chunk ? r->data_size - off : chunk;
-		err = ms__pread_all(job->st->fd, buf, (size_t)len, (off_t)(r->data_offset + off));
+		err = ms__os_read_at(job->st->fd, buf, (size_t)len, r->data_offset + off);
 		if (err == -EIO)
 			err = MS_ERR_CORRUPT; /* the file ends early */
 		if (!err && XXH3_64bits(buf, (size_t)len) != ms__get64(r->hashes + c * 8))
@@ -108,8 +105,7 @@ static int load_delta(ms_state *st, const ms__state_region *r, ms_snapshot *pare
 	if (!pages)
 		return -ENOMEM;
 	void *scratch;
-	int err = ms__map(NULL, (size_t)r->size, PROT_NONE,
-			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0, &scratch);
+	int err = ms__os_reserve((size_t)r->size, MS_ACCESS_NONE, &scratch);
 	if (err) {
 		free(pages);
 		return err;
@@ -120,8 +116,8 @@ static int load_delta(ms_state *st, const ms__state_region *r, ms_snapshot *pare
 		uint64_t first = ms__get64(r->runs + i * 16);
 		uint64_t count = ms__get64(r->runs + i * 16 + 8);
 		void *at;
-		err = ms__map((uint8_t *)scratch + first * ps, (size_t)(count * ps), PROT_READ,
-			      MAP_SHARED | MAP_FIXED, st->fd, (off_t)off, &at);
+		err = ms__os_map((uint8_t *)scratch + first * ps, (size_t)(count * ps),
+				 MS__OS_MAP_READ_ONLY, st->fd, off, &at);
 		off += count * ps;
 		for (uint64_t j = 0; j < count; j++)
 			pages[k++] = (size_t)(first + j);
@@ -130,7 +126,7 @@ static int load_delta(ms_state *st, const ms__state_region *r, ms_snapshot *pare
 	 * change while open, but may) gives -EFAULT, not SIGBUS. */
 	if (!err)
 		err = ms__snapshot_stack_ex(parent, scratch, pages, n, true, out);
-	ms__unmap(scratch, (size_t)r->size);
+	ms__os_unmap(scratch, (size_t)r->size);
 	free(pages);
 	return err;
 }

@@ -5,14 +5,10 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <xxhash.h>
 
-#include "linux/prim.h"
 #include "state_internal.h"
 
 static void state_destroy(ms_state *st)
@@ -21,7 +17,7 @@ static void state_destroy(ms_state *st)
 		ms_snapshot_unref(st->regions[i].snap);
 	for (size_t i = 0; i < st->nblobs; i++)
 		free(st->blobs[i].name);
-	ms__close(st->fd);
+	ms__os_close(st->fd);
 	free(st->regions);
 	free(st->blobs);
 	free(st->meta);
@@ -225,34 +221,31 @@ static int parse_header(ms_state *st, uint64_t file_size)
 	return 0;
 }
 
-int ms_state_open_fd(int fd, unsigned flags, ms_state **out)
+int ms_state_open_fd(ms_os_fd fd, unsigned flags, ms_state **out)
 {
 	if (!out || (flags & ~(unsigned)(MS_STATE_VERIFY | MS_STATE_VERIFY_REGIONS)))
 		return -EINVAL;
-	if (fd < 0)
-		return -EBADF;
-	struct stat sb;
-	int err = ms__fstat(fd, &sb);
+	ms__os_file_info info;
+	int err = ms__os_file_stat(fd, &info);
 	if (err)
 		return err;
-	if (S_ISDIR(sb.st_mode))
+	if (info.directory)
 		return -EISDIR;
-	if (!S_ISREG(sb.st_mode))
+	if (!info.regular)
 		return -EINVAL;
 	ms_state *st = calloc(1, sizeof *st);
 	if (!st)
 		return -ENOMEM;
 	atomic_init(&st->refs, 1);
 	st->flags = flags;
-	st->fd = ms__dup(fd);
-	if (st->fd < 0) {
-		err = st->fd;
+	err = ms__os_dup(fd, &st->fd);
+	if (err) {
 		free(st);
 		return err;
 	}
-	uint64_t size = (uint64_t)sb.st_size;
+	uint64_t size = info.size;
 	size_t hlen = size < MS__STATE_HEADER_SIZE ? (size_t)size : MS__STATE_HEADER_SIZE;
-	err = ms__pread_all(st->fd, st->header, hlen, 0);
+	err = ms__os_read_at(st->fd, st->header, hlen, 0);
 	if (!err && hlen < MS__STATE_MAGIC_LEN)
 		err = MS_ERR_FORMAT;
 	if (!err)
@@ -262,8 +255,7 @@ int ms_state_open_fd(int fd, unsigned flags, ms_state **out)
 		err = st->meta ? 0 : -ENOMEM;
 	}
 	if (!err)
-		err = ms__pread_all(st->fd, st->meta, st->info.meta_size,
-				    (off_t)st->info.meta_offset);
+		err = ms__os_read_at(st->fd, st->meta, st->info.meta_size, st->info.meta_offset);
 	if (err == -EIO)
 		err = MS_ERR_CORRUPT; /* shorter than it claims */
 	if (!err && XXH3_64bits(st->meta, st->info.meta_size) != st->info.meta_hash)
@@ -299,11 +291,12 @@ int ms_state_open(const char *path, unsigned flags, ms_state **out)
 {
 	if (!path || !out)
 		return -EINVAL;
-	int fd = ms__open(path, O_RDONLY | O_NONBLOCK, 0);
-	if (fd < 0)
-		return fd;
-	int err = ms_state_open_fd(fd, flags, out);
-	ms__close(fd);
+	ms_os_fd fd;
+	int err = ms__os_open(path, MS__OS_OPEN_READ, &fd);
+	if (err)
+		return err;
+	err = ms_state_open_fd(fd, flags, out);
+	ms__os_close(fd);
 	return err;
 }
 

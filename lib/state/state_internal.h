@@ -31,7 +31,7 @@ typedef struct ms__state_blob {
 
 struct ms_state {
 	atomic_uint refs;
-	int fd;
+	ms_os_fd fd;
 	unsigned flags;
 	uint8_t header[MS__STATE_HEADER_SIZE];
 	uint8_t *meta;

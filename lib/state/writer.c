@@ -381,8 +381,7 @@ int ms_state_writer_commit(ms_state_writer *w)
 	if (!err) {
 		build_meta(w, buf + MS__STATE_HEADER_SIZE);
 		build_header(w, buf, msize, data_off, end, buf + MS__STATE_HEADER_SIZE);
-		struct iovec iov = {buf, (size_t)(MS__STATE_HEADER_SIZE + msize)};
-		err = ms__pwritev_all(f.fd, &iov, 1, 0);
+		err = ms__os_write_at(f.fd, buf, (size_t)(MS__STATE_HEADER_SIZE + msize), 0);
 	}
 	free(buf);
 	if (err) {

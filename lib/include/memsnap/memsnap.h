@@ -42,10 +42,30 @@
 extern "C" {
 #endif
 
-#if defined(MS_BUILDING_LIBRARY) && defined(__GNUC__)
+/* Exported functions: dllexport while building the DLL, dllimport for its
+ * users (define MS_STATIC when linking the static library on Windows);
+ * default visibility elsewhere (the library builds with -fvisibility=hidden). */
+#if defined(_WIN32)
+#if defined(MS_BUILDING_LIBRARY)
+#define MS_API __declspec(dllexport)
+#elif defined(MS_STATIC)
+#define MS_API
+#else
+#define MS_API __declspec(dllimport)
+#endif
+#elif defined(MS_BUILDING_LIBRARY) && defined(__GNUC__)
 #define MS_API __attribute__((visibility("default")))
 #else
 #define MS_API
+#endif
+
+/* An open file as the operating system hands it out: a descriptor on POSIX
+ * systems, a HANDLE on Windows. Calls that take one duplicate it; the caller
+ * keeps its own. */
+#if defined(_WIN32)
+typedef void *ms_os_fd;
+#else
+typedef int ms_os_fd;
 #endif
 
 #define MS_VERSION_MAJOR 0
@@ -149,14 +169,14 @@ MS_API int ms_snapshot_from_buffer(const void *buf, size_t len, ms_snapshot **ou
  * read-only, copy-on-write views still work and shared views fail with
  * -EACCES. The size is the file's size rounded up to the page size.
  * Errors: -EBADF, -EISDIR, -EINVAL (not a regular file), -ENOMEM, -EMFILE. */
-MS_API int ms_snapshot_from_fd(int fd, ms_snapshot **out);
+MS_API int ms_snapshot_from_fd(ms_os_fd fd, ms_snapshot **out);
 
 /* As ms_snapshot_from_fd, for the `size` bytes at `offset` of the file
  * (offset page-aligned; the range must lie inside the file, except that the
  * last page may be partial). Lets one file hold several snapshots, such as
  * the RAM regions of a save state. Errors: as ms_snapshot_from_fd, -EINVAL
  * (misaligned offset, range outside the file). */
-MS_API int ms_snapshot_from_fd_range(int fd, uint64_t offset, size_t size, ms_snapshot **out);
+MS_API int ms_snapshot_from_fd_range(ms_os_fd fd, uint64_t offset, size_t size, ms_snapshot **out);
 
 /* ms_snapshot_from_fd on `path`, opened read-write where permitted, else
  * read-only. Errors: as open(2) (-ENOENT, -EACCES, ...), -EISDIR, -EINVAL. */

@@ -129,7 +129,7 @@ MS_API int ms_state_open(const char *path, unsigned flags, ms_state **out);
 
 /* As ms_state_open on an open descriptor (duplicated; the caller keeps its
  * own). The file must not change while the state is open. */
-MS_API int ms_state_open_fd(int fd, unsigned flags, ms_state **out);
+MS_API int ms_state_open_fd(ms_os_fd fd, unsigned flags, ms_state **out);
 
 /* Close the state. Snapshots made from it stay valid; a state set as another
  * state's base (or a writer's) lives until that one is closed too.
