@@ -86,7 +86,8 @@ typedef struct ms__os_file_info {
 int ms__os_file_stat(ms_os_fd fd, ms__os_file_info *out);
 
 /* The first byte of data at or after `from` in *data, and the start of the
- * hole after it in *hole (UINT64_MAX when unknown). -ENXIO: only holes from
+ * hole after it in *hole (UINT64_MAX when unknown; `hole` may be NULL, and
+ * finding it may cost O(data up to it)). -ENXIO: only holes from
  * `from` on; -EOPNOTSUPP: the system cannot tell (caps.sparse is false), so
  * the caller treats everything as data. */
 int ms__os_next_data(ms_os_fd fd, uint64_t from, uint64_t *data, uint64_t *hole);

@@ -77,9 +77,13 @@ int ms__os_next_data(ms_os_fd fd, uint64_t from, uint64_t *data, uint64_t *hole)
 	off_t d = lseek(fd, (off_t)from, SEEK_DATA);
 	if (d < 0)
 		return errno == ENXIO ? -ENXIO : -EOPNOTSUPP;
-	off_t h = lseek(fd, d, SEEK_HOLE);
 	*data = (uint64_t)d;
-	*hole = h < 0 ? UINT64_MAX : (uint64_t)h;
+	if (hole) {
+		/* Only on request: on tmpfs, finding the next hole walks every
+		 * page up to it, so the whole rest of a full file. */
+		off_t h = lseek(fd, d, SEEK_HOLE);
+		*hole = h < 0 ? UINT64_MAX : (uint64_t)h;
+	}
 	return 0;
 }
 

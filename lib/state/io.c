@@ -87,8 +87,8 @@ int ms__afile_commit(ms__afile *f)
 /* Whether the plain snapshot `root` holds only holes in [pos, pos + len). */
 static bool root_hole(const ms_snapshot *root, size_t pos, size_t len)
 {
-	uint64_t data, hole;
-	int err = ms__os_next_data(root->fd, root->offset + pos, &data, &hole);
+	uint64_t data;
+	int err = ms__os_next_data(root->fd, root->offset + pos, &data, NULL);
 	if (err)
 		return err == -ENXIO; /* ENXIO: only holes follow */
 	return data - root->offset >= pos + len;
