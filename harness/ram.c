@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "memsnap/uc.h"
+#include "memsnap/uc_state.h"
 #include "fuzz.h"
 
 typedef struct plain_region {
@@ -158,6 +159,26 @@ int msf_ram_map_file(msf_ram *r, uint64_t addr, uint64_t size, uint32_t perms, c
 	}
 	close(fd);
 	return rc;
+}
+
+int msf_ram_load_state(msf_ram *r, ms_state *st)
+{
+	if (r->kind != MSF_RESET_MEMSNAP)
+		return -EOPNOTSUPP;
+	ms_uc_checkpoint *cp = NULL;
+	int rc = ms_uc_checkpoint_from_state(r->m, st, &cp);
+	if (!rc)
+		rc = ms_uc_checkpoint_restore(r->m, cp);
+	ms_uc_checkpoint_free(cp);
+	if (rc)
+		return rc;
+	r->total_pages = 0;
+	for (size_t i = 0; i < ms_state_region_count(st); i++) {
+		ms_state_region reg;
+		if (!ms_state_region_info(st, i, &reg))
+			r->total_pages += reg.size / 4096;
+	}
+	return 0;
 }
 
 static plain_region *plain_find(msf_ram *r, uint64_t addr, size_t *avail)

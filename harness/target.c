@@ -13,6 +13,7 @@
 #include <unicorn/unicorn.h>
 
 #include "memsnap/uc.h"
+#include "procstate.h"
 #include "target_internal.h"
 #include "sysheap.h"
 #include "triage.h"
@@ -451,10 +452,13 @@ int msf_target_new_ext(const msf_config *c, const msf_extension *ext, msf_target
 	if (!t)
 		return fail(err, errlen, "out of memory");
 	t->cfg = *c;
+	if (c->state)
+		t->cfg.elf = c->state; /* messages name the state */
 	int rc = load_extension(t, ext, err, errlen);
 	if (!rc)
-		rc = msf_elf_load(c->elf, &t->elf, err, errlen);
-	if (!rc)
+		rc = c->state ? msf__state_open(t, err, errlen)
+			      : msf_elf_load(c->elf, &t->elf, err, errlen);
+	if (!rc && !c->state)
 		rc = setup_locations(t, err, errlen);
 	if (!rc)
 		rc = setup_arch(t, err, errlen);
@@ -464,7 +468,9 @@ int msf_target_new_ext(const msf_config *c, const msf_extension *ext, msf_target
 			rc = fail(err, errlen, "guest RAM: %s", ms_strerror(e));
 	}
 	if (!rc)
-		rc = map_segments(t, err, errlen);
+		rc = c->state ? msf__state_map(t, err, errlen) : map_segments(t, err, errlen);
+	if (!rc && c->state)
+		rc = msf__state_locations(t, err, errlen);
 	for (int i = 0; !rc && i < c->n_ram; i++) {
 		const msf_ram_spec *r = &c->ram[i];
 		int e = r->file ? msf_ram_map_file(t->ram, r->addr, r->size, r->perms, r->file,
@@ -505,7 +511,9 @@ int msf_target_new_ext(const msf_config *c, const msf_extension *ext, msf_target
 				  c->extension ? c->extension : "(built in)", ms_strerror(e));
 	}
 	t->in_setup = 0;
-	if (!rc) {
+	if (!rc && c->state) {
+		rc = msf__state_restore_regs(t, err, errlen);
+	} else if (!rc) {
 		int e = prepare_call(t, t->entry);
 		if (e)
 			rc = fail(err, errlen, "stack top 0x%llx is not in guest RAM: %s",
@@ -544,6 +552,7 @@ void msf_target_free(msf_target *t)
 	if (t->ext && t->ext->teardown)
 		t->ext->teardown(t, t->ext->user_data);
 	msf__heap_free(t);
+	msf__state_free(t);
 	msf_ram_free(t->ram);
 	if (t->uc)
 		uc_close(t->uc);

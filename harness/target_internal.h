@@ -9,7 +9,9 @@
 
 #include <unicorn/unicorn.h>
 
+#include "capture.h"
 #include "fuzz.h"
+#include "memsnap/state.h"
 #include "triage.h"
 
 typedef enum arch { ARCH_X86_64, ARCH_THUMB, ARCH_ARM } arch;
@@ -91,6 +93,11 @@ struct msf_target {
 	uc_hook cov_hook;
 	msf_stats stats;
 	uint64_t last_tick_ns;
+	/* A captured start state (cfg.state, procstate.c): the open file until
+	 * its RAM is mapped, its file mappings and symbols, the registers. */
+	ms_state *st;
+	msf_capture_info cap;
+	uc_context *cap_ctx;
 	/* Triage: the guest's DWARF, opened on the first crash report. */
 	msf_dwarf *dwarf;
 	int dwarf_tried;
