@@ -181,8 +181,15 @@ int msf_elf_add_symbols(msf_elf *elf, const char *path, uint64_t base, uint64_t 
 		goto out;
 	}
 	uint64_t bias = base - first;
+	size_t first_sym = elf->n_syms;
 	if (load_symbols(e, elf, SHT_SYMTAB, bias) || load_symbols(e, elf, SHT_DYNSYM, bias))
 		rc = fail(err, errlen, "out of memory");
+	/* A function without a size (_init, _fini) would name every address
+	 * above it in a process's other files, such as a stripped library's
+	 * local functions: such symbols still resolve, but name no crash. */
+	for (size_t i = first_sym; i < elf->n_syms; i++)
+		if (!elf->syms[i].size)
+			elf->syms[i].is_func = 0;
 	if (!rc && !elf->machine)
 		elf->machine = eh.e_machine;
 	if (bias_out)

@@ -154,7 +154,25 @@ int msf__state_map(msf_target *t, char *err, size_t errlen)
 			return fail(err, errlen, "%s: mapping %s at 0x%" PRIx64 ": %s", path,
 				    f->path, f->start, ms_strerror(e));
 	}
-	uc_err ue = uc_context_alloc(t->uc, &t->cap_ctx);
+	/* The executable regions as the image's segments: the backtrace takes
+	 * return addresses only where code is. */
+	uc_mem_region *regs = NULL;
+	uint32_t n = 0;
+	uc_err ue = uc_mem_regions(t->uc, &regs, &n);
+	if (ue)
+		return fail(err, errlen, "uc_mem_regions: %s", uc_strerror(ue));
+	t->elf.segs = calloc(n ? n : 1, sizeof *t->elf.segs);
+	for (uint32_t i = 0; t->elf.segs && i < n; i++)
+		if (regs[i].perms & UC_PROT_EXEC)
+			t->elf.segs[t->elf.n_segs++] = (msf_segment){
+			    .vaddr = regs[i].begin,
+			    .memsz = regs[i].end - regs[i].begin + 1,
+			    .perms = regs[i].perms,
+			};
+	uc_free(regs);
+	if (!t->elf.segs)
+		return fail(err, errlen, "out of memory");
+	ue = uc_context_alloc(t->uc, &t->cap_ctx);
 	if (!ue)
 		ue = uc_context_save(t->uc, t->cap_ctx);
 	if (ue)
