@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unicorn/unicorn.h>
@@ -137,23 +138,107 @@ int msf__state_open(msf_target *t, char *err, size_t errlen)
 	return 0;
 }
 
+/* The "uc.cpu" blob (runtime/regs.c: "MSUCREG1", arch, mode, count, then
+ * {id, size, value}) written register by register. */
+static int write_regs(msf_target *t, const uint8_t *b, size_t len)
+{
+	if (len < 20 || memcmp(b, "MSUCREG1", 8))
+		return MS_ERR_CORRUPT;
+	uint32_t n;
+	memcpy(&n, b + 16, 4);
+	size_t at = 20;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t id, size;
+		uint8_t val[16] = {0};
+		if (len - at < 8)
+			return MS_ERR_CORRUPT;
+		memcpy(&id, b + at, 4);
+		memcpy(&size, b + at + 4, 4);
+		if (size > sizeof val || len - at - 8 < size)
+			return MS_ERR_CORRUPT;
+		memcpy(val, b + at + 8, size);
+		uc_err e = uc_reg_write(t->uc, (int)id, val);
+		if (e)
+			return ms_uc_error(e);
+		at += 8 + size;
+	}
+	return 0;
+}
+
+/* reset = memcpy, the baseline of AFL++'s unicorn mode: every byte of the
+ * process, its files' bytes included, copied into plain guest RAM at load
+ * (as uc_mem_write would), and all of it copied back for each input. */
+static int load_copies(msf_target *t, char *err, size_t errlen)
+{
+	const char *path = t->cfg.state;
+	static uint8_t buf[1 << 20];
+	int e = 0;
+	for (size_t i = 0; !e && i < ms_state_region_count(t->st); i++) {
+		ms_state_region reg;
+		ms_snapshot *snap = NULL;
+		e = ms_state_region_info(t->st, i, &reg);
+		if (!e)
+			e = ms_state_region_snapshot(t->st, i, &snap);
+		if (!e)
+			e = msf_ram_map_zeroed(t->ram, reg.address, reg.size, reg.perms);
+		for (uint64_t at = 0; !e && at < reg.size; at += sizeof buf) {
+			size_t k =
+			    reg.size - at < sizeof buf ? (size_t)(reg.size - at) : sizeof buf;
+			e = ms_snapshot_read(snap, (size_t)at, buf, k);
+			if (!e)
+				e = msf_ram_write(t->ram, reg.address + at, buf, k);
+		}
+		ms_snapshot_unref(snap);
+	}
+	if (e)
+		return fail(err, errlen, "%s: copying its RAM: %s", path, ms_strerror(e));
+	for (size_t i = 0; i < t->cap.n_files; i++) {
+		const msf_capture_file *f = &t->cap.files[i];
+		FILE *in = fopen(f->path, "rb");
+		e = in ? msf_ram_map_zeroed(t->ram, f->start, f->size, f->perms) : -errno;
+		if (!e && fseek(in, (long)f->offset, SEEK_SET))
+			e = -errno;
+		for (uint64_t at = 0; !e && at < f->size; at += sizeof buf) {
+			size_t k = f->size - at < sizeof buf ? (size_t)(f->size - at) : sizeof buf;
+			size_t got = fread(buf, 1, k, in);
+			e = msf_ram_write(t->ram, f->start + at, buf, got);
+			if (got < k)
+				break; /* the file's last page: zeros */
+		}
+		if (in)
+			fclose(in);
+		if (e)
+			return fail(err, errlen, "%s: copying %s: %s", path, f->path,
+				    ms_strerror(e));
+	}
+	const void *regs;
+	size_t len;
+	uint32_t type;
+	e = ms_state_find_blob(t->st, MS_UC_STATE_BLOB_CPU, &type, &regs, &len);
+	if (!e)
+		e = write_regs(t, regs, len);
+	return e ? fail(err, errlen, "%s: registers: %s", path, ms_strerror(e)) : 0;
+}
+
 int msf__state_map(msf_target *t, char *err, size_t errlen)
 {
 	const char *path = t->cfg.state;
-	if (t->cfg.reset != MSF_RESET_MEMSNAP)
-		return fail(err, errlen, "state: reset = memcpy cannot load a captured state");
-	int e = msf_ram_load_state(t->ram, t->st);
-	if (e)
+	int e = 0;
+	if (t->cfg.reset == MSF_RESET_MEMCPY) {
+		if (load_copies(t, err, errlen))
+			return -1;
+	} else if ((e = msf_ram_load_state(t->ram, t->st))) {
 		return fail(err, errlen, "%s: %s", path, ms_strerror(e));
-	ms_state_close(t->st);
-	t->st = NULL;
-	for (size_t i = 0; i < t->cap.n_files; i++) {
+	}
+	for (size_t i = 0; t->cfg.reset == MSF_RESET_MEMSNAP && i < t->cap.n_files; i++) {
 		const msf_capture_file *f = &t->cap.files[i];
 		e = msf_ram_map_file(t->ram, f->start, f->size, f->perms, f->path, f->offset);
 		if (e)
 			return fail(err, errlen, "%s: mapping %s at 0x%" PRIx64 ": %s", path,
 				    f->path, f->start, ms_strerror(e));
 	}
+	ms_state_close(t->st);
+	t->st = NULL;
 	/* The executable regions as the image's segments: the backtrace takes
 	 * return addresses only where code is. */
 	uc_mem_region *regs = NULL;

@@ -40,7 +40,7 @@ struct msf_ram {
 	ms_uc *m;
 	ms_uc_checkpoint *cp;
 	/* memcpy */
-	plain_region regions[MSF_MAX_RAM + 8];
+	plain_region regions[MSF_MAX_RAM + 64]; /* a captured state has dozens */
 	int n_regions;
 	uc_context *ctx;
 	/* both */
