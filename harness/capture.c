@@ -494,12 +494,11 @@ static int take_memory(pid_t pid, const pmaps *m, ms_uc *u, text *blob, capture_
 	return rc;
 }
 
-static int take_registers(pid_t pid, uc_engine *uc, char *err, size_t errlen)
+int msf__x86_64_regs_write(uc_engine *uc, const void *user_regs, const void *user_fpregs)
 {
+	const struct user_regs_struct *rp = user_regs;
 	struct user_regs_struct r;
-	struct user_fpregs_struct f;
-	if (ptrace(PTRACE_GETREGS, pid, NULL, &r) || ptrace(PTRACE_GETFPREGS, pid, NULL, &f))
-		return fail(err, errlen, "ptrace(PTRACE_GETREGS): %s", strerror(errno));
+	memcpy(&r, rp, sizeof r);
 	const struct {
 		int id;
 		uint64_t v;
@@ -518,8 +517,12 @@ static int take_registers(pid_t pid, uc_engine *uc, char *err, size_t errlen)
 	uc_err e = UC_ERR_OK;
 	for (size_t i = 0; !e && i < sizeof gp / sizeof gp[0]; i++)
 		e = uc_reg_write(uc, gp[i].id, &gp[i].v);
+	if (e || !user_fpregs)
+		return ms_uc_error(e);
 	/* SSE state: the x87 stack is empty at a call by the ABI, and the upper
 	 * halves of the AVX registers are not kept across one. */
+	struct user_fpregs_struct f;
+	memcpy(&f, user_fpregs, sizeof f);
 	uint32_t mxcsr = f.mxcsr;
 	uint16_t fpcw = f.cwd;
 	for (int i = 0; !e && i < 16; i++)
@@ -528,9 +531,17 @@ static int take_registers(pid_t pid, uc_engine *uc, char *err, size_t errlen)
 		e = uc_reg_write(uc, UC_X86_REG_MXCSR, &mxcsr);
 	if (!e)
 		e = uc_reg_write(uc, UC_X86_REG_FPCW, &fpcw);
-	if (e)
-		return fail(err, errlen, "uc_reg_write: %s", uc_strerror(e));
-	return 0;
+	return ms_uc_error(e);
+}
+
+static int take_registers(pid_t pid, uc_engine *uc, char *err, size_t errlen)
+{
+	struct user_regs_struct r;
+	struct user_fpregs_struct f;
+	if (ptrace(PTRACE_GETREGS, pid, NULL, &r) || ptrace(PTRACE_GETFPREGS, pid, NULL, &f))
+		return fail(err, errlen, "ptrace(PTRACE_GETREGS): %s", strerror(errno));
+	int e = msf__x86_64_regs_write(uc, &r, &f);
+	return e ? fail(err, errlen, "registers: %s", ms_strerror(e)) : 0;
 }
 
 /* Resolve o->brk in the process as it is now. */

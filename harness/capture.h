@@ -76,4 +76,12 @@ void msf_capture_info_free(msf_capture_info *ci);
  * file, in its last page, count as zeros, as in a mapping). 0 or -errno. */
 int msf_capture_hash_file(const char *path, uint64_t offset, uint64_t size, uint64_t *out);
 
+/* Write x86-64 registers as Linux gives them (struct user_regs_struct and,
+ * unless NULL, struct user_fpregs_struct of <sys/user.h>: ptrace, core
+ * notes) into an x86-64 engine: the general registers, rip, eflags,
+ * fs_base, gs_base, xmm0-15, mxcsr and the x87 control word. 0 or an
+ * ms_uc_error code. */
+typedef struct uc_struct uc_engine;
+int msf__x86_64_regs_write(uc_engine *uc, const void *user_regs, const void *user_fpregs);
+
 #endif

@@ -38,6 +38,7 @@ void msf_config_free(msf_config *c)
 {
 	free(c->elf);
 	free(c->state);
+	free(c->core);
 	free(c->arch);
 	free(c->entry);
 	for (int i = 0; i < c->n_exits; i++)
@@ -306,6 +307,7 @@ static const struct {
 } keys[] = {
     {"elf", "PATH        guest ELF image (PT_LOAD segments are mapped)"},
     {"state", "PATH      a start state captured from a process (memsnap-fuzz capture)"},
+    {"core", "PATH       an x86-64 ELF core file (kernel, gcore) as the start state"},
     {"arch", "x86-64|thumb|arm  override the architecture taken from the ELF"},
     {"entry", "LOC       function to call (default: ELF entry point)"},
     {"exit", "LOC[,LOC]  return addresses that end a run (default: memsnap_demo_exit)"},
@@ -355,6 +357,8 @@ int msf_config_set(msf_config *c, const char *key, const char *v, int repeat_ok,
 		return set_string(&c->elf, v, repeat_ok, key, err, errlen);
 	if (!strcmp(key, "state"))
 		return set_string(&c->state, v, repeat_ok, key, err, errlen);
+	if (!strcmp(key, "core"))
+		return set_string(&c->core, v, repeat_ok, key, err, errlen);
 	if (!strcmp(key, "arch")) {
 		if (strcmp(v, "x86-64") && strcmp(v, "thumb") && strcmp(v, "arm"))
 			return fail(err, errlen, "arch: '%s' is not x86-64, thumb or arm", v);
@@ -572,8 +576,8 @@ int msf_config_parse_file(msf_config *c, const char *path, char *err, size_t err
 		return rc;
 	/* Relative ELF, state and extension paths are relative to the config file. */
 	const char *slash = strrchr(path, '/');
-	char **paths[3] = {&c->elf, &c->extension, &c->state};
-	for (int i = 0; i < 3 && slash; i++) {
+	char **paths[4] = {&c->elf, &c->extension, &c->state, &c->core};
+	for (int i = 0; i < 4 && slash; i++) {
 		if (!*paths[i] || (*paths[i])[0] == '/')
 			continue;
 		char *full = NULL;
@@ -624,10 +628,11 @@ int msf_config_parse_args(msf_config *c, int *argc, char **argv, char *err, size
 
 int msf_config_check(const msf_config *c, char *err, size_t errlen)
 {
-	if (c->elf && c->state)
-		return fail(err, errlen, "'elf' and 'state' both set: a target starts from one");
-	if (!c->elf && !c->state)
+	if (!!c->elf + !!c->state + !!c->core > 1)
 		return fail(err, errlen,
-			    "no guest image: set 'elf' or 'state' (--elf=PATH or a config file)");
+			    "more than one of 'elf', 'state' and 'core': a target starts from one");
+	if (!c->elf && !c->state && !c->core)
+		return fail(err, errlen, "no guest image: set 'elf', 'state' or 'core' (--elf=PATH "
+					 "or a config file)");
 	return 0;
 }

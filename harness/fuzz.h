@@ -105,6 +105,8 @@ typedef struct msf_config {
 	/* A start state captured from a process (memsnap-fuzz capture,
 	 * capture.h) instead of an ELF: the run starts at its registers. */
 	char *state;
+	/* An ELF core file (kernel or gcore) as the start state (core.c). */
+	char *core;
 	char *arch; /* NULL: from the ELF header */
 	char *entry;
 	char *exits[MSF_MAX_EXITS];

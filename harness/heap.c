@@ -169,13 +169,13 @@ static void bad_free(msf_target *t, const char *fn, uint64_t p, uint64_t site, m
 			  fn, p, site, sym(t, site, s1, sizeof s1));
 }
 
-/* In a state captured from a process (state =), memory its allocator gave
+/* In a start state captured from a process (state =, core =), memory its allocator gave
  * out before the capture lies outside the arena: freeing it is no bug, and
  * the harness leaves it where it is (the next run starts over anyway). */
 static int foreign(const msf_target *t, uint64_t p)
 {
 	const msf_heap *h = t->heap;
-	return t->cfg.state && (p < h->arena || p >= h->arena + h->size);
+	return t->cap.brk_name && (p < h->arena || p >= h->arena + h->size);
 }
 
 /* The usable size of a chunk of glibc's malloc (its size field, less the

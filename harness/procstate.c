@@ -239,6 +239,11 @@ int msf__state_map(msf_target *t, char *err, size_t errlen)
 	}
 	ms_state_close(t->st);
 	t->st = NULL;
+	return msf__state_finish_map(t, err, errlen);
+}
+
+int msf__state_finish_map(msf_target *t, char *err, size_t errlen)
+{
 	/* The executable regions as the image's segments: the backtrace takes
 	 * return addresses only where code is. */
 	uc_mem_region *regs = NULL;
@@ -283,7 +288,7 @@ int msf__state_locations(msf_target *t, char *err, size_t errlen)
 		 * returns to: the end of the run. */
 		if (msf_ram_read(t->ram, rsp, &t->exits[0], 8))
 			return fail(err, errlen, "%s: rsp 0x%" PRIx64 " is not in the state",
-				    c->state, rsp);
+				    c->elf, rsp);
 		t->n_exits = 1;
 	}
 	if (c->abort_at) {

@@ -452,13 +452,16 @@ int msf_target_new_ext(const msf_config *c, const msf_extension *ext, msf_target
 	if (!t)
 		return fail(err, errlen, "out of memory");
 	t->cfg = *c;
-	if (c->state)
-		t->cfg.elf = c->state; /* messages name the state */
+	/* A start state captured from a process: a state file or a core. */
+	const char *process = c->state ? c->state : c->core;
+	if (process)
+		t->cfg.elf = (char *)process; /* messages name it */
 	int rc = load_extension(t, ext, err, errlen);
 	if (!rc)
-		rc = c->state ? msf__state_open(t, err, errlen)
-			      : msf_elf_load(c->elf, &t->elf, err, errlen);
-	if (!rc && !c->state)
+		rc = c->state  ? msf__state_open(t, err, errlen)
+		     : c->core ? msf__core_open(t, err, errlen)
+			       : msf_elf_load(c->elf, &t->elf, err, errlen);
+	if (!rc && !process)
 		rc = setup_locations(t, err, errlen);
 	if (!rc)
 		rc = setup_arch(t, err, errlen);
@@ -468,8 +471,10 @@ int msf_target_new_ext(const msf_config *c, const msf_extension *ext, msf_target
 			rc = fail(err, errlen, "guest RAM: %s", ms_strerror(e));
 	}
 	if (!rc)
-		rc = c->state ? msf__state_map(t, err, errlen) : map_segments(t, err, errlen);
-	if (!rc && c->state)
+		rc = c->state  ? msf__state_map(t, err, errlen)
+		     : c->core ? msf__core_map(t, err, errlen)
+			       : map_segments(t, err, errlen);
+	if (!rc && process)
 		rc = msf__state_locations(t, err, errlen);
 	for (int i = 0; !rc && i < c->n_ram; i++) {
 		const msf_ram_spec *r = &c->ram[i];
@@ -511,7 +516,7 @@ int msf_target_new_ext(const msf_config *c, const msf_extension *ext, msf_target
 				  c->extension ? c->extension : "(built in)", ms_strerror(e));
 	}
 	t->in_setup = 0;
-	if (!rc && c->state) {
+	if (!rc && process) {
 		rc = msf__state_restore_regs(t, err, errlen);
 	} else if (!rc) {
 		int e = prepare_call(t, t->entry);
@@ -553,6 +558,7 @@ void msf_target_free(msf_target *t)
 		t->ext->teardown(t, t->ext->user_data);
 	msf__heap_free(t);
 	msf__state_free(t);
+	msf__core_free(t);
 	msf_ram_free(t->ram);
 	if (t->uc)
 		uc_close(t->uc);

@@ -37,6 +37,7 @@ typedef struct msf_mmio {
 } msf_mmio;
 
 typedef struct msf_heap msf_heap;
+typedef struct msf_core msf_core;
 
 struct msf_target {
 	msf_config cfg; /* borrowed strings: only read */
@@ -98,6 +99,7 @@ struct msf_target {
 	ms_state *st;
 	msf_capture_info cap;
 	uc_context *cap_ctx;
+	msf_core *core; /* cfg.core (core.c) */
 	/* Triage: the guest's DWARF, opened on the first crash report. */
 	msf_dwarf *dwarf;
 	int dwarf_tried;

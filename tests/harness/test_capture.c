@@ -3,10 +3,12 @@
  * capture with glibc and the heap sanitizer; our heap-bug program's planted
  * overflow found through glibc's memcpy; and the refusals (a changed
  * library, a breakpoint never reached, no ptrace permission, a program of
- * another architecture). */
+ * another architecture). The same for ELF cores (core = PATH): a gcore as a
+ * start state, a truncated core, a core of another architecture. */
 #include "../common.h"
 
 #include <criterion/criterion.h>
+#include <elf.h>
 #include <errno.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -270,4 +272,125 @@ Test(capture, refuses_a_state_that_is_not_a_capture)
 	cr_expect_neq(target_from(path, keys, &t, err, sizeof err), 0);
 	cr_expect(strstr(err, path), "%s", err);
 	unlink(path);
+}
+
+/* ---- core = PATH ------------------------------------------------------- */
+
+/* gdb's gcore of the heap-bug program stopped at parse_record, with the
+ * environment capture gives a program (no AVX, no lazy binding). */
+static void gcore_at(const char *prog, const char *func, char *core, size_t cap)
+{
+	char cmd[4096], out[8192];
+	if (shell("command -v gdb", out, sizeof out))
+		cr_skip_test("gdb (gcore) is not installed");
+	snprintf(core, cap, "%s/capture-%d-%s.core", ms_test_tmpdir(), (int)getpid(), func);
+	snprintf(cmd, sizeof cmd,
+		 "gdb -q -batch -nx -ex 'set startup-with-shell off' "
+		 "-ex 'set environment LD_BIND_NOW=1' "
+		 "-ex 'set environment GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX,-AVX2,-AVX512F,"
+		 "-AVX512VL,-AVX512BW,-AVX512DQ,-AVX_Fast_Unaligned_Load,-FMA,-BMI1,-BMI2,"
+		 "-XSAVEC' -ex 'break %s' -ex run -ex 'gcore %s' -ex kill '%s' >/dev/null",
+		 func, core, prog);
+	shell(cmd, out, sizeof out);
+	if (access(core, R_OK))
+		cr_skip_test("gdb could not make a core here: %s", out);
+}
+
+static int target_from_core(const char *core, const char *const *keys, msf_target **t, char *err,
+			    size_t errlen)
+{
+	msf_config c;
+	msf_config_init(&c);
+	cr_assert_eq(msf_config_set(&c, "core", core, 0, err, errlen), 0, "%s", err);
+	for (int i = 0; keys[i]; i += 2)
+		cr_assert_eq(msf_config_set(&c, keys[i], keys[i + 1], 0, err, errlen), 0, "%s",
+			     err);
+	int rc = msf_target_new(&c, t, err, errlen);
+	msf_config_free(&c);
+	return rc;
+}
+
+static const char *const heapbug_keys[] = {"input", "memsnap_input", "syscall", "emulate",
+					   "heap",  "sanitize",	     NULL};
+
+Test(core, a_gcore_is_a_start_state, .timeout = 60)
+{
+	char core[1024], err[MSF_ERR_LEN];
+	gcore_at(need("MEMSNAP_CAPTURE_HEAPBUG"), "parse_record", core, sizeof core);
+	msf_target *t;
+	cr_assert_eq(target_from_core(core, heapbug_keys, &t, err, sizeof err), 0, "%s", err);
+	msf_result r;
+	cr_assert_eq(msf_target_run(t, (const uint8_t *)"REC\004abcd", 8, &r), 0);
+	cr_expect_eq(r.kind, MSF_KIND_OK, "%s %s", msf_kind_name(r.kind), r.detail);
+	cr_expect_eq((int)r.retval, 'a' + 'b' + 'c' + 'd');
+	uint8_t bad[68] = "REC\100";
+	memset(bad + 4, 'A', 64);
+	cr_assert_eq(msf_target_run(t, bad, sizeof bad, &r), 0);
+	cr_expect_eq(r.kind, MSF_KIND_HEAP_OVERFLOW, "%s %s", msf_kind_name(r.kind), r.detail);
+	cr_expect(strstr(r.detail, "<parse_record+"), "%s", r.detail);
+	msf_target_free(t);
+	unlink(core);
+}
+
+/* A core header of our own: ELF64, ET_CORE, `machine`, one PT_LOAD of
+ * `filesz` bytes at offset 4096, and `have` bytes of file in all. */
+static void fake_core(char *path, size_t cap, uint16_t machine, uint64_t filesz, size_t have)
+{
+	uint8_t *img = calloc(1, have < 4096 ? 4096 : have);
+	cr_assert(img);
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)img;
+	memcpy(eh->e_ident, ELFMAG, SELFMAG);
+	eh->e_ident[EI_CLASS] = ELFCLASS64;
+	eh->e_ident[EI_DATA] = ELFDATA2LSB;
+	eh->e_ident[EI_VERSION] = EV_CURRENT;
+	eh->e_type = ET_CORE;
+	eh->e_machine = machine;
+	eh->e_version = EV_CURRENT;
+	eh->e_phoff = sizeof *eh;
+	eh->e_ehsize = sizeof *eh;
+	eh->e_phentsize = sizeof(Elf64_Phdr);
+	eh->e_phnum = 1;
+	Elf64_Phdr *ph = (Elf64_Phdr *)(img + sizeof *eh);
+	ph->p_type = PT_LOAD;
+	ph->p_offset = 4096;
+	ph->p_vaddr = 0x10000;
+	ph->p_filesz = ph->p_memsz = filesz;
+	ph->p_flags = PF_R | PF_W;
+	ms_test_tmpfile(path, cap, img, have);
+	free(img);
+}
+
+Test(core, refuses_a_truncated_core)
+{
+	char path[1024], err[MSF_ERR_LEN];
+	fake_core(path, sizeof path, EM_X86_64, 65536, 4096 + 100);
+	msf_target *t;
+	cr_expect_neq(target_from_core(path, heapbug_keys, &t, err, sizeof err), 0);
+	cr_expect(strstr(err, "truncated core") && strstr(err, "the file has 4196"), "%s", err);
+	unlink(path);
+	/* A real core cut in half, when gdb can make one. */
+	if (!shell("command -v gdb", err, sizeof err)) {
+		char core[1024], cmd[2200];
+		gcore_at(need("MEMSNAP_CAPTURE_HEAPBUG"), "parse_record", core, sizeof core);
+		snprintf(cmd, sizeof cmd, "truncate -s 200000 '%s'", core);
+		cr_assert_eq(shell(cmd, err, sizeof err), 0);
+		cr_expect_neq(target_from_core(core, heapbug_keys, &t, err, sizeof err), 0);
+		cr_expect(strstr(err, "truncated core"), "%s", err);
+		unlink(core);
+	}
+}
+
+Test(core, refuses_a_core_of_another_architecture)
+{
+	char path[1024], err[MSF_ERR_LEN];
+	fake_core(path, sizeof path, EM_AARCH64, 4096, 8192);
+	msf_target *t;
+	cr_expect_neq(target_from_core(path, heapbug_keys, &t, err, sizeof err), 0);
+	cr_expect(strstr(err, "another architecture") && strstr(err, "machine 183"), "%s", err);
+	unlink(path);
+	/* And an ELF that is not a core at all. */
+	cr_expect_neq(
+	    target_from_core(need("MEMSNAP_CAPTURE_HEAPBUG"), heapbug_keys, &t, err, sizeof err),
+	    0);
+	cr_expect(strstr(err, "not a core"), "%s", err);
 }
