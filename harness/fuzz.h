@@ -215,7 +215,10 @@ typedef struct uc_struct msf_uc;
 typedef struct msf_ram msf_ram;
 
 /* Exact tracking uses MS_TRACKER_AUTO (or MEMSNAP_TRACKER). */
-int msf_ram_new(msf_reset kind, msf_tracking tracking, msf_uc *uc, msf_ram **out);
+/* from_process: the RAM of a state captured from a process (state, core),
+ * which picks the tracker that suits file-backed regions. */
+int msf_ram_new(msf_reset kind, msf_tracking tracking, int from_process, msf_uc *uc,
+		msf_ram **out);
 void msf_ram_free(msf_ram *r);
 int msf_ram_map_zeroed(msf_ram *r, uint64_t addr, uint64_t size, uint32_t perms);
 /* The RAM regions of an open engine save state (memsnap/uc_state.h) in

@@ -47,7 +47,8 @@ struct msf_ram {
 	uint64_t total_pages;
 };
 
-int msf_ram_new(msf_reset kind, msf_tracking tracking, msf_uc *uc, msf_ram **out)
+int msf_ram_new(msf_reset kind, msf_tracking tracking, int from_process, msf_uc *uc,
+		msf_ram **out)
 {
 	msf_ram *r = calloc(1, sizeof *r);
 	if (!r)
@@ -66,6 +67,15 @@ int msf_ram_new(msf_reset kind, msf_tracking tracking, msf_uc *uc, msf_ram **out
 		/* The configured mode wins over MEMSNAP_UC_TRACKING; in exact mode
 		 * MS_TRACKER_AUTO (or MEMSNAP_TRACKER) chooses the views' tracker. */
 		ms_tracker t = MS_TRACKER_AUTO;
+		/* A state from a process maps most of its RAM from files, which
+		 * the synchronous trackers cannot watch: AUTO would fall back to
+		 * uffd-async, whose restore scans each whole region (O(size))
+		 * and whose setup waits per region; mprotect restores in
+		 * O(dirty pages) there (docs/capture.md, "Figures").
+		 * MEMSNAP_TRACKER still decides when set. */
+		long env;
+		if (from_process && ms_option_get(MS_OPTION_TRACKER, &env) == -ENOENT)
+			t = MS_TRACKER_MPROTECT;
 		rc = ms_uc_set_tracking(
 		    r->m, tracking == MSF_TRACK_HOOK ? MS_UC_TRACK_HOOK : MS_UC_TRACK_EXACT, t);
 		if (rc) {

@@ -466,7 +466,7 @@ int msf_target_new_ext(const msf_config *c, const msf_extension *ext, msf_target
 	if (!rc)
 		rc = setup_arch(t, err, errlen);
 	if (!rc) {
-		int e = msf_ram_new(c->reset, c->tracking, t->uc, &t->ram);
+		int e = msf_ram_new(c->reset, c->tracking, process != NULL, t->uc, &t->ram);
 		if (e)
 			rc = fail(err, errlen, "guest RAM: %s", ms_strerror(e));
 	}
