@@ -306,7 +306,8 @@ static const struct {
 	const char *help;
 } keys[] = {
     {"elf", "PATH        guest ELF image (PT_LOAD segments are mapped)"},
-    {"state", "PATH      a start state captured from a process (memsnap-fuzz capture)"},
+    {"state", "PATH      a start state captured from a process (memsnap-fuzz capture);\n"
+	      "                  there `input = @REG` is the buffer a captured register points to"},
     {"core", "PATH       an x86-64 ELF core file (kernel, gcore) as the start state"},
     {"arch", "x86-64|thumb|arm  override the architecture taken from the ELF"},
     {"entry", "LOC       function to call (default: ELF entry point)"},
@@ -366,7 +367,9 @@ int msf_config_set(msf_config *c, const char *key, const char *v, int repeat_ok,
 	}
 	if (!strcmp(key, "entry") || !strcmp(key, "abort") || !strcmp(key, "input") ||
 	    !strcmp(key, "stack_top")) {
-		if (check_location(v))
+		/* input = @REG: the buffer a captured register points to. */
+		int at_reg = !strcmp(key, "input") && v[0] == '@' && v[1];
+		if (!at_reg && check_location(v))
 			return fail(err, errlen, "%s: '%s' is neither a symbol nor an address", key,
 				    v);
 		char **slot = !strcmp(key, "entry")   ? &c->entry
@@ -632,7 +635,8 @@ int msf_config_check(const msf_config *c, char *err, size_t errlen)
 		return fail(err, errlen,
 			    "more than one of 'elf', 'state' and 'core': a target starts from one");
 	if (!c->elf && !c->state && !c->core)
-		return fail(err, errlen, "no guest image: set 'elf', 'state' or 'core' (--elf=PATH "
-					 "or a config file)");
+		return fail(err, errlen,
+			    "no guest image: set 'elf', 'state' or 'core' (--elf=PATH "
+			    "or a config file)");
 	return 0;
 }

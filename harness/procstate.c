@@ -297,7 +297,15 @@ int msf__state_locations(msf_target *t, char *err, size_t errlen)
 		t->have_abort = 1;
 	}
 	const msf_symbol *in = c->input ? msf_elf_symbol(&t->elf, c->input) : NULL;
-	if (c->input) {
+	if (c->input && c->input[0] == '@') {
+		/* @REG: the buffer a captured register points to, such as one
+		 * the program allocated and passes to the function. */
+		int id = msf__reg_id(t, c->input + 1);
+		if (id < 0)
+			return fail(err, errlen, "input: no register '%s' on x86-64", c->input + 1);
+		uc_reg_read(t->uc, id, &t->input_addr);
+		t->have_input = 1;
+	} else if (c->input) {
 		if (msf__resolve(t, c->input, &t->input_addr, err, errlen))
 			return -1;
 		t->have_input = 1;

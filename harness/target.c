@@ -278,7 +278,10 @@ static int setup_locations(msf_target *t, char *err, size_t errlen)
 		t->have_abort = 1;
 	}
 	const msf_symbol *in = msf_elf_symbol(&t->elf, c->input ? c->input : "memsnap_demo_input");
-	if (c->input) {
+	if (c->input && c->input[0] == '@') {
+		return fail(err, errlen, "input = %s: a register's buffer needs 'state' or 'core'",
+			    c->input);
+	} else if (c->input) {
 		if (msf__resolve(t, c->input, &t->input_addr, err, errlen))
 			return -1;
 		t->have_input = 1;

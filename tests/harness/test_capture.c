@@ -117,6 +117,22 @@ Test(capture, zlib_runs_the_real_library_from_the_capture)
 	cr_assert_eq(msf_target_run(t, z, zlen, &r), 0);
 	cr_expect_eq((int)r.retval, Z_OK);
 	msf_target_free(t);
+
+	/* input = @rdx: the buffer the call was given, here the same one. */
+	const char *at_reg[sizeof zlib_keys / sizeof zlib_keys[0] + 2];
+	memcpy(at_reg, zlib_keys, sizeof zlib_keys);
+	at_reg[1] = "@rdx";
+	at_reg[sizeof zlib_keys / sizeof zlib_keys[0] - 1] = "input_max";
+	at_reg[sizeof zlib_keys / sizeof zlib_keys[0]] = "4096";
+	at_reg[sizeof zlib_keys / sizeof zlib_keys[0] + 1] = NULL;
+	cr_assert_eq(target_from(state, at_reg, &t, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(msf_target_run(t, z, zlen, &r), 0);
+	cr_expect_eq(r.kind, MSF_KIND_OK, "%s %s", msf_kind_name(r.kind), r.detail);
+	cr_expect_eq((int)r.retval, Z_OK);
+	msf_target_free(t);
+	static const char *const bad_reg[] = {"input", "@xyz", NULL};
+	cr_expect_neq(target_from(state, bad_reg, &t, err, sizeof err), 0);
+	cr_expect(strstr(err, "no register 'xyz'"), "%s", err);
 	unlink(state);
 }
 
