@@ -195,7 +195,7 @@ static int cmd_bench(msf_target *t, inputs *in, uint64_t iterations)
 	return kinds[MSF_KIND_ERROR] ? 2 : 0;
 }
 
-static void cmd_info(msf_target *t)
+static void cmd_info(msf_target *t, uint64_t setup_ns)
 {
 	const msf_config *c = msf_target_config(t);
 	const msf_elf *e = msf_target_elf(t);
@@ -216,6 +216,8 @@ static void cmd_info(msf_target *t)
 		printf("stubs:     %d\n", c->n_stubs);
 	if (c->extension)
 		printf("extension: %s\n", c->extension);
+	/* The target's setup: for a captured state, its load (lazy). */
+	printf("setup:     %.2f ms\n", (double)setup_ns / 1e6);
 }
 
 static int cmd_capture(int argc, char **argv)
@@ -310,6 +312,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	msf_target *t = NULL;
+	uint64_t t0 = msf_now_ns();
 	if (msf_target_new(&cfg, &t, err, sizeof err)) {
 		fprintf(stderr, "memsnap-fuzz: %s\n", err);
 		msf_config_free(&cfg);
@@ -323,7 +326,7 @@ int main(int argc, char **argv)
 	else if (!strcmp(cmd, "triage"))
 		rc = cmd_triage(t, &in);
 	else
-		cmd_info(t);
+		cmd_info(t, msf_now_ns() - t0);
 	msf_target_free(t);
 	for (size_t i = 0; i < in.n; i++) {
 		free(in.v[i].path);
