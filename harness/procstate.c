@@ -171,8 +171,9 @@ static int write_regs(msf_target *t, const uint8_t *b, size_t len)
 static int load_copies(msf_target *t, char *err, size_t errlen)
 {
 	const char *path = t->cfg.state;
-	static uint8_t buf[1 << 20];
-	int e = 0;
+	enum { BUF = 1 << 20 };
+	uint8_t *buf = malloc(BUF);
+	int e = buf ? 0 : -ENOMEM;
 	for (size_t i = 0; !e && i < ms_state_region_count(t->st); i++) {
 		ms_state_region reg;
 		ms_snapshot *snap = NULL;
@@ -181,25 +182,22 @@ static int load_copies(msf_target *t, char *err, size_t errlen)
 			e = ms_state_region_snapshot(t->st, i, &snap);
 		if (!e)
 			e = msf_ram_map_zeroed(t->ram, reg.address, reg.size, reg.perms);
-		for (uint64_t at = 0; !e && at < reg.size; at += sizeof buf) {
-			size_t k =
-			    reg.size - at < sizeof buf ? (size_t)(reg.size - at) : sizeof buf;
+		for (uint64_t at = 0; !e && at < reg.size; at += BUF) {
+			size_t k = reg.size - at < BUF ? (size_t)(reg.size - at) : BUF;
 			e = ms_snapshot_read(snap, (size_t)at, buf, k);
 			if (!e)
 				e = msf_ram_write(t->ram, reg.address + at, buf, k);
 		}
 		ms_snapshot_unref(snap);
 	}
-	if (e)
-		return fail(err, errlen, "%s: copying its RAM: %s", path, ms_strerror(e));
-	for (size_t i = 0; i < t->cap.n_files; i++) {
+	for (size_t i = 0; !e && i < t->cap.n_files; i++) {
 		const msf_capture_file *f = &t->cap.files[i];
 		FILE *in = fopen(f->path, "rb");
 		e = in ? msf_ram_map_zeroed(t->ram, f->start, f->size, f->perms) : -errno;
 		if (!e && fseek(in, (long)f->offset, SEEK_SET))
 			e = -errno;
-		for (uint64_t at = 0; !e && at < f->size; at += sizeof buf) {
-			size_t k = f->size - at < sizeof buf ? (size_t)(f->size - at) : sizeof buf;
+		for (uint64_t at = 0; !e && at < f->size; at += BUF) {
+			size_t k = f->size - at < BUF ? (size_t)(f->size - at) : BUF;
 			size_t got = fread(buf, 1, k, in);
 			e = msf_ram_write(t->ram, f->start + at, buf, got);
 			if (got < k)
@@ -207,10 +205,10 @@ static int load_copies(msf_target *t, char *err, size_t errlen)
 		}
 		if (in)
 			fclose(in);
-		if (e)
-			return fail(err, errlen, "%s: copying %s: %s", path, f->path,
-				    ms_strerror(e));
 	}
+	free(buf);
+	if (e)
+		return fail(err, errlen, "%s: copying its RAM and files: %s", path, ms_strerror(e));
 	const void *regs;
 	size_t len;
 	uint32_t type;
