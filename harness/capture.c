@@ -439,7 +439,52 @@ typedef struct capture_counts {
 	size_t n_copied, n_recorded;
 } capture_counts;
 
-/* Every readable mapping: copied into the engine's RAM, or recorded. */
+/* A read-only file mapping still as in its file: recorded (1), or 0 to be
+ * copied, or -1 with err set. */
+static int record_file(int mem, const pmap *p, text *blob, char *err, size_t errlen)
+{
+	uint64_t size = p->end - p->start, hash;
+	if (p->path[0] != '/' || p->perms[1] == 'w')
+		return 0;
+	uint8_t *buf = malloc(size);
+	if (!buf)
+		return fail(err, errlen, "out of memory (%" PRIu64 " bytes)", size);
+	int same = !read_all(mem, p->start, buf, size) && matches_file(p, buf, &hash);
+	free(buf);
+	if (same &&
+	    text_add(blob,
+		     "file 0x%" PRIx64 " 0x%" PRIx64 " %u 0x%" PRIx64 " 0x%016" PRIx64 " %s\n",
+		     p->start, size, uc_perms(p->perms), p->offset, hash, p->path))
+		return fail(err, errlen, "out of memory");
+	return same;
+}
+
+/* A mapping's bytes into the engine's RAM, a chunk at a time; all-zero and
+ * unreadable chunks stay unwritten (zeros, and holes in the state file). */
+static int copy_mapping(int mem, const pmap *p, ms_uc *u)
+{
+	enum { CHUNK = 1 << 20 };
+	static const uint8_t zero[65536];
+	uint64_t size = p->end - p->start;
+	int e = ms_uc_map_zeroed(u, p->start, size, uc_perms(p->perms));
+	uint8_t *buf = e ? NULL : malloc(CHUNK);
+	if (!e && !buf)
+		e = -ENOMEM;
+	for (uint64_t at = 0; !e && at < size; at += CHUNK) {
+		size_t k = size - at < CHUNK ? (size_t)(size - at) : CHUNK;
+		if (read_all(mem, p->start + at, buf, k))
+			continue;
+		for (size_t z = 0; !e && z < k; z += sizeof zero) {
+			size_t n = k - z < sizeof zero ? k - z : sizeof zero;
+			if (memcmp(buf + z, zero, n))
+				e = ms_uc_write(u, p->start + at + z, buf + z, n);
+		}
+	}
+	free(buf);
+	return e;
+}
+
+/* Every readable mapping: recorded, or copied into the engine's RAM. */
 static int take_memory(pid_t pid, const pmaps *m, ms_uc *u, text *blob, capture_counts *cnt,
 		       char *err, size_t errlen)
 {
@@ -455,40 +500,20 @@ static int take_memory(pid_t pid, const pmaps *m, ms_uc *u, text *blob, capture_
 		if (p->perms[0] != 'r' || !strcmp(p->path, "[vvar]") ||
 		    !strcmp(p->path, "[vsyscall]") || p->start >= (1ull << 47))
 			continue;
-		uint8_t *buf = malloc(size);
-		if (!buf) {
-			rc = fail(err, errlen, "out of memory (%" PRIu64 " bytes)", size);
-			break;
-		}
-		if (read_all(mem, p->start, buf, size))
-			memset(buf, 0, size); /* unreadable: kept as zeros */
-		uint64_t hash;
-		if (p->path[0] == '/' && p->perms[1] != 'w' && matches_file(p, buf, &hash)) {
-			rc = text_add(blob,
-				      "file 0x%" PRIx64 " 0x%" PRIx64 " %u 0x%" PRIx64
-				      " 0x%016" PRIx64 " %s\n",
-				      p->start, size, uc_perms(p->perms), p->offset, hash, p->path);
+		int recorded = record_file(mem, p, blob, err, errlen);
+		if (recorded < 0) {
+			rc = -1;
+		} else if (recorded) {
 			cnt->recorded += size;
 			cnt->n_recorded++;
-			if (rc)
-				rc = fail(err, errlen, "out of memory");
-			free(buf);
-			continue;
+		} else {
+			int e = copy_mapping(mem, p, u);
+			if (e)
+				rc = fail(err, errlen, "copying 0x%" PRIx64 "-0x%" PRIx64 " %s: %s",
+					  p->start, p->end, p->path, ms_strerror(e));
+			cnt->copied += size;
+			cnt->n_copied++;
 		}
-		int e = ms_uc_map_zeroed(u, p->start, size, uc_perms(p->perms));
-		/* All-zero chunks stay unwritten, and so holes in the file. */
-		static const uint8_t zero[65536];
-		for (uint64_t at = 0; !e && at < size; at += sizeof zero) {
-			size_t k = size - at < sizeof zero ? (size_t)(size - at) : sizeof zero;
-			if (memcmp(buf + at, zero, k))
-				e = ms_uc_write(u, p->start + at, buf + at, k);
-		}
-		free(buf);
-		if (e)
-			rc = fail(err, errlen, "copying 0x%" PRIx64 "-0x%" PRIx64 " %s: %s",
-				  p->start, p->end, p->path, ms_strerror(e));
-		cnt->copied += size;
-		cnt->n_copied++;
 	}
 	close(mem);
 	return rc;
