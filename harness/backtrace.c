@@ -292,6 +292,13 @@ uint64_t msf_bucket(msf_kind kind, const msf_backtrace *bt)
 		if (f->func[0] && !i)
 			n += snprintf(key + n, sizeof key - (size_t)n, "|%s+%" PRIx64, f->func,
 				      f->offset);
+		else if (!i)
+			/* A crash where no symbol names the code (a stripped
+			 * library's local function, such as glibc's memmove
+			 * variants) is bucketed by its callers: one overflow
+			 * through memcpy takes a different path in it for each
+			 * length, and so a different program counter. */
+			n += snprintf(key + n, sizeof key - (size_t)n, "|?");
 		else if (f->func[0])
 			n += snprintf(key + n, sizeof key - (size_t)n, "|%s", f->func);
 		else

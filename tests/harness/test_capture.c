@@ -164,12 +164,20 @@ Test(capture, heap_bug_through_glibc_is_found_and_bucketed)
 		named |= !strcmp(bt.frames[i].func, "parse_record");
 	cr_expect(named, "parse_record in the backtrace");
 	uint64_t b1 = msf_bucket(r.kind, &bt);
-	/* Another overflowing record: the same bucket. */
-	bad[3] = 40;
-	cr_assert_eq(msf_target_run(t, bad, 44, &r), 0);
-	cr_expect_eq(r.kind, MSF_KIND_HEAP_OVERFLOW);
-	msf_backtrace_get(t, &r, MSF_UNWIND_ALL, &bt);
-	cr_expect_eq(msf_bucket(r.kind, &bt), b1);
+	/* Other overflowing records, which take other paths through glibc's
+	 * memmove: the same bucket. */
+	uint8_t big[4 + 200];
+	memcpy(big, "REC", 3);
+	memset(big + 4, 'B', 200);
+	static const uint8_t lens[] = {20, 40, 100, 200};
+	for (size_t i = 0; i < sizeof lens; i++) {
+		big[3] = lens[i];
+		cr_assert_eq(msf_target_run(t, big, 4u + lens[i], &r), 0);
+		cr_expect_eq(r.kind, MSF_KIND_HEAP_OVERFLOW, "%u bytes: %s", lens[i],
+			     msf_kind_name(r.kind));
+		msf_backtrace_get(t, &r, MSF_UNWIND_ALL, &bt);
+		cr_expect_eq(msf_bucket(r.kind, &bt), b1, "%u bytes: another bucket", lens[i]);
+	}
 	msf_target_free(t);
 	unlink(state);
 }
