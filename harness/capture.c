@@ -278,15 +278,45 @@ static int run_to(pid_t pid, uint64_t addr, const char *what, double deadline, c
 	}
 }
 
+/* The program's environment: ours, with GLIBC_TUNABLES and LD_BIND_NOW
+ * set unless o->keep_cpu. Made before the fork (the child only execs). */
+static char **program_env(const msf_capture_opts *o)
+{
+	extern char **environ;
+	static char tunables[] = "GLIBC_TUNABLES=" TUNABLES, bind_now[] = "LD_BIND_NOW=1";
+	size_t n = 0;
+	while (environ[n])
+		n++;
+	char **env = calloc(n + 3, sizeof *env);
+	if (!env)
+		return NULL;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (o->keep_cpu || (strncmp(environ[i], "GLIBC_TUNABLES=", 15) &&
+				    strncmp(environ[i], "LD_BIND_NOW=", 12)))
+			env[k++] = environ[i];
+	if (!o->keep_cpu) {
+		env[k++] = tunables;
+		env[k++] = bind_now;
+	}
+	return env;
+}
+
 /* Start argv traced, stopped at its exec. The child reports a failed
  * PTRACE_TRACEME or exec through a close-on-exec pipe. */
 static int start(const msf_capture_opts *o, pid_t *pid_out, char *err, size_t errlen)
 {
+	char **env = program_env(o);
 	int pfd[2];
-	if (pipe2(pfd, O_CLOEXEC))
+	if (!env)
+		return fail(err, errlen, "out of memory");
+	if (pipe2(pfd, O_CLOEXEC)) {
+		free(env);
 		return fail(err, errlen, "pipe: %s", strerror(errno));
+	}
 	pid_t pid = fork();
 	if (pid < 0) {
+		free(env);
 		close(pfd[0]);
 		close(pfd[1]);
 		return fail(err, errlen, "fork: %s", strerror(errno));
@@ -295,15 +325,11 @@ static int start(const msf_capture_opts *o, pid_t *pid_out, char *err, size_t er
 		close(pfd[0]);
 		/* Fixed addresses: two captures of one program agree. */
 		personality(ADDR_NO_RANDOMIZE);
-		if (!o->keep_cpu) {
-			setenv("GLIBC_TUNABLES", TUNABLES, 1);
-			setenv("LD_BIND_NOW", "1", 1);
-		}
 		int report[2] = {0, 0};
 		if (ptrace(PTRACE_TRACEME, 0, NULL, NULL)) {
 			report[1] = errno;
 		} else {
-			execvp(o->argv[0], o->argv);
+			execvpe(o->argv[0], o->argv, env);
 			report[0] = 1;
 			report[1] = errno;
 		}
@@ -311,11 +337,12 @@ static int start(const msf_capture_opts *o, pid_t *pid_out, char *err, size_t er
 			_exit(126);
 		_exit(127);
 	}
+	free(env);
 	close(pfd[1]);
 	int report[2];
 	ssize_t n = read(pfd[0], report, sizeof report);
 	close(pfd[0]);
-	int st;
+	int st = 0;
 	if (n == (ssize_t)sizeof report) {
 		waitpid(pid, &st, 0);
 		if (report[0])
@@ -328,8 +355,10 @@ static int start(const msf_capture_opts *o, pid_t *pid_out, char *err, size_t er
 			    strerror(report[1]), o->argv[0]);
 	}
 	if (waitpid(pid, &st, __WALL) != pid || !WIFSTOPPED(st)) {
-		if (WIFSTOPPED(st) == 0 && waitpid(pid, &st, WNOHANG) == 0)
-			kill(pid, SIGKILL), waitpid(pid, &st, 0);
+		if (!WIFEXITED(st) && !WIFSIGNALED(st)) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, __WALL);
+		}
 		return fail(err, errlen, "%s did not stop at its exec", o->argv[0]);
 	}
 	ptrace(PTRACE_SETOPTIONS, pid, NULL, (void *)(long)PTRACE_O_EXITKILL);
