@@ -173,7 +173,8 @@ static uint64_t jump_target(walker *w, uint64_t addr)
  * the function `pc` is in (directly or through a one-jump trampoline). That
  * check rejects most stale return addresses an earlier call left on the
  * stack, but not those of indirect calls, and it skips a caller that reached
- * the function by another tail call; frames found this way say so. */
+ * the function by another tail call; frames found this way say so. A pc
+ * that no symbol names takes the first return address after any call. */
 static int scan_step(walker *w, const msf_elf *e, uint64_t pc, const msf_regs *in, msf_regs *out)
 {
 	const msf_symbol *self = msf_elf_symbolize(e, pc);
@@ -188,7 +189,9 @@ static int scan_step(walker *w, const msf_elf *e, uint64_t pc, const msf_regs *i
 		int call = call_before(w, ret, &target);
 		if (call == 1 && self && target != sym_addr(e, self))
 			target = jump_target(w, target);
-		if (call == 2 || (call == 1 && self && target == sym_addr(e, self))) {
+		/* Without a symbol for pc (a stripped library's local function)
+		 * any direct call will do. */
+		if (call == 2 || (call == 1 && (!self || target == sym_addr(e, self)))) {
 			*out = *in;
 			out->r[w->pc_reg] = ret;
 			out->r[w->sp_reg] = slot + (uint64_t)w->word;
@@ -289,6 +292,13 @@ uint64_t msf_bucket(msf_kind kind, const msf_backtrace *bt)
 		if (f->func[0] && !i)
 			n += snprintf(key + n, sizeof key - (size_t)n, "|%s+%" PRIx64, f->func,
 				      f->offset);
+		else if (!i)
+			/* A crash where no symbol names the code (a stripped
+			 * library's local function, such as glibc's memmove
+			 * variants) is bucketed by its callers: one overflow
+			 * through memcpy takes a different path in it for each
+			 * length, and so a different program counter. */
+			n += snprintf(key + n, sizeof key - (size_t)n, "|?");
 		else if (f->func[0])
 			n += snprintf(key + n, sizeof key - (size_t)n, "|%s", f->func);
 		else

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "capture.h"
 #include "fuzz.h"
 #include "triage.h"
 
@@ -100,6 +101,8 @@ static void usage(FILE *out)
 		     "       memsnap-fuzz bench  [TARGET OPTIONS] [--iterations=N] FILE|DIR...\n"
 		     "       memsnap-fuzz info   [TARGET OPTIONS]\n"
 		     "       memsnap-fuzz triage [TARGET OPTIONS] FILE|DIR...\n"
+		     "       memsnap-fuzz capture --break=LOC [--out=STATE] [--timeout=S]\n"
+		     "                            [--keep-cpu-features] -- PROGRAM ARGS...\n"
 		     "\n"
 		     "replay  runs each input once from the start state and prints what happened;\n"
 		     "        crashes and timeouts get a full report. Exit status 1 if any input\n"
@@ -110,6 +113,11 @@ static void usage(FILE *out)
 		     "triage  replays crashing inputs (e.g. AFL++'s crashes/) and groups them\n"
 		     "        by bucket (kind and top frames), with one report per bucket.\n"
 		     "        Exit status 1 if any input crashed.\n"
+		     "capture runs an x86-64 PROGRAM under ptrace until it reaches LOC (a symbol\n"
+		     "        of the program or of a library it loads, or an address) and writes\n"
+		     "        its start state to STATE (default capture.state) for `state =`;\n"
+		     "        timeout 10 s. --keep-cpu-features: do not hide AVX from glibc\n"
+		     "        (docs/capture.md).\n"
 		     "\n"
 		     "TARGET OPTIONS: --config=FILE, then any key below as --key=value.\n");
 	msf_config_usage(out);
@@ -187,12 +195,13 @@ static int cmd_bench(msf_target *t, inputs *in, uint64_t iterations)
 	return kinds[MSF_KIND_ERROR] ? 2 : 0;
 }
 
-static void cmd_info(msf_target *t)
+static void cmd_info(msf_target *t, uint64_t setup_ns)
 {
 	const msf_config *c = msf_target_config(t);
 	const msf_elf *e = msf_target_elf(t);
-	printf("elf:       %s\narch:      %s\nreset:     %s\ntracking:  %s\n", c->elf,
-	       msf_target_arch_name(t), msf_target_reset_name(t), msf_target_tracking_name(t));
+	printf("%s:     %s\narch:      %s\nreset:     %s\ntracking:  %s\n",
+	       c->state ? "state" : "elf  ", c->elf, msf_target_arch_name(t),
+	       msf_target_reset_name(t), msf_target_tracking_name(t));
 	for (size_t i = 0; i < e->n_segs; i++)
 		printf("segment:   0x%" PRIx64 " +0x%" PRIx64 " (file 0x%" PRIx64 ") %c%c%c\n",
 		       e->segs[i].vaddr, e->segs[i].memsz, e->segs[i].filesz,
@@ -200,13 +209,53 @@ static void cmd_info(msf_target *t)
 		       e->segs[i].perms & 4 ? 'x' : '-');
 	printf("ram:       %" PRIu64 " KiB mapped\ninput_max: %zu\nbudget:    %" PRIu64 "\n",
 	       msf_target_ram_pages(t) * 4, msf_target_input_max(t), c->budget);
-	static const char *const policies[] = {"crash", "error", "exit"};
+	static const char *const policies[] = {"crash", "error", "exit", "emulate"};
 	printf("syscall:   %s\nheap:      %s\n", policies[c->syscall],
 	       c->heap.sanitize ? "sanitize" : "off");
 	if (c->n_stubs)
 		printf("stubs:     %d\n", c->n_stubs);
 	if (c->extension)
 		printf("extension: %s\n", c->extension);
+	/* The target's setup: for a captured state, its load (lazy). */
+	printf("setup:     %.2f ms\n", (double)setup_ns / 1e6);
+}
+
+static int cmd_capture(int argc, char **argv)
+{
+	msf_capture_opts o = {.out = "capture.state", .timeout_s = 10};
+	int i = 2;
+	for (; i < argc && strcmp(argv[i], "--"); i++) {
+		const char *a = argv[i];
+		char *end = NULL;
+		if (!strncmp(a, "--break=", 8) && a[8]) {
+			o.brk = a + 8;
+		} else if (!strncmp(a, "--out=", 6) && a[6]) {
+			o.out = a + 6;
+		} else if (!strncmp(a, "--timeout=", 10)) {
+			o.timeout_s = strtod(a + 10, &end);
+			if (end == a + 10 || *end || !(o.timeout_s > 0)) {
+				fprintf(stderr, "memsnap-fuzz capture: bad %s\n", a);
+				return 2;
+			}
+		} else if (!strcmp(a, "--keep-cpu-features")) {
+			o.keep_cpu = 1;
+		} else {
+			fprintf(stderr, "memsnap-fuzz capture: unknown option '%s'\n", a);
+			return 2;
+		}
+	}
+	if (!o.brk || i + 1 >= argc) {
+		fprintf(stderr, "memsnap-fuzz capture: --break=LOC and -- PROGRAM ARGS... "
+				"are required\n");
+		return 2;
+	}
+	o.argv = argv + i + 1;
+	char err[MSF_ERR_LEN];
+	if (msf_capture(&o, err, sizeof err)) {
+		fprintf(stderr, "memsnap-fuzz capture: %s\n", err);
+		return 1;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -220,6 +269,8 @@ int main(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	const char *cmd = argv[1];
+	if (!strcmp(cmd, "capture"))
+		return cmd_capture(argc, argv);
 	if (strcmp(cmd, "replay") && strcmp(cmd, "bench") && strcmp(cmd, "info") &&
 	    strcmp(cmd, "triage")) {
 		fprintf(stderr, "memsnap-fuzz: unknown command '%s'\n", cmd);
@@ -261,6 +312,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	msf_target *t = NULL;
+	uint64_t t0 = msf_now_ns();
 	if (msf_target_new(&cfg, &t, err, sizeof err)) {
 		fprintf(stderr, "memsnap-fuzz: %s\n", err);
 		msf_config_free(&cfg);
@@ -274,7 +326,7 @@ int main(int argc, char **argv)
 	else if (!strcmp(cmd, "triage"))
 		rc = cmd_triage(t, &in);
 	else
-		cmd_info(t);
+		cmd_info(t, msf_now_ns() - t0);
 	msf_target_free(t);
 	for (size_t i = 0; i < in.n; i++) {
 		free(in.v[i].path);

@@ -37,6 +37,8 @@ void msf_config_init(msf_config *c)
 void msf_config_free(msf_config *c)
 {
 	free(c->elf);
+	free(c->state);
+	free(c->core);
 	free(c->arch);
 	free(c->entry);
 	for (int i = 0; i < c->n_exits; i++)
@@ -304,6 +306,9 @@ static const struct {
 	const char *help;
 } keys[] = {
     {"elf", "PATH        guest ELF image (PT_LOAD segments are mapped)"},
+    {"state", "PATH      a start state captured from a process (memsnap-fuzz capture);\n"
+	      "                  there `input = @REG` is the buffer a captured register points to"},
+    {"core", "PATH       an x86-64 ELF core file (kernel, gcore) as the start state"},
     {"arch", "x86-64|thumb|arm  override the architecture taken from the ELF"},
     {"entry", "LOC       function to call (default: ELF entry point)"},
     {"exit", "LOC[,LOC]  return addresses that end a run (default: memsnap_demo_exit)"},
@@ -351,6 +356,10 @@ int msf_config_set(msf_config *c, const char *key, const char *v, int repeat_ok,
 		return fail(err, errlen, "'%s' has an empty value", key);
 	if (!strcmp(key, "elf"))
 		return set_string(&c->elf, v, repeat_ok, key, err, errlen);
+	if (!strcmp(key, "state"))
+		return set_string(&c->state, v, repeat_ok, key, err, errlen);
+	if (!strcmp(key, "core"))
+		return set_string(&c->core, v, repeat_ok, key, err, errlen);
 	if (!strcmp(key, "arch")) {
 		if (strcmp(v, "x86-64") && strcmp(v, "thumb") && strcmp(v, "arm"))
 			return fail(err, errlen, "arch: '%s' is not x86-64, thumb or arm", v);
@@ -358,7 +367,9 @@ int msf_config_set(msf_config *c, const char *key, const char *v, int repeat_ok,
 	}
 	if (!strcmp(key, "entry") || !strcmp(key, "abort") || !strcmp(key, "input") ||
 	    !strcmp(key, "stack_top")) {
-		if (check_location(v))
+		/* input = @REG: the buffer a captured register points to. */
+		int at_reg = !strcmp(key, "input") && v[0] == '@' && v[1];
+		if (!at_reg && check_location(v))
 			return fail(err, errlen, "%s: '%s' is neither a symbol nor an address", key,
 				    v);
 		char **slot = !strcmp(key, "entry")   ? &c->entry
@@ -566,10 +577,10 @@ int msf_config_parse_file(msf_config *c, const char *path, char *err, size_t err
 	free(text);
 	if (rc)
 		return rc;
-	/* Relative ELF and extension paths are relative to the config file. */
+	/* Relative ELF, state and extension paths are relative to the config file. */
 	const char *slash = strrchr(path, '/');
-	char **paths[2] = {&c->elf, &c->extension};
-	for (int i = 0; i < 2 && slash; i++) {
+	char **paths[4] = {&c->elf, &c->extension, &c->state, &c->core};
+	for (int i = 0; i < 4 && slash; i++) {
 		if (!*paths[i] || (*paths[i])[0] == '/')
 			continue;
 		char *full = NULL;
@@ -620,7 +631,12 @@ int msf_config_parse_args(msf_config *c, int *argc, char **argv, char *err, size
 
 int msf_config_check(const msf_config *c, char *err, size_t errlen)
 {
-	if (!c->elf)
-		return fail(err, errlen, "no guest image: set 'elf' (--elf=PATH or a config file)");
+	if (!!c->elf + !!c->state + !!c->core > 1)
+		return fail(err, errlen,
+			    "more than one of 'elf', 'state' and 'core': a target starts from one");
+	if (!c->elf && !c->state && !c->core)
+		return fail(err, errlen,
+			    "no guest image: set 'elf', 'state' or 'core' (--elf=PATH "
+			    "or a config file)");
 	return 0;
 }

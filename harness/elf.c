@@ -51,12 +51,14 @@ static int read_file(const char *path, msf_elf *elf, char *err, size_t errlen)
 	return 0;
 }
 
-static int load_symbols(Elf *e, msf_elf *elf)
+/* The symbols of the sections of type `type` (SHT_SYMTAB, SHT_DYNSYM), their
+ * values moved by `bias`. */
+static int load_symbols(Elf *e, msf_elf *elf, uint32_t type_wanted, uint64_t bias)
 {
 	Elf_Scn *scn = NULL;
 	while ((scn = elf_nextscn(e, scn))) {
 		GElf_Shdr sh;
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB || !sh.sh_entsize)
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != type_wanted || !sh.sh_entsize)
 			continue;
 		Elf_Data *data = elf_getdata(scn, NULL);
 		size_t n = sh.sh_size / sh.sh_entsize;
@@ -79,7 +81,7 @@ static int load_symbols(Elf *e, msf_elf *elf)
 				continue;
 			msf_symbol *m = &elf->syms[elf->n_syms++];
 			m->name = strdup(name);
-			m->value = s.st_value;
+			m->value = s.st_value + (s.st_shndx == SHN_ABS ? 0 : bias);
 			m->size = s.st_size;
 			m->is_func = type == STT_FUNC;
 			if (!m->name)
@@ -136,7 +138,7 @@ int msf_elf_load(const char *path, msf_elf *elf, char *err, size_t errlen)
 			   (ph.p_flags & PF_W ? UC_PROT_WRITE : 0) |
 			   (ph.p_flags & PF_X ? UC_PROT_EXEC : 0);
 	}
-	if (!elf->segs || load_symbols(e, elf)) {
+	if (!elf->segs || load_symbols(e, elf, SHT_SYMTAB, 0)) {
 		rc = fail(err, errlen, "out of memory");
 		goto out;
 	}
@@ -147,6 +149,55 @@ out:
 		elf_end(e);
 	if (rc)
 		msf_elf_free(elf);
+	return rc;
+}
+
+int msf_elf_add_symbols(msf_elf *elf, const char *path, uint64_t base, uint64_t *bias_out,
+			char *err, size_t errlen)
+{
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return fail(err, errlen, "libelf: %s", elf_errmsg(-1));
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail(err, errlen, "%s: %s", path, strerror(errno));
+	Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	GElf_Ehdr eh;
+	size_t nph = 0;
+	int rc = 0;
+	if (!e || elf_kind(e) != ELF_K_ELF || !gelf_getehdr(e, &eh) || elf_getphdrnum(e, &nph)) {
+		rc = fail(err, errlen, "%s: not an ELF file", path);
+		goto out;
+	}
+	/* The file is mapped from its first PT_LOAD (file offset 0) at `base`:
+	 * the load bias is base minus that segment's page-aligned address. */
+	uint64_t first = UINT64_MAX;
+	for (size_t i = 0; i < nph; i++) {
+		GElf_Phdr ph;
+		if (gelf_getphdr(e, (int)i, &ph) && ph.p_type == PT_LOAD && ph.p_vaddr < first)
+			first = ph.p_vaddr & ~0xfffull;
+	}
+	if (first == UINT64_MAX) {
+		rc = fail(err, errlen, "%s: no PT_LOAD segment", path);
+		goto out;
+	}
+	uint64_t bias = base - first;
+	size_t first_sym = elf->n_syms;
+	if (load_symbols(e, elf, SHT_SYMTAB, bias) || load_symbols(e, elf, SHT_DYNSYM, bias))
+		rc = fail(err, errlen, "out of memory");
+	/* A function without a size (_init, _fini) would name every address
+	 * above it in a process's other files, such as a stripped library's
+	 * local functions: such symbols still resolve, but name no crash. */
+	for (size_t i = first_sym; i < elf->n_syms; i++)
+		if (!elf->syms[i].size)
+			elf->syms[i].is_func = 0;
+	if (!rc && !elf->machine)
+		elf->machine = eh.e_machine;
+	if (bias_out)
+		*bias_out = bias;
+out:
+	if (e)
+		elf_end(e);
+	close(fd);
 	return rc;
 }
 

@@ -102,6 +102,11 @@ typedef struct msf_heap_spec {
  * "symbol+0x10" or a number. */
 typedef struct msf_config {
 	char *elf;
+	/* A start state captured from a process (memsnap-fuzz capture,
+	 * capture.h) instead of an ELF: the run starts at its registers. */
+	char *state;
+	/* An ELF core file (kernel or gcore) as the start state (core.c). */
+	char *core;
 	char *arch; /* NULL: from the ELF header */
 	char *entry;
 	char *exits[MSF_MAX_EXITS];
@@ -194,6 +199,12 @@ typedef struct msf_elf {
 
 int msf_elf_load(const char *path, msf_elf *elf, char *err, size_t errlen);
 void msf_elf_free(msf_elf *elf);
+/* Append the symbols of the ELF file `path` (.symtab and .dynsym), as mapped
+ * in a process whose mapping of the file's offset 0 starts at `base`: values
+ * are moved by the load bias, which goes to *bias_out (may be NULL). Sets
+ * elf->machine if it is 0. Returns 0 or -1 with a message in err. */
+int msf_elf_add_symbols(msf_elf *elf, const char *path, uint64_t base, uint64_t *bias_out,
+			char *err, size_t errlen);
 const msf_symbol *msf_elf_symbol(const msf_elf *elf, const char *name);
 /* The function symbol containing (or nearest below) addr; NULL if none. */
 const msf_symbol *msf_elf_symbolize(const msf_elf *elf, uint64_t addr);
@@ -204,9 +215,17 @@ typedef struct uc_struct msf_uc;
 typedef struct msf_ram msf_ram;
 
 /* Exact tracking uses MS_TRACKER_AUTO (or MEMSNAP_TRACKER). */
-int msf_ram_new(msf_reset kind, msf_tracking tracking, msf_uc *uc, msf_ram **out);
+/* from_process: the RAM of a state captured from a process (state, core),
+ * which picks the tracker that suits file-backed regions. */
+int msf_ram_new(msf_reset kind, msf_tracking tracking, int from_process, msf_uc *uc,
+		msf_ram **out);
 void msf_ram_free(msf_ram *r);
 int msf_ram_map_zeroed(msf_ram *r, uint64_t addr, uint64_t size, uint32_t perms);
+/* The RAM regions of an open engine save state (memsnap/uc_state.h) in
+ * place of every region mapped so far, registers included; the memsnap
+ * backend only (-EOPNOTSUPP). O(metadata): pages are read when touched. */
+typedef struct ms_state ms_state;
+int msf_ram_load_state(msf_ram *r, ms_state *st);
 int msf_ram_map_file(msf_ram *r, uint64_t addr, uint64_t size, uint32_t perms, const char *path,
 		     uint64_t offset);
 int msf_ram_write(msf_ram *r, uint64_t addr, const void *buf, size_t len);

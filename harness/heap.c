@@ -169,9 +169,30 @@ static void bad_free(msf_target *t, const char *fn, uint64_t p, uint64_t site, m
 			  fn, p, site, sym(t, site, s1, sizeof s1));
 }
 
+/* In a start state captured from a process (state =, core =), memory its allocator gave
+ * out before the capture lies outside the arena: freeing it is no bug, and
+ * the harness leaves it where it is (the next run starts over anyway). */
+static int foreign(const msf_target *t, uint64_t p)
+{
+	const msf_heap *h = t->heap;
+	return t->cap.brk_name && (p < h->arena || p >= h->arena + h->size);
+}
+
+/* The usable size of a chunk of glibc's malloc (its size field, less the
+ * header; an mmapped chunk has no next chunk's prev_size to lend), or 0. */
+static uint64_t glibc_usable(msf_target *t, uint64_t p)
+{
+	uint64_t size = 0;
+	if (msf_ram_read(t->ram, p - 8, &size, 8))
+		return 0;
+	uint64_t n = size & ~7ull;
+	uint64_t over = size & 2 ? 16 : 8;
+	return n > over ? n - over : 0;
+}
+
 static int heap_free(msf_target *t, const char *fn, uint64_t p, uint64_t site)
 {
-	if (!p)
+	if (!p || foreign(t, p))
 		return 0;
 	chunk_hdr hdr;
 	msf_kind kind;
@@ -219,7 +240,9 @@ static void on_heap_fn(msf_target *t, uint64_t pc, void *user_data)
 			ret = heap_malloc(t, b, site);
 			break;
 		}
-		if (find_chunk(t, a, &hdr, &kind)) {
+		if (foreign(t, a)) {
+			hdr.size = glibc_usable(t, a);
+		} else if (find_chunk(t, a, &hdr, &kind)) {
 			bad_free(t, "realloc", a, site, kind, &hdr);
 			return;
 		}

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "memsnap/uc.h"
+#include "memsnap/uc_state.h"
 #include "fuzz.h"
 
 typedef struct plain_region {
@@ -39,14 +40,15 @@ struct msf_ram {
 	ms_uc *m;
 	ms_uc_checkpoint *cp;
 	/* memcpy */
-	plain_region regions[MSF_MAX_RAM + 8];
+	plain_region regions[MSF_MAX_RAM + 64]; /* a captured state has dozens */
 	int n_regions;
 	uc_context *ctx;
 	/* both */
 	uint64_t total_pages;
 };
 
-int msf_ram_new(msf_reset kind, msf_tracking tracking, msf_uc *uc, msf_ram **out)
+int msf_ram_new(msf_reset kind, msf_tracking tracking, int from_process, msf_uc *uc,
+		msf_ram **out)
 {
 	msf_ram *r = calloc(1, sizeof *r);
 	if (!r)
@@ -65,6 +67,15 @@ int msf_ram_new(msf_reset kind, msf_tracking tracking, msf_uc *uc, msf_ram **out
 		/* The configured mode wins over MEMSNAP_UC_TRACKING; in exact mode
 		 * MS_TRACKER_AUTO (or MEMSNAP_TRACKER) chooses the views' tracker. */
 		ms_tracker t = MS_TRACKER_AUTO;
+		/* A state from a process maps most of its RAM from files, which
+		 * the synchronous trackers cannot watch: AUTO would fall back to
+		 * uffd-async, whose restore scans each whole region (O(size))
+		 * and whose setup waits per region; mprotect restores in
+		 * O(dirty pages) there (docs/capture.md, "Figures").
+		 * MEMSNAP_TRACKER still decides when set. */
+		long env;
+		if (from_process && ms_option_get(MS_OPTION_TRACKER, &env) == -ENOENT)
+			t = MS_TRACKER_MPROTECT;
 		rc = ms_uc_set_tracking(
 		    r->m, tracking == MSF_TRACK_HOOK ? MS_UC_TRACK_HOOK : MS_UC_TRACK_EXACT, t);
 		if (rc) {
@@ -158,6 +169,26 @@ int msf_ram_map_file(msf_ram *r, uint64_t addr, uint64_t size, uint32_t perms, c
 	}
 	close(fd);
 	return rc;
+}
+
+int msf_ram_load_state(msf_ram *r, ms_state *st)
+{
+	if (r->kind != MSF_RESET_MEMSNAP)
+		return -EOPNOTSUPP;
+	ms_uc_checkpoint *cp = NULL;
+	int rc = ms_uc_checkpoint_from_state(r->m, st, &cp);
+	if (!rc)
+		rc = ms_uc_checkpoint_restore(r->m, cp);
+	ms_uc_checkpoint_free(cp);
+	if (rc)
+		return rc;
+	r->total_pages = 0;
+	for (size_t i = 0; i < ms_state_region_count(st); i++) {
+		ms_state_region reg;
+		if (!ms_state_region_info(st, i, &reg))
+			r->total_pages += reg.size / 4096;
+	}
+	return 0;
 }
 
 static plain_region *plain_find(msf_ram *r, uint64_t addr, size_t *avail)

@@ -13,6 +13,7 @@
 #include <unicorn/unicorn.h>
 
 #include "memsnap/uc.h"
+#include "procstate.h"
 #include "target_internal.h"
 #include "sysheap.h"
 #include "triage.h"
@@ -277,7 +278,10 @@ static int setup_locations(msf_target *t, char *err, size_t errlen)
 		t->have_abort = 1;
 	}
 	const msf_symbol *in = msf_elf_symbol(&t->elf, c->input ? c->input : "memsnap_demo_input");
-	if (c->input) {
+	if (c->input && c->input[0] == '@') {
+		return fail(err, errlen, "input = %s: a register's buffer needs 'state' or 'core'",
+			    c->input);
+	} else if (c->input) {
 		if (msf__resolve(t, c->input, &t->input_addr, err, errlen))
 			return -1;
 		t->have_input = 1;
@@ -451,20 +455,30 @@ int msf_target_new_ext(const msf_config *c, const msf_extension *ext, msf_target
 	if (!t)
 		return fail(err, errlen, "out of memory");
 	t->cfg = *c;
+	/* A start state captured from a process: a state file or a core. */
+	const char *process = c->state ? c->state : c->core;
+	if (process)
+		t->cfg.elf = (char *)process; /* messages name it */
 	int rc = load_extension(t, ext, err, errlen);
 	if (!rc)
-		rc = msf_elf_load(c->elf, &t->elf, err, errlen);
-	if (!rc)
+		rc = c->state  ? msf__state_open(t, err, errlen)
+		     : c->core ? msf__core_open(t, err, errlen)
+			       : msf_elf_load(c->elf, &t->elf, err, errlen);
+	if (!rc && !process)
 		rc = setup_locations(t, err, errlen);
 	if (!rc)
 		rc = setup_arch(t, err, errlen);
 	if (!rc) {
-		int e = msf_ram_new(c->reset, c->tracking, t->uc, &t->ram);
+		int e = msf_ram_new(c->reset, c->tracking, process != NULL, t->uc, &t->ram);
 		if (e)
 			rc = fail(err, errlen, "guest RAM: %s", ms_strerror(e));
 	}
 	if (!rc)
-		rc = map_segments(t, err, errlen);
+		rc = c->state  ? msf__state_map(t, err, errlen)
+		     : c->core ? msf__core_map(t, err, errlen)
+			       : map_segments(t, err, errlen);
+	if (!rc && process)
+		rc = msf__state_locations(t, err, errlen);
 	for (int i = 0; !rc && i < c->n_ram; i++) {
 		const msf_ram_spec *r = &c->ram[i];
 		int e = r->file ? msf_ram_map_file(t->ram, r->addr, r->size, r->perms, r->file,
@@ -505,7 +519,9 @@ int msf_target_new_ext(const msf_config *c, const msf_extension *ext, msf_target
 				  c->extension ? c->extension : "(built in)", ms_strerror(e));
 	}
 	t->in_setup = 0;
-	if (!rc) {
+	if (!rc && process) {
+		rc = msf__state_restore_regs(t, err, errlen);
+	} else if (!rc) {
 		int e = prepare_call(t, t->entry);
 		if (e)
 			rc = fail(err, errlen, "stack top 0x%llx is not in guest RAM: %s",
@@ -544,6 +560,8 @@ void msf_target_free(msf_target *t)
 	if (t->ext && t->ext->teardown)
 		t->ext->teardown(t, t->ext->user_data);
 	msf__heap_free(t);
+	msf__state_free(t);
+	msf__core_free(t);
 	msf_ram_free(t->ram);
 	if (t->uc)
 		uc_close(t->uc);

@@ -9,7 +9,9 @@
 
 #include <unicorn/unicorn.h>
 
+#include "capture.h"
 #include "fuzz.h"
+#include "memsnap/state.h"
 #include "triage.h"
 
 typedef enum arch { ARCH_X86_64, ARCH_THUMB, ARCH_ARM } arch;
@@ -35,6 +37,7 @@ typedef struct msf_mmio {
 } msf_mmio;
 
 typedef struct msf_heap msf_heap;
+typedef struct msf_core msf_core;
 
 struct msf_target {
 	msf_config cfg; /* borrowed strings: only read */
@@ -91,6 +94,12 @@ struct msf_target {
 	uc_hook cov_hook;
 	msf_stats stats;
 	uint64_t last_tick_ns;
+	/* A captured start state (cfg.state, procstate.c): the open file until
+	 * its RAM is mapped, its file mappings and symbols, the registers. */
+	ms_state *st;
+	msf_capture_info cap;
+	uc_context *cap_ctx;
+	msf_core *core; /* cfg.core (core.c) */
 	/* Triage: the guest's DWARF, opened on the first crash report. */
 	msf_dwarf *dwarf;
 	int dwarf_tried;

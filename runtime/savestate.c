@@ -76,8 +76,17 @@ static int add_regions(ms_state_writer *w, const ms_uc_checkpoint *cp)
 
 int ms_uc_checkpoint_save(const ms_uc_checkpoint *cp, const char *path, ms_state *base)
 {
-	if (!cp || !path)
+	return ms_uc_checkpoint_save_blobs(cp, path, base, NULL, 0);
+}
+
+int ms_uc_checkpoint_save_blobs(const ms_uc_checkpoint *cp, const char *path, ms_state *base,
+				const ms_uc_state_blob *blobs, size_t nblobs)
+{
+	if (!cp || !path || (nblobs && !blobs))
 		return -EINVAL;
+	for (size_t i = 0; i < nblobs; i++)
+		if (!blobs[i].name || !strncmp(blobs[i].name, "uc.", 3))
+			return -EINVAL;
 	if (!cp->regs)
 		return -EOPNOTSUPP;
 	unsigned major = 0, minor = 0;
@@ -107,6 +116,9 @@ int ms_uc_checkpoint_save(const ms_uc_checkpoint *cp, const char *path, ms_state
 	if (!err)
 		err = ms_state_writer_add_blob(w, MS_UC_STATE_BLOB_MAP, MS_UC_STATE_TYPE_MAP, map,
 					       map_len);
+	for (size_t i = 0; !err && i < nblobs; i++)
+		err = ms_state_writer_add_blob(w, blobs[i].name, blobs[i].type, blobs[i].data,
+					       blobs[i].len);
 	if (!err)
 		err = add_regions(w, cp);
 	if (!err)

@@ -4,7 +4,7 @@
 set -eu
 
 PACKAGES="build-essential pkg-config meson ninja-build
-  libunicorn-dev libcriterion-dev libxxhash-dev libelf-dev libdw-dev libcapstone-dev
+  libunicorn-dev libcriterion-dev libxxhash-dev libelf-dev libdw-dev libcapstone-dev zlib1g-dev gdb
   gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi musl-tools
   clang libclang-rt-14-dev afl++ valgrind gnuplot-nox
   python3 python3-dev python3-unicorn python3-pytest"

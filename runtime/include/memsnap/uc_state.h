@@ -55,6 +55,22 @@ extern "C" {
  * architecture), the errors of ms_state_writer_commit, -ENOMEM. */
 MS_API int ms_uc_checkpoint_save(const ms_uc_checkpoint *cp, const char *path, ms_state *base);
 
+/* A blob of the caller's, saved with a checkpoint (ms_uc_checkpoint_save_blobs)
+ * and read back with ms_state_find_blob. */
+typedef struct ms_uc_state_blob {
+	const char *name; /* not starting with "uc." (the runtime's own) */
+	uint32_t type;
+	const void *data;
+	size_t len; /* <= 16 MiB */
+} ms_uc_state_blob;
+
+/* As ms_uc_checkpoint_save, with `nblobs` blobs of the caller's in the file
+ * too (a capture's file mappings, say): loading ignores them, and tools find
+ * them by name. Errors: as ms_uc_checkpoint_save; -EINVAL also for a blob
+ * name starting with "uc." and those of ms_state_writer_add_blob. */
+MS_API int ms_uc_checkpoint_save_blobs(const ms_uc_checkpoint *cp, const char *path, ms_state *base,
+				       const ms_uc_state_blob *blobs, size_t nblobs);
+
 /* A checkpoint of `m` holding the content of the open state `st` (an
  * incremental state needs its base attached first: ms_state_set_base). The
  * engine is not changed; restore the checkpoint to apply it (any number of
