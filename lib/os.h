@@ -156,6 +156,13 @@ int ms__os_replace(const char *from, const char *to);
 
 /* ---- Process and threads ----------------------------------------------- */
 
+/* Heap memory aligned to `align` (a power of two; `size` a multiple of it),
+ * released with ms__os_free_aligned. NULL when out of memory. */
+void *ms__os_alloc_aligned(size_t align, size_t size);
+void ms__os_free_aligned(void *p);
+/* The system's description of the errno value `err` (positive), or NULL. */
+const char *ms__os_strerror(int err);
+
 /* This process's id; a forked child gets its own (fork identity). Cheap:
  * restores ask on every call. */
 int ms__os_pid(void);
