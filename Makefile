@@ -3,7 +3,7 @@
 BUILD ?= build
 MESON_SETUP = meson setup $(BUILD) --buildtype=debugoptimized
 
-.PHONY: all deps setup build demo test test-asan test-tsan test-valgrind bench clean
+.PHONY: all deps setup build demo test test-asan test-tsan test-valgrind test-windows bench clean
 
 all: build
 
@@ -40,8 +40,26 @@ test-tsan: deps
 test-valgrind: build
 	meson test -C $(BUILD) --setup=valgrind --suite lib --print-errorlogs
 
+# The library and its tests cross-built for Windows (mingw-w64) and run
+# under Wine, in a Wine prefix of the build folder's own (docs/windows.md).
+# A persistent wineserver serves every test; it is stopped at the end.
+WIN_BUILD = $(BUILD)-win
+WIN_ENV = MEMSNAP_WINEPREFIX=$(CURDIR)/$(WIN_BUILD)/wineprefix WINEPREFIX=$(CURDIR)/$(WIN_BUILD)/wineprefix
+
+$(WIN_BUILD)/build.ninja:
+	mkdir -p $(WIN_BUILD)
+	printf "[constants]\nsrc = '%s'\n" "$(CURDIR)" > $(WIN_BUILD)/src.ini
+	meson setup $(WIN_BUILD) --cross-file $(WIN_BUILD)/src.ini --cross-file cross/mingw-w64.ini
+
+test-windows: deps $(WIN_BUILD)/build.ninja
+	meson compile -C $(WIN_BUILD)
+	mkdir -p $(WIN_BUILD)/wineprefix
+	-$(WIN_ENV) wineserver -p
+	$(WIN_ENV) ./scripts/wine-run.sh cmd /c exit 0
+	$(WIN_ENV) meson test -C $(WIN_BUILD) --print-errorlogs; rc=$$?; $(WIN_ENV) wineserver -k; exit $$rc
+
 bench: build
 	$(BUILD)/bench/memsnap-bench restore
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-win
