@@ -3,7 +3,7 @@
 BUILD ?= build
 MESON_SETUP = meson setup $(BUILD) --buildtype=debugoptimized
 
-.PHONY: all deps setup build demo test test-asan test-tsan test-valgrind test-windows bench clean
+.PHONY: all deps setup build demo test test-asan test-tsan test-valgrind test-windows bench-windows bench clean
 
 all: build
 
@@ -57,6 +57,11 @@ test-windows: deps $(WIN_BUILD)/build.ninja
 	-$(WIN_ENV) wineserver -p
 	$(WIN_ENV) ./scripts/wine-run.sh cmd /c exit 0
 	$(WIN_ENV) meson test -C $(WIN_BUILD) --print-errorlogs; rc=$$?; $(WIN_ENV) wineserver -k; exit $$rc
+
+bench-windows: deps $(WIN_BUILD)/build.ninja
+	meson compile -C $(WIN_BUILD)
+	$(WIN_ENV) WINEPATH=$(CURDIR)/$(WIN_BUILD)/lib \
+		./scripts/wine-run.sh $(WIN_BUILD)/bench/win/memsnap-bench-win.exe 256 16 300
 
 bench: build
 	$(BUILD)/bench/memsnap-bench restore
