@@ -181,7 +181,7 @@ int main(int argc, char **argv)
 		bool want_crash = t->opt.signal == SIGSEGV;
 		bool ok = want_crash ? code == (long)EXCEPTION_ACCESS_VIOLATION
 				     : code == t->opt.exit_code;
-		if (code == SKIPPED && !want_crash) {
+		if (code == SKIPPED) {
 			printf("[SKIP] %s::%s\n", t->suite, t->name);
 			skipped++;
 			continue;
