@@ -201,19 +201,23 @@ static DWORD view_access(ms__os_map_kind kind)
 }
 
 /* Release every mapping and reservation in [addr, addr+len) (whole
- * allocations), or with `keep` turn each view into a placeholder. */
+ * allocations), or with `keep` turn each view into a placeholder. Returns
+ * the number of allocations found (views and reservations), or -errno. */
 static int release_range(uint8_t *addr, size_t len, bool keep)
 {
 	uint8_t *end = addr + len;
+	int found = 0;
 	for (uint8_t *p = addr; p < end;) {
 		MEMORY_BASIC_INFORMATION mbi;
 		if (!VirtualQuery(p, &mbi, sizeof mbi))
 			return ms__win_last();
 		uint8_t *next = (uint8_t *)mbi.BaseAddress + mbi.RegionSize;
 		if (mbi.State == MEM_FREE || (keep && mbi.Type != MEM_MAPPED)) {
+			found += mbi.State != MEM_FREE;
 			p = next;
 			continue;
 		}
+		found++;
 		if ((uint8_t *)mbi.AllocationBase < addr)
 			return -EINVAL; /* the range starts inside an allocation */
 		BOOL ok =
@@ -223,9 +227,14 @@ static int release_range(uint8_t *addr, size_t len, bool keep)
 			: VirtualFree(mbi.AllocationBase, 0, MEM_RELEASE);
 		if (!ok)
 			return ms__win_last();
-		/* The region at p changed: look at it again. */
+		if (keep) {
+			/* The view is a placeholder now: counted once. */
+			found--;
+			continue;
+		}
+		p = next; /* released: what follows is another allocation */
 	}
-	return 0;
+	return found;
 }
 
 /* Map [at, at+len) from the section, CHUNK bytes per view, into a range
@@ -275,7 +284,7 @@ static DWORD map_chunks(uint8_t *at, size_t len, ms__os_map_kind kind, const sec
 		if (n < CHUNK && done < len)
 			break; /* the file ended: the rest stays unmapped */
 	}
-	if (err && !placeholder)
+	if (err && !placeholder && done)
 		release_range(at, done, false);
 	return err;
 }
@@ -303,10 +312,9 @@ int ms__os_map(void *at, size_t len, ms__os_map_kind kind, ms_os_fd fd, uint64_t
 	if (api.placeholders) {
 		if (at) {
 			/* Views become placeholders, joined into one. */
-			err = release_range(at, len, true);
-			if (!err &&
-			    !VirtualFree(at, len, MEM_RELEASE | MEM_COALESCE_PLACEHOLDERS) &&
-			    GetLastError() != ERROR_INVALID_PARAMETER) /* one already */
+			int n = release_range(at, len, true);
+			err = n < 0 ? n : 0;
+			if (n > 1 && !VirtualFree(at, len, MEM_RELEASE | MEM_COALESCE_PLACEHOLDERS))
 				err = ms__win_last();
 		} else {
 			p = api.virtual_alloc2(NULL, NULL, len,
@@ -317,9 +325,13 @@ int ms__os_map(void *at, size_t len, ms__os_map_kind kind, ms_os_fd fd, uint64_t
 		}
 		if (!err)
 			werr = map_chunks(p, len, kind, &s, offset, true);
+		if (werr && !at)
+			release_range(p, len, false);
 	} else {
-		if (at)
-			err = release_range(at, len, false);
+		if (at) {
+			int n = release_range(at, len, false);
+			err = n < 0 ? n : 0;
+		}
 		for (int i = 0; !err && i < MAP_TRIES; i++) {
 			if (!at && len > CHUNK)
 				p = free_range(len);
@@ -361,7 +373,8 @@ int ms__os_map(void *at, size_t len, ms__os_map_kind kind, ms_os_fd fd, uint64_t
 
 int ms__os_unmap(void *addr, size_t len)
 {
-	return release_range(addr, len, false);
+	int n = release_range(addr, len, false);
+	return n < 0 ? n : 0;
 }
 
 DWORD ms__win_writable_prot(const void *addr)
