@@ -275,6 +275,11 @@ int ms__os_replace(const char *from, const char *to)
 	 * disk (the durability a directory fsync gives on POSIX). */
 	BOOL ok = MoveFileExW(wf, wt, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH);
 	err = ok ? 0 : ms__win_last();
+	/* A directory in the way is "access denied" on Windows: -EISDIR, as
+	 * rename(2) says. */
+	DWORD attr = err == -EACCES ? GetFileAttributesW(wt) : INVALID_FILE_ATTRIBUTES;
+	if (attr != INVALID_FILE_ATTRIBUTES && (attr & FILE_ATTRIBUTE_DIRECTORY))
+		err = -EISDIR;
 	free(wf);
 	free(wt);
 	return err;
