@@ -45,8 +45,12 @@ struct cr__suite {
 
 void cr__register(struct cr__test *t);
 void cr__register_suite(struct cr__suite *s);
+/* A failed assertion: cr__fail_fatal ends the test, cr__fail marks it
+ * failed and goes on (cr_expect). */
 void cr__fail(bool fatal, const char *file, int line, const char *what, const char *fmt, ...)
     __attribute__((format(gnu_printf, 5, 6)));
+void cr__fail_fatal(const char *file, int line, const char *what, const char *fmt, ...)
+    __attribute__((format(gnu_printf, 4, 5), noreturn));
 void cr__skip(const char *fmt, ...) __attribute__((format(gnu_printf, 1, 2)));
 void cr__log(const char *level, const char *fmt, ...) __attribute__((format(gnu_printf, 2, 3)));
 
@@ -67,10 +71,14 @@ void cr__log(const char *level, const char *fmt, ...) __attribute__((format(gnu_
 		cr__register_suite(&suite##__suite);                                               \
 	}
 
+/* `cond` is evaluated once (it often calls the function under test). */
 #define cr__check(fatal, cond, what, ...)                                                          \
 	do {                                                                                       \
-		if (!(cond))                                                                       \
-			cr__fail(fatal, __FILE__, __LINE__, what, " " __VA_ARGS__);                \
+		bool cr__ok_ = (cond);                                                             \
+		if (!cr__ok_ && (fatal))                                                           \
+			cr__fail_fatal(__FILE__, __LINE__, what, " " __VA_ARGS__);                 \
+		else if (!cr__ok_)                                                                 \
+			cr__fail(false, __FILE__, __LINE__, what, " " __VA_ARGS__);                \
 	} while (0)
 
 #define cr_assert(c, ...) cr__check(true, c, #c, __VA_ARGS__)

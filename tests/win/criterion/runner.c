@@ -34,22 +34,37 @@ void cr__register_suite(struct cr__suite *s)
 	suites = s;
 }
 
-void cr__fail(bool fatal, const char *file, int line, const char *what, const char *fmt, ...)
+static void report_failure(const char *file, int line, const char *what, const char *fmt,
+			   va_list ap)
 {
 	fprintf(stderr, "%s:%d: assertion failed: %s", file, line, what);
 	/* fmt is the test's message after one space (criterion.h). */
 	if (fmt[1]) {
-		va_list ap;
-		va_start(ap, fmt);
 		fputc(':', stderr);
 		vfprintf(stderr, fmt, ap);
-		va_end(ap);
 	}
 	fputc('\n', stderr);
 	fflush(stderr);
+}
+
+void cr__fail(bool fatal, const char *file, int line, const char *what, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	report_failure(file, line, what, fmt, ap);
+	va_end(ap);
 	if (fatal)
 		exit(1);
 	expect_failed = true;
+}
+
+void cr__fail_fatal(const char *file, int line, const char *what, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	report_failure(file, line, what, fmt, ap);
+	va_end(ap);
+	exit(1);
 }
 
 /* A skipped test's process exits with this. */
