@@ -184,12 +184,15 @@ static int section_io(HANDLE h, void *buf, size_t len, uint64_t offset, bool wri
 				   (DWORD)start, skew + len);
 	if (!v)
 		return ms__win_last();
+	/* The source of a write may be memory the caller cannot read (a
+	 * view's page protected MS_ACCESS_NONE): -EFAULT, as pwrite(2). */
+	int err = 0;
 	if (write)
-		memcpy(v + skew, buf, len);
+		err = ms__os_copy_checked(v + skew, buf, len);
 	else
 		memcpy(buf, v + skew, len);
 	UnmapViewOfFile(v);
-	return 0;
+	return err;
 }
 
 int ms__os_read_at(ms_os_fd fd, void *buf, size_t len, uint64_t offset)

@@ -17,9 +17,15 @@
  * - MapViewOfFileEx (older Windows, and Wine 8, whose VirtualAlloc2 refuses
  *   MEM_RESERVE_PLACEHOLDER): the views are unmapped and mapped again at the
  *   same address. Another thread may take the range in between; the map is
- *   then retried a few times and fails with -EBUSY.
+ *   then retried a few times and fails with -EBUSY. memsnap's own threads
+ *   cannot: on this path, replacing a mapping holds `space_lock`
+ *   exclusively, and every other call of this file that places memory holds
+ *   it shared (the one piece of global state here besides `caps` and `api`,
+ *   forced by the fallback). Other allocators (the heap, the application)
+ *   still can, rarely: docs/windows.md.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "win.h"
@@ -55,6 +61,7 @@ static struct {
 	bool placeholders; /* all three exist and placeholders work */
 } api;
 static INIT_ONCE caps_once = INIT_ONCE_STATIC_INIT;
+static SRWLOCK space_lock = SRWLOCK_INIT;
 
 /* Whether this system makes, splits and frees placeholders (Wine 8 finds
  * the functions but refuses MEM_RESERVE_PLACEHOLDER). */
@@ -145,15 +152,19 @@ static DWORD prot_of(unsigned access, bool cow)
 int ms__os_reserve(size_t len, unsigned access, void **out)
 {
 	void *p;
-	if (access == MS_ACCESS_NONE && (ms__os_caps_get(), api.placeholders))
+	ms__os_caps_get();
+	AcquireSRWLockShared(&space_lock);
+	if (access == MS_ACCESS_NONE && api.placeholders)
 		/* A placeholder, so that a mapping can replace it later. */
 		p = api.virtual_alloc2(NULL, NULL, len, MEM_RESERVE | MEM_RESERVE_PLACEHOLDER,
 				       PAGE_NOACCESS, NULL, 0);
 	else
 		p = VirtualAlloc(NULL, len, MEM_RESERVE | (access ? MEM_COMMIT : 0),
 				 prot_of(access, false));
+	DWORD werr = p ? 0 : GetLastError();
+	ReleaseSRWLockShared(&space_lock);
 	if (!p)
-		return ms__win_last();
+		return ms__win_errno(werr);
 	*out = p;
 	return 0;
 }
@@ -201,40 +212,46 @@ static DWORD view_access(ms__os_map_kind kind)
 }
 
 /* Release every mapping and reservation in [addr, addr+len) (whole
- * allocations), or with `keep` turn each view into a placeholder. Returns
- * the number of allocations found (views and reservations), or -errno. */
+ * allocations), or with `keep` turn each view into a placeholder. The
+ * allocations are listed first and then released, so that memory another
+ * thread places into a part already released is never taken for ours.
+ * Returns the number of allocations found (views and reservations), or
+ * -errno. */
 static int release_range(uint8_t *addr, size_t len, bool keep)
 {
+	enum { MAX_ALLOCS = 4096 }; /* 64 GiB of 16 MiB views */
+	void **bases = malloc(MAX_ALLOCS * sizeof *bases);
+	bool *mapped = malloc(MAX_ALLOCS * sizeof *mapped);
+	int n = 0, err = bases && mapped ? 0 : -ENOMEM;
 	uint8_t *end = addr + len;
-	int found = 0;
-	for (uint8_t *p = addr; p < end;) {
+	for (uint8_t *p = addr; !err && p < end;) {
 		MEMORY_BASIC_INFORMATION mbi;
-		if (!VirtualQuery(p, &mbi, sizeof mbi))
-			return ms__win_last();
-		uint8_t *next = (uint8_t *)mbi.BaseAddress + mbi.RegionSize;
-		if (mbi.State == MEM_FREE || (keep && mbi.Type != MEM_MAPPED)) {
-			found += mbi.State != MEM_FREE;
-			p = next;
-			continue;
+		if (!VirtualQuery(p, &mbi, sizeof mbi)) {
+			err = ms__win_last();
+			break;
 		}
-		found++;
+		p = (uint8_t *)mbi.BaseAddress + mbi.RegionSize;
+		if (mbi.State == MEM_FREE || (n > 0 && bases[n - 1] == mbi.AllocationBase))
+			continue; /* free, or another region of the allocation */
 		if ((uint8_t *)mbi.AllocationBase < addr)
-			return -EINVAL; /* the range starts inside an allocation */
-		BOOL ok =
-		    mbi.Type == MEM_MAPPED
-			? (keep ? api.unmap_view_ex(mbi.AllocationBase, MEM_PRESERVE_PLACEHOLDER)
-				: UnmapViewOfFile(mbi.AllocationBase))
-			: VirtualFree(mbi.AllocationBase, 0, MEM_RELEASE);
-		if (!ok)
-			return ms__win_last();
-		if (keep) {
-			/* The view is a placeholder now: counted once. */
-			found--;
-			continue;
+			err = -EINVAL; /* the range starts inside an allocation */
+		else if (n == MAX_ALLOCS)
+			err = -E2BIG;
+		else {
+			bases[n] = mbi.AllocationBase;
+			mapped[n++] = mbi.Type == MEM_MAPPED;
 		}
-		p = next; /* released: what follows is another allocation */
 	}
-	return found;
+	for (int i = 0; !err && i < n; i++) {
+		BOOL ok = !mapped[i] ? (keep ? TRUE : VirtualFree(bases[i], 0, MEM_RELEASE))
+			  : keep     ? api.unmap_view_ex(bases[i], MEM_PRESERVE_PLACEHOLDER)
+				     : UnmapViewOfFile(bases[i]);
+		if (!ok)
+			err = ms__win_last();
+	}
+	free(bases);
+	free(mapped);
+	return err ? err : n;
 }
 
 /* Map [at, at+len) from the section, CHUNK bytes per view, into a range
@@ -309,6 +326,11 @@ int ms__os_map(void *at, size_t len, ms__os_map_kind kind, ms_os_fd fd, uint64_t
 		return err;
 	DWORD werr = 0;
 	uint8_t *p = at;
+	bool exclusive = at && !api.placeholders;
+	if (exclusive)
+		AcquireSRWLockExclusive(&space_lock);
+	else
+		AcquireSRWLockShared(&space_lock);
 	if (api.placeholders) {
 		if (at) {
 			/* Views become placeholders, joined into one. */
@@ -361,6 +383,10 @@ int ms__os_map(void *at, size_t len, ms__os_map_kind kind, ms_os_fd fd, uint64_t
 		if (at && werr == ERROR_INVALID_ADDRESS)
 			err = -EBUSY;
 	}
+	if (exclusive)
+		ReleaseSRWLockExclusive(&space_lock);
+	else
+		ReleaseSRWLockShared(&space_lock);
 	if (s.owned)
 		CloseHandle(s.h);
 	if (!err && werr)
