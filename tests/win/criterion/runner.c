@@ -155,8 +155,18 @@ static long run_child(size_t i, double timeout_s)
 	_snwprintf(cmd, sizeof cmd / sizeof cmd[0], L"\"%ls\" --run %zu", self, i);
 	STARTUPINFOW si = {.cb = sizeof si};
 	PROCESS_INFORMATION pi;
-	if (!CreateProcessW(self, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi))
+	/* Under Wine a process start fails now and then while many tests
+	 * start at once: tried again, then reported. */
+	bool started = false;
+	for (int i = 0; i < 5 && !started; i++) {
+		started = CreateProcessW(self, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi);
+		if (!started)
+			Sleep(200);
+	}
+	if (!started) {
+		fprintf(stderr, "cannot start the test's process: error %lu\n", GetLastError());
 		return -2;
+	}
 	CloseHandle(pi.hThread);
 	DWORD wait = WaitForSingleObject(pi.hProcess, (DWORD)(timeout_s * 1000));
 	DWORD code = 0;
