@@ -42,7 +42,8 @@ test-valgrind: build
 
 # The library and its tests cross-built for Windows (mingw-w64) and run
 # under Wine, in a Wine prefix of the build folder's own (docs/windows.md).
-# A persistent wineserver serves every test; it is stopped at the end.
+# The prefix is made first; a wineserver that scripts/wine-run.sh starts
+# serves every test, and is stopped at the end.
 WIN_BUILD = $(BUILD)-win
 WIN_ENV = MEMSNAP_WINEPREFIX=$(CURDIR)/$(WIN_BUILD)/wineprefix WINEPREFIX=$(CURDIR)/$(WIN_BUILD)/wineprefix
 
@@ -51,14 +52,17 @@ $(WIN_BUILD)/build.ninja:
 	printf "[constants]\nsrc = '%s'\n" "$(CURDIR)" > $(WIN_BUILD)/src.ini
 	meson setup $(WIN_BUILD) --cross-file $(WIN_BUILD)/src.ini --cross-file cross/mingw-w64.ini
 
-test-windows: deps $(WIN_BUILD)/build.ninja
-	meson compile -C $(WIN_BUILD)
-	mkdir -p $(WIN_BUILD)/wineprefix
-	-$(WIN_ENV) wineserver -p
+# A new prefix's first start leaves Wine's services running a while; tests
+# started meanwhile may wait on them, so it is left to finish first.
+$(WIN_BUILD)/wineprefix/system.reg: $(WIN_BUILD)/build.ninja
 	$(WIN_ENV) ./scripts/wine-run.sh cmd /c exit 0
+	$(WIN_ENV) wineserver -w
+
+test-windows: deps $(WIN_BUILD)/build.ninja $(WIN_BUILD)/wineprefix/system.reg
+	meson compile -C $(WIN_BUILD)
 	$(WIN_ENV) meson test -C $(WIN_BUILD) --print-errorlogs; rc=$$?; $(WIN_ENV) wineserver -k; exit $$rc
 
-bench-windows: deps $(WIN_BUILD)/build.ninja
+bench-windows: deps $(WIN_BUILD)/build.ninja $(WIN_BUILD)/wineprefix/system.reg
 	meson compile -C $(WIN_BUILD)
 	$(WIN_ENV) WINEPATH=$(CURDIR)/$(WIN_BUILD)/lib \
 		./scripts/wine-run.sh $(WIN_BUILD)/bench/win/memsnap-bench-win.exe 256 16 300

@@ -15,4 +15,10 @@ if [ ! -f "$prefix/system.reg" ]; then
 		[ -f "$prefix/system.reg" ] || "$wine" wineboot -i >/dev/null 2>&1
 	) 9>"$prefix.lock"
 fi
+# The wineserver is started here, detached from this program's output: one
+# that a test's own Wine started would inherit the test's stdout, and the
+# test runner would wait for that pipe to close until the server exits. It
+# stays 30 s after its last client (or until `wineserver -k`).
+server=$(command -v wineserver || echo /usr/lib/wine/wineserver64)
+"$server" -p30 </dev/null >/dev/null 2>&1 || true
 exec "$wine" "$@"
