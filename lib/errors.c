@@ -1,4 +1,3 @@
-#define _GNU_SOURCE
 #include <errno.h>
 #include <string.h>
 
@@ -68,7 +67,7 @@ const char *ms_strerror(int err)
 		return "Unicorn: unknown error";
 	}
 	if (err < 0 && err > -4096) {
-		const char *s = strerrordesc_np(-err);
+		const char *s = ms__os_strerror(-err);
 		if (s)
 			return s;
 	}

@@ -242,6 +242,10 @@ extern const ms__tracker_ops ms__tracker_mprotect;
 extern const ms__tracker_ops ms__tracker_none;
 extern const ms__tracker_ops ms__tracker_noted;
 
+/* The order MS_TRACKER_AUTO tries trackers in, ending with MS_TRACKER_NONE:
+ * the platform's (lib/linux/, lib/win/), which says why. */
+extern const ms_tracker ms__tracker_auto_order[];
+
 const ms__tracker_ops *ms__tracker_get(ms_tracker t);
 /* The tracker MS_TRACKER_AUTO picks. A probe that fails for lack of a
  * resource (descriptors, memory) fails the choice with its error, rather

@@ -1,9 +1,9 @@
 /*
  * The platform contract: everything the core of libmemsnap asks of the
  * operating system. The core (the .c files of lib/ and lib/state/) calls
- * only these. One folder per system implements them (lib/linux/, chosen by
- * meson) together with that system's dirty-page trackers, which stay behind
- * the tracker contract (internal.h).
+ * only these. One folder per system implements them (lib/linux/, lib/win/,
+ * chosen by meson) together with that system's dirty-page trackers, which
+ * stay behind the tracker contract (internal.h).
  *
  * Contract, stated once:
  * - Every int-returning primitive returns 0 (or the count it names) on
@@ -14,8 +14,9 @@
  *   of a mapping a multiple of the mapping granularity (ms__os_caps_get).
  * - Handles (ms_os_fd) are opened not inheritable by child programs; a
  *   handle the core owns is released with ms__os_close.
- * - Each primitive passes through one fault-injection point per system
- *   call (lib/linux/fault.h), so tests can fail any of them.
+ * - On Linux each primitive passes through one fault-injection point per
+ *   system call (lib/linux/fault.h), so tests can fail any of them (lib/win/
+ *   has none yet).
  */
 #ifndef MEMSNAP_OS_H
 #define MEMSNAP_OS_H
@@ -156,6 +157,13 @@ int ms__os_sync(ms_os_fd fd);
 int ms__os_replace(const char *from, const char *to);
 
 /* ---- Process and threads ----------------------------------------------- */
+
+/* Heap memory aligned to `align` (a power of two; `size` a multiple of it),
+ * released with ms__os_free_aligned. NULL when out of memory. */
+void *ms__os_alloc_aligned(size_t align, size_t size);
+void ms__os_free_aligned(void *p);
+/* The system's description of the errno value `err` (positive), or NULL. */
+const char *ms__os_strerror(int err);
 
 /* This process's id; a forked child gets its own (fork identity). Cheap:
  * restores ask on every call. */

@@ -9,21 +9,6 @@
 /* Which tracker a view gets, and the trackers that need nothing from the
  * platform (none, noted). The platform's trackers are in linux/. */
 
-/* The order MS_TRACKER_AUTO tries trackers in. uffd-thread comes first: it
- * sees every writer, the kernel's included, and its restore is O(dirty).
- * It needs a userfaultfd that receives kernel-mode faults, which takes
- * privilege; without it uffd-async also sees every writer, at a restore
- * cost that grows with the populated part of the view. uffd-sync is purely
- * O(dirty) but refuses kernel writes, so it is chosen automatically only
- * where both are missing. The mprotect tracker installs a process-wide
- * SIGSEGV handler, so it is only used when asked for. */
-static const ms_tracker auto_order[] = {
-    MS_TRACKER_UFFD_THREAD,
-    MS_TRACKER_UFFD_ASYNC,
-    MS_TRACKER_UFFD_SYNC,
-    MS_TRACKER_NONE,
-};
-
 const ms__tracker_ops *ms__tracker_get(ms_tracker t)
 {
 	switch (t) {
@@ -71,12 +56,15 @@ static bool unsupported(int err)
 
 int ms__tracker_auto(ms_tracker *out)
 {
-	for (size_t i = 0; i < sizeof auto_order / sizeof auto_order[0]; i++) {
-		int err = ms_tracker_probe(auto_order[i]);
+	for (size_t i = 0;; i++) {
+		ms_tracker t = ms__tracker_auto_order[i];
+		int err = ms_tracker_probe(t);
 		if (err == 0) {
-			*out = auto_order[i];
+			*out = t;
 			return 0;
 		}
+		if (t == MS_TRACKER_NONE)
+			break;
 		if (!unsupported(err))
 			return err;
 	}

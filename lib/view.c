@@ -86,7 +86,7 @@ int ms_view_new_tracked(ms_snapshot *snap, ms_view_mode mode, ms_tracker tracker
 	/* Its first cache lines hold what every restore reads (internal.h):
 	 * aligned so that they start a line and the view lies in one page. */
 	_Static_assert(sizeof(ms_view) <= 512, "ms_view outgrew its alignment");
-	ms_view *v = aligned_alloc(512, 512);
+	ms_view *v = ms__os_alloc_aligned(512, 512);
 	if (!v) {
 		ms__snapshot_detach_view(snap, mode);
 		return -ENOMEM;
@@ -125,7 +125,7 @@ void ms_view_free(ms_view *v)
 		ms__dirty_fini(sets[i]);
 	ms__snapshot_detach_view(v->snap, v->mode);
 	ms_snapshot_unref(v->snap);
-	free(v);
+	ms__os_free_aligned(v);
 }
 
 void *ms_view_data(const ms_view *v)

@@ -10,6 +10,19 @@
 #include <string.h>
 #include <unistd.h>
 
+#if defined(_WIN32)
+/* The tests' environment changes through the C runtime's table. */
+static inline int setenv(const char *name, const char *value, int overwrite)
+{
+	(void)overwrite;
+	return _putenv_s(name, value);
+}
+static inline int unsetenv(const char *name)
+{
+	return _putenv_s(name, "");
+}
+#endif
+
 static inline const char *ms_test_tmpdir(void)
 {
 	const char *d = getenv("MEMSNAP_TEST_TMPDIR");

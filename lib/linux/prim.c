@@ -1,6 +1,7 @@
 /*
  * The Linux system calls of prim.h, each through its fault-injection point,
- * and the process's identity and clock (lib/os.h).
+ * and the process's identity, clock, aligned heap and error texts
+ * (lib/os.h).
  */
 #define _GNU_SOURCE
 #include "prim.h"
@@ -11,6 +12,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -202,4 +205,19 @@ uint64_t ms__now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void *ms__os_alloc_aligned(size_t align, size_t size)
+{
+	return aligned_alloc(align, size);
+}
+
+void ms__os_free_aligned(void *p)
+{
+	free(p);
+}
+
+const char *ms__os_strerror(int err)
+{
+	return strerrordesc_np(err);
 }

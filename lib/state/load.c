@@ -104,8 +104,12 @@ static int load_delta(ms_state *st, const ms__state_region *r, ms_snapshot *pare
 	size_t *pages = malloc(n * sizeof *pages);
 	if (!pages)
 		return -ENOMEM;
+	/* Where files are mapped at coarser offsets than pages (64 KiB on
+	 * Windows), the runs are read into the scratch instead. */
+	bool read = ms__os_caps_get()->map_granularity != ps;
 	void *scratch;
-	int err = ms__os_reserve((size_t)r->size, MS_ACCESS_NONE, &scratch);
+	int err = ms__os_reserve(
+	    (size_t)r->size, read ? MS_ACCESS_READ | MS_ACCESS_WRITE : MS_ACCESS_NONE, &scratch);
 	if (err) {
 		free(pages);
 		return err;
@@ -116,8 +120,15 @@ static int load_delta(ms_state *st, const ms__state_region *r, ms_snapshot *pare
 		uint64_t first = ms__get64(r->runs + i * 16);
 		uint64_t count = ms__get64(r->runs + i * 16 + 8);
 		void *at;
-		err = ms__os_map((uint8_t *)scratch + first * ps, (size_t)(count * ps),
-				 MS__OS_MAP_READ_ONLY, st->fd, off, &at);
+		if (read) {
+			err = ms__os_read_at(st->fd, (uint8_t *)scratch + first * ps,
+					     (size_t)(count * ps), off);
+			if (err == -EIO)
+				err = MS_ERR_CORRUPT; /* the file ends early */
+		} else {
+			err = ms__os_map((uint8_t *)scratch + first * ps, (size_t)(count * ps),
+					 MS__OS_MAP_READ_ONLY, st->fd, off, &at);
+		}
 		off += count * ps;
 		for (uint64_t j = 0; j < count; j++)
 			pages[k++] = (size_t)(first + j);
@@ -129,6 +140,36 @@ static int load_delta(ms_state *st, const ms__state_region *r, ms_snapshot *pare
 	ms__os_unmap(scratch, (size_t)r->size);
 	free(pages);
 	return err;
+}
+
+/* A full region whose data lies at a file offset this system cannot map
+ * (regions are page-aligned in the file; Windows maps at 64 KiB offsets
+ * only): its content read into a new snapshot. O(size), where a mapped
+ * region costs O(1). */
+static int read_full(ms_state *st, const ms__state_region *r, ms_snapshot **out)
+{
+	enum { BUF = 1 << 20 };
+	ms_snapshot *s;
+	int err = ms_snapshot_zeroed((size_t)r->size, &s);
+	if (err)
+		return err;
+	uint8_t *buf = malloc(BUF);
+	err = buf ? 0 : -ENOMEM;
+	for (uint64_t pos = 0; !err && pos < r->data_size; pos += BUF) {
+		size_t n = r->data_size - pos < BUF ? (size_t)(r->data_size - pos) : BUF;
+		err = ms__os_read_at(st->fd, buf, n, r->data_offset + pos);
+		if (err == -EIO)
+			err = MS_ERR_CORRUPT; /* the file ends early */
+		if (!err)
+			err = ms__os_write_at(s->fd, buf, n, pos);
+	}
+	free(buf);
+	if (err) {
+		ms_snapshot_unref(s);
+		return err;
+	}
+	*out = s;
+	return 0;
 }
 
 int ms_state_region_snapshot(ms_state *st, size_t i, ms_snapshot **out)
@@ -146,7 +187,9 @@ int ms_state_region_snapshot(ms_state *st, size_t i, ms_snapshot **out)
 	if (err)
 		return err;
 	ms_snapshot *s = NULL;
-	if (r->kind == 0) {
+	if (r->kind == 0 && r->data_offset % ms__os_caps_get()->map_granularity != 0) {
+		err = read_full(st, r, &s);
+	} else if (r->kind == 0) {
 		err = ms_snapshot_from_fd_range(st->fd, r->data_offset, (size_t)r->size, &s);
 	} else {
 		if (!st->base)

@@ -64,9 +64,13 @@ static int parse_blob(ms_state *st, const uint8_t *p, uint64_t len, size_t cap)
 	if (memchr(name, 0, name_len))
 		return MS_ERR_CORRUPT;
 	ms__state_blob *b = &st->blobs[st->nblobs];
-	b->name = strndup((const char *)name, name_len);
-	if (!b->name)
+	/* The name holds no NUL (checked above): copied with one added. */
+	char *copy = malloc(name_len + 1);
+	if (!copy)
 		return -ENOMEM;
+	memcpy(copy, name, name_len);
+	copy[name_len] = 0;
+	b->name = copy;
 	b->type = type;
 	b->data = name + ms__align8(name_len);
 	b->len = data_len;

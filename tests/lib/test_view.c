@@ -7,7 +7,9 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <string.h>
+#if !defined(_WIN32)
 #include <sys/sysinfo.h>
+#endif
 
 #include "memsnap/memsnap.h"
 #include "../common.h"
@@ -475,6 +477,9 @@ Test(view, concurrent_cow_views_from_several_threads)
  * whichever tracker MS_TRACKER_AUTO picked for this process. */
 Test(view, default_view_undoes_unannounced_kernel_writes)
 {
+#if defined(_WIN32)
+	cr_skip_test("Linux only: no tracker on Windows lets the system write (docs/windows.md)");
+#else
 	if (getenv("MEMSNAP_TRACKER") || getenv("MEMSNAP_UC_TRACKING"))
 		cr_skip_test("a tracker other than the default was asked for");
 	size_t ps = ms_page_size();
@@ -504,6 +509,7 @@ Test(view, default_view_undoes_unannounced_kernel_writes)
 	}
 	ms_view_free(v);
 	ms_snapshot_unref(s);
+#endif
 }
 
 /* A tracker that write-protects a whole view makes a page-table entry for
@@ -513,6 +519,9 @@ Test(view, default_view_undoes_unannounced_kernel_writes)
  * take it. */
 Test(view, a_view_too_large_to_arm_is_refused)
 {
+#if defined(_WIN32)
+	cr_skip_test("Linux only: page tables of write-protected views (docs/tracking.md)");
+#else
 	if (ms_test_under_valgrind())
 		cr_skip_test("valgrind limits the address space");
 	struct sysinfo si;
@@ -540,4 +549,5 @@ Test(view, a_view_too_large_to_arm_is_refused)
 	cr_assert_eq(((char *)ms_view_data(v))[size - 1], 0);
 	ms_view_free(v);
 	ms_snapshot_unref(s);
+#endif
 }

@@ -169,7 +169,9 @@ Test(state, region_snapshot_maps_the_file_copy_on_write)
 	ms_snapshot *ra;
 	cr_assert_eq(ms_state_region_snapshot(st, 0, &ra), 0);
 	cr_assert_eq(ms_snapshot_depth(ra), 0);
+#if !defined(_WIN32) /* Windows reads regions not 64 KiB-aligned (docs/windows.md) */
 	cr_assert_eq(ms_snapshot_own_bytes(ra), 0, "file-backed: nothing copied");
+#endif
 	ms_view *v;
 	cr_assert_eq(ms_view_new(ra, MS_VIEW_COW, &v), 0);
 	unsigned char *d = ms_view_data(v);
@@ -200,9 +202,11 @@ Test(state, sparse_regions_stay_sparse)
 	cr_assert_eq(ms_state_writer_add_region(w, 0, 0, big), 0);
 	cr_assert_eq(ms_state_writer_commit(w), 0);
 	ms_state_writer_free(w);
+#if !defined(_WIN32) /* Windows: holes are written as data (docs/windows.md) */
 	struct stat sb;
 	cr_assert_eq(stat(p, &sb), 0);
 	cr_assert_lt(sb.st_blocks * 512, 1 << 20, "%ld bytes used", (long)sb.st_blocks * 512);
+#endif
 	ms_state *st;
 	cr_assert_eq(ms_state_open(p, MS_STATE_VERIFY, &st), 0);
 	ms_state_close(st);

@@ -7,11 +7,23 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+#if defined(_WIN32)
+/* Windows has no mkdtemp: _mktemp_s names a directory nobody has, which
+ * _mkdir then creates (the tests run one process at a time per folder). */
+#include <direct.h>
+static inline char *st_mkdtemp(char *tmpl)
+{
+	return _mktemp_s(tmpl, strlen(tmpl) + 1) == 0 && _mkdir(tmpl) == 0 ? tmpl : NULL;
+}
+#else
+#define st_mkdtemp mkdtemp
+#endif
+
 /* A fresh empty directory under the test tmpdir. */
 static inline void st_tmpdir(char *path, size_t cap)
 {
 	snprintf(path, cap, "%s/memsnap-state-XXXXXX", ms_test_tmpdir());
-	if (!mkdtemp(path)) {
+	if (!st_mkdtemp(path)) {
 		perror("mkdtemp");
 		abort();
 	}
