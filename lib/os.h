@@ -139,6 +139,20 @@ int ms__os_populate_spans(const ms__os_span *spans, size_t n);
  * may be protected. */
 int ms__os_copy_checked(void *dst, const void *src, size_t len);
 
+/* ---- Write faults, for the page-protection tracker (track_protect.c) --- */
+
+/* Route write faults in v's range to the tracker: the platform's handler
+ * (installed on first use) records the faulting page in v->dirty and makes
+ * it writable again, unless the page is set in `user_bits` (the user
+ * protected it) or keeps faulting once writable: such faults go on to the
+ * application's handlers. When making the page writable fails, it calls
+ * `lost(v)`, which returns true once the store may proceed. Returns a slot
+ * (>= 0) for ms__os_unwatch_writes, or a negative errno (-ENOSPC: too many
+ * views are watched). Thread-safe; call before protecting the view. */
+int ms__os_watch_writes(ms_view *v, const _Atomic uint64_t *user_bits, bool (*lost)(ms_view *v));
+/* Stop routing write faults to the view of `slot` (< 0 is ignored). */
+void ms__os_unwatch_writes(int slot);
+
 /* ---- Files: reads, durable writes, atomic replacement ------------------- */
 
 /* Read or write exactly `len` bytes at `offset` (-EIO: the file ended). */

@@ -298,3 +298,28 @@ void ms__sigtrack_remove(int i)
 	atomic_store_explicit(&s->state, (st & ~(uint_fast64_t)STATE_MASK) + GEN_STEP,
 			      memory_order_release);
 }
+
+int ms__os_watch_writes(ms_view *v, const _Atomic uint64_t *user_bits, bool (*lost)(ms_view *v))
+{
+	ms__sigtrack_spec spec = {
+	    .kind = MS__SIGTRACK_MPROTECT,
+	    .uffd = -1,
+	    .user_bits = user_bits,
+	    .lost = lost,
+	};
+	int slot = ms__sigtrack_add(v, &spec);
+	if (slot < 0)
+		return slot;
+	/* Give the mapping its anonymous-memory bookkeeping (anon_vma) now, by
+	 * copying one page onto itself while it is still writable. Pieces of a
+	 * mapping split by mprotect later merge back only if they share it;
+	 * otherwise every restore would leave the view split in more pieces. */
+	volatile uint8_t *first = v->base;
+	*first = *first;
+	return slot;
+}
+
+void ms__os_unwatch_writes(int slot)
+{
+	ms__sigtrack_remove(slot);
+}

@@ -403,15 +403,6 @@ int ms__os_unmap(void *addr, size_t len)
 	return n < 0 ? n : 0;
 }
 
-DWORD ms__win_writable_prot(const void *addr)
-{
-	MEMORY_BASIC_INFORMATION mbi;
-	if (VirtualQuery(addr, &mbi, sizeof mbi) && mbi.Type == MEM_MAPPED &&
-	    (mbi.AllocationProtect & (PAGE_WRITECOPY | PAGE_EXECUTE_WRITECOPY)))
-		return PAGE_WRITECOPY;
-	return PAGE_READWRITE;
-}
-
 static bool is_cow(const MEMORY_BASIC_INFORMATION *mbi)
 {
 	return mbi->Type == MEM_MAPPED &&
@@ -440,6 +431,10 @@ int ms__win_protect(void *addr, size_t len, DWORD prot)
 
 int ms__os_protect(void *addr, size_t len, unsigned access)
 {
+	/* Only a writable protection depends on the kind of mapping; the
+	 * tracker's restores make pages read-only, without the query. */
+	if (!(access & MS_ACCESS_WRITE))
+		return ms__win_protect(addr, len, prot_of(access, false));
 	MEMORY_BASIC_INFORMATION mbi;
 	if (!VirtualQuery(addr, &mbi, sizeof mbi) || mbi.State != MEM_COMMIT)
 		return -ENOMEM;

@@ -1,7 +1,7 @@
 /*
  * Windows helpers shared by the files of lib/win/: the platform contract
- * (lib/os.h) is built on these, and the exception-handler tracker
- * (track_veh.c) calls them directly. Nothing outside lib/win/ includes this
+ * (lib/os.h) is built on these, and the exception handler of the tracker
+ * (write_watch.c) calls them directly. Nothing outside lib/win/ includes this
  * header (tests aside).
  *
  * Contract: as lib/os.h: 0 or -errno, never prints, never leaves a Windows
@@ -31,11 +31,6 @@ bool ms__win_is_section(HANDLE h);
 /* Set the page protection `prot` (PAGE_*) of [addr, addr+len), which may
  * span several mappings (a view is mapped as several section views). */
 int ms__win_protect(void *addr, size_t len, DWORD prot);
-
-/* The protection that makes pages of [addr, ...) writable: PAGE_WRITECOPY
- * in a copy-on-write view (PAGE_READWRITE there would make later writes
- * reach the section), else PAGE_READWRITE. */
-DWORD ms__win_writable_prot(const void *addr);
 
 /* How views are mapped at a given address in this process: "placeholder"
  * (VirtualAlloc2 placeholders, replaced in one step) or "MapViewOfFileEx"

@@ -1,42 +1,43 @@
 /*
- * The mprotect tracker: the view is mapped read-only while tracked; the
- * first store to a page raises SIGSEGV, and the handler in sigtrack.c
- * records the page and makes it read/write with mprotect. Restore copies the
- * dirty pages back and makes them read-only again, one mprotect per run.
+ * The page-protection tracker (MS_TRACKER_MPROTECT), the same on every
+ * system: the view is made read-only while tracked; the first store to a
+ * page faults, and the platform's fault handler (ms__os_watch_writes:
+ * sigtrack.c on Linux, a vectored exception handler on Windows) records the
+ * page and makes it writable again. Restore copies the dirty pages back and
+ * makes them read-only again, one protection call per run.
  *
- * Each writable run is a separate mapping in the kernel (a VMA split); a
- * process may hold vm.max_map_count (65530 by default) of them, so at most
- * ~32,000 scattered dirty runs per restore. Kernel writes into a read-only
- * page fail with EFAULT unless announced with ms_view_note_written().
+ * On Linux each writable run is a separate mapping in the kernel (a VMA
+ * split); a process may hold vm.max_map_count (65530 by default) of them,
+ * so at most ~32,000 scattered dirty runs per restore. Writes by the system
+ * into a read-only page (read(2), ReadFile) fail unless announced with
+ * ms_view_note_written().
  *
  * User protections (ms_view_protect) coexist with tracking: a bitmap holds
  * the pages the user made read-only or inaccessible, and a fault on one of
- * them is not the tracker's: it goes to the previous SIGSEGV handler or
+ * them is not the tracker's: it goes on to the application's handlers, or
  * kills the process. Pages the user makes writable are counted as dirty.
  *
- * Past that limit the handler's mprotect fails with ENOMEM. Tracking is
- * then lost, not the write: the handler makes the whole view writable in
- * one call (which merges its mappings again) and marks the view; the next
- * collect() compares the view with its snapshot (O(size)) to find the
- * pages written meanwhile, and the next rearm protects the whole view
- * again. The store goes through and nothing is lost.
+ * When the handler cannot make one page writable (on Linux, ENOMEM past the
+ * limit on mappings), tracking is lost, not the write: lose_tracking makes
+ * the whole view writable in one call (which merges its mappings again) and
+ * marks the view; the next collect() compares the view with its snapshot
+ * (O(size)) to find the pages written meanwhile, and the next rearm
+ * protects the whole view again. The store goes through and nothing is
+ * lost.
  *
- * A SIGSEGV that is not a write (an instruction fetch from the view, which
- * is never executable) is not the tracker's either (sigtrack.c).
+ * A fault that is not a write (an instruction fetch from the view, which is
+ * never executable) is not the tracker's either.
  *
  * State per view: the user-protection bitmap, the lost flag and the
- * registry slot (the registry and the SIGSEGV handler in sigtrack.c are
- * the global state).
+ * platform's watch slot.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
-#include "../internal.h"
-#include "prim.h"
-#include "sigtrack.h"
+#include "internal.h"
+
+#define RW (MS_ACCESS_READ | MS_ACCESS_WRITE)
 
 typedef struct mprotect_state {
 	_Atomic uint64_t *user_bits; /* pages protected by the user */
@@ -89,26 +90,26 @@ static bool claimed(const void *ctx, size_t pg)
 	return !user_protected(c->st, pg) && !(c->skip_hot && ms__dirty_has(&c->v->hot, pg));
 }
 
-/* Apply `prot` to the pages of [first, first+n) the user did not protect,
+/* Apply `access` to the pages of [first, first+n) the user did not protect,
  * and with `skip_hot` not to the hot pages either (hot.c keeps those
  * writable). Async-signal-safe. */
-static int protect_runs(ms_view *v, size_t first, size_t n, int prot, bool skip_hot)
+static int protect_runs(ms_view *v, size_t first, size_t n, unsigned access, bool skip_hot)
 {
 	claimed_ctx ctx = {v, state_of(v), skip_hot};
 	unsigned shift = ms__page_shift();
 	size_t pg = first;
 	ms__page_run run;
 	while (ms__next_run_where(&pg, first + n, claimed, &ctx, &run)) {
-		int err = ms__protect(v->base + (run.first << shift), run.n << shift, prot);
+		int err = ms__os_protect(v->base + (run.first << shift), run.n << shift, access);
 		if (err)
 			return err;
 	}
 	return 0;
 }
 
-static int protect_unclaimed(ms_view *v, size_t first, size_t n, int prot)
+static int protect_unclaimed(ms_view *v, size_t first, size_t n, unsigned access)
 {
-	return protect_runs(v, first, n, prot, false);
+	return protect_runs(v, first, n, access, false);
 }
 
 /* From the handler, when making one page writable failed (ENOMEM): make
@@ -118,7 +119,7 @@ static bool lose_tracking(ms_view *v)
 {
 	mprotect_state *st = state_of(v);
 	atomic_store_explicit(&st->lost, true, memory_order_relaxed);
-	return protect_unclaimed(v, 0, v->npages, PROT_READ | PROT_WRITE) == 0;
+	return protect_unclaimed(v, 0, v->npages, RW) == 0;
 }
 
 static int probe(void)
@@ -131,7 +132,7 @@ static void release(ms_view *v)
 	mprotect_state *st = state_of(v);
 	if (!st)
 		return;
-	ms__sigtrack_remove(st->slot);
+	ms__os_unwatch_writes(st->slot);
 	if (st->user_bits)
 		ms__os_unmap((void *)st->user_bits, st->user_bytes);
 	free(st);
@@ -148,28 +149,15 @@ static int attach(ms_view *v)
 	size_t ps = ms_page_size();
 	st->user_bytes = ((v->npages + 63) / 64 * 8 + ps - 1) / ps * ps;
 	void *bits;
-	int err = ms__map(NULL, st->user_bytes, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0, &bits);
+	int err = ms__os_reserve(st->user_bytes, RW, &bits);
 	if (err)
 		goto fail;
 	st->user_bits = bits;
-	ms__sigtrack_spec spec = {
-	    .kind = MS__SIGTRACK_MPROTECT,
-	    .uffd = -1,
-	    .user_bits = st->user_bits,
-	    .lost = lose_tracking,
-	};
-	err = ms__sigtrack_add(v, &spec);
+	err = ms__os_watch_writes(v, st->user_bits, lose_tracking);
 	if (err < 0)
 		goto fail;
 	st->slot = err;
-	/* Give the mapping its anonymous-memory bookkeeping (anon_vma) now, by
-	 * copying one page onto itself while it is still writable. Pieces of a
-	 * mapping split by mprotect later merge back only if they share it;
-	 * otherwise every restore would leave the view split in more pieces. */
-	volatile uint8_t *first = v->base;
-	*first = *first;
-	err = ms__protect(v->base, v->size, PROT_READ);
+	err = ms__os_protect(v->base, v->size, MS_ACCESS_READ);
 	if (err)
 		goto fail;
 	return 0;
@@ -205,13 +193,13 @@ static int collect(ms_view *v)
 	return 0;
 }
 
-/* Apply `prot` to every run of the dirty list (sorted or not). */
-static int protect_dirty(ms_view *v, int prot)
+/* Apply `access` to every run of the dirty list (sorted or not). */
+static int protect_dirty(ms_view *v, unsigned access)
 {
 	size_t n = atomic_load(&v->dirty.n), i = 0;
 	ms__page_run run;
 	while (ms__next_run(v->dirty.list, n, &i, &run)) {
-		int err = protect_unclaimed(v, run.first, run.n, prot);
+		int err = protect_unclaimed(v, run.first, run.n, access);
 		if (err)
 			return err;
 	}
@@ -222,11 +210,11 @@ static int rearm(ms_view *v)
 {
 	mprotect_state *st = state_of(v);
 	if (!st->rearm_all)
-		return protect_dirty(v, PROT_READ);
+		return protect_dirty(v, MS_ACCESS_READ);
 	/* After lost tracking the whole view is writable: one call makes it
 	 * read-only again, except the hot pages view.c keeps writable (when
 	 * hot pages are off, the dirty list holds every page to protect). */
-	int err = protect_runs(v, 0, v->npages, PROT_READ, v->hot_enabled);
+	int err = protect_runs(v, 0, v->npages, MS_ACCESS_READ, v->hot_enabled);
 	if (!err)
 		st->rearm_all = false;
 	return err;
@@ -234,7 +222,7 @@ static int rearm(ms_view *v)
 
 static int unprotect(ms_view *v, size_t first, size_t n)
 {
-	return protect_unclaimed(v, first, n, PROT_READ | PROT_WRITE);
+	return protect_unclaimed(v, first, n, RW);
 }
 
 static int protect(ms_view *v, size_t first, size_t n, unsigned access)
@@ -244,7 +232,7 @@ static int protect(ms_view *v, size_t first, size_t n, unsigned access)
 	bool writable = access & MS_ACCESS_WRITE;
 	if (writable)
 		ms__dirty_add_run(&v->dirty, first, n);
-	int err = ms__protect(v->base + (first << shift), n << shift, ms__prot_of(access));
+	int err = ms__os_protect(v->base + (first << shift), n << shift, access);
 	if (err)
 		return err;
 	set_user(st, first, n, !writable);
@@ -254,12 +242,12 @@ static int protect(ms_view *v, size_t first, size_t n, unsigned access)
 static int reset_protection(ms_view *v)
 {
 	mprotect_state *st = state_of(v);
-	int err = ms__protect(v->base, v->size, PROT_READ);
+	int err = ms__os_protect(v->base, v->size, MS_ACCESS_READ);
 	if (err)
 		return err;
 	for (size_t i = 0; i < st->user_bytes / sizeof(uint64_t); i++)
 		atomic_store_explicit(&st->user_bits[i], 0, memory_order_relaxed);
-	return protect_dirty(v, PROT_READ | PROT_WRITE);
+	return protect_dirty(v, RW);
 }
 
 const ms__tracker_ops ms__tracker_mprotect = {
