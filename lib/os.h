@@ -184,11 +184,19 @@ const char *ms__os_strerror(int err);
 int ms__os_pid(void);
 /* A monotonic clock, in nanoseconds. */
 uint64_t ms__now_ns(void);
+/* How many CPUs this process may run on (at least 1). */
+size_t ms__os_cpus(void);
+/* Run fn(arg) on a new thread of memsnap's, which takes none of the
+ * program's signals; *thread names it for ms__os_thread_join, which waits
+ * for it and releases it. A negative errno when no thread can start. */
+int ms__os_thread_start(void (*fn)(void *arg), void *arg, void **thread);
+void ms__os_thread_join(void *thread);
+
 /* Run fn(ctx, lo, hi) over [0, n) cut into contiguous parts of at least
  * `grain` items, one part per CPU this process may use (at most 8), the
- * calling thread taking one. Returns the first non-zero result of the parts
- * in order, after every part ended. fn must be safe to call from several
- * threads. */
+ * calling thread taking one (parallel.c). Returns the first non-zero result
+ * of the parts in order, after every part ended. fn must be safe to call
+ * from several threads. */
 int ms__parallel(size_t n, size_t grain, int (*fn)(void *ctx, size_t lo, size_t hi), void *ctx);
 
 #endif /* MEMSNAP_OS_H */

@@ -1,5 +1,6 @@
 /* The process half of the platform contract (lib/os.h) on Windows: process
- * identity, the clock and work split across threads. */
+ * identity, the clock and threads. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,55 +25,47 @@ uint64_t ms__now_ns(void)
 	return (uint64_t)t.QuadPart / f * 1000000000u + (uint64_t)t.QuadPart % f * 1000000000u / f;
 }
 
-enum { MAX_THREADS = 8 };
-
-typedef struct part {
-	int (*fn)(void *ctx, size_t lo, size_t hi);
-	void *ctx;
-	size_t lo, hi;
-	int err;
+typedef struct worker {
+	void (*fn)(void *arg);
+	void *arg;
 	pthread_t thread;
-	bool running;
-} part;
+} worker;
 
-static void *run_part(void *arg)
+size_t ms__os_cpus(void)
 {
-	part *p = arg;
-	p->err = p->fn(p->ctx, p->lo, p->hi);
+	DWORD_PTR mask, sys;
+	if (!GetProcessAffinityMask(GetCurrentProcess(), &mask, &sys) || !mask)
+		return 1;
+	return (size_t)__builtin_popcountll(mask);
+}
+
+static void *run_worker(void *arg)
+{
+	worker *w = arg;
+	w->fn(w->arg);
 	return NULL;
 }
 
-int ms__parallel(size_t n, size_t grain, int (*fn)(void *ctx, size_t lo, size_t hi), void *ctx)
+int ms__os_thread_start(void (*fn)(void *arg), void *arg, void **thread)
 {
-	DWORD_PTR mask, sys;
-	size_t parts = 1;
-	if (GetProcessAffinityMask(GetCurrentProcess(), &mask, &sys))
-		parts = (size_t)__builtin_popcountll(mask);
-	if (parts > MAX_THREADS)
-		parts = MAX_THREADS;
-	if (grain == 0)
-		grain = 1;
-	if (parts > n / grain)
-		parts = n / grain;
-	if (parts <= 1)
-		return n ? fn(ctx, 0, n) : 0;
-	part p[MAX_THREADS] = {0};
-	for (size_t i = 0; i < parts; i++)
-		p[i] = (part){.fn = fn, .ctx = ctx, .lo = n * i / parts, .hi = n * (i + 1) / parts};
-	/* Parts whose thread cannot start run on the calling thread. */
-	for (size_t i = 1; i < parts; i++)
-		p[i].running = pthread_create(&p[i].thread, NULL, run_part, &p[i]) == 0;
-	run_part(&p[0]);
-	for (size_t i = 1; i < parts; i++) {
-		if (p[i].running)
-			pthread_join(p[i].thread, NULL);
-		else
-			run_part(&p[i]);
+	worker *w = calloc(1, sizeof *w);
+	if (!w)
+		return -ENOMEM;
+	*w = (worker){.fn = fn, .arg = arg};
+	int err = pthread_create(&w->thread, NULL, run_worker, w);
+	if (err) {
+		free(w);
+		return -err;
 	}
-	for (size_t i = 0; i < parts; i++)
-		if (p[i].err)
-			return p[i].err;
+	*thread = w;
 	return 0;
+}
+
+void ms__os_thread_join(void *thread)
+{
+	worker *w = thread;
+	pthread_join(w->thread, NULL);
+	free(w);
 }
 
 void *ms__os_alloc_aligned(size_t align, size_t size)
