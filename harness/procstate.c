@@ -268,58 +268,6 @@ int msf__state_finish_map(msf_target *t, char *err, size_t errlen)
 	return 0;
 }
 
-int msf__state_locations(msf_target *t, char *err, size_t errlen)
-{
-	const msf_config *c = &t->cfg;
-	uint64_t rsp = 0;
-	uc_reg_read(t->uc, UC_X86_REG_RSP, &rsp);
-	t->entry = t->cap.brk;
-	if (c->entry && msf__resolve(t, c->entry, &t->entry, err, errlen))
-		return -1;
-	if (c->n_exits) {
-		for (int i = 0; i < c->n_exits; i++)
-			if (msf__resolve(t, c->exits[i], &t->exits[i], err, errlen))
-				return -1;
-		t->n_exits = c->n_exits;
-	} else {
-		/* Captured at a function's first instruction, [rsp] is where it
-		 * returns to: the end of the run. */
-		if (msf_ram_read(t->ram, rsp, &t->exits[0], 8))
-			return fail(err, errlen, "%s: rsp 0x%" PRIx64 " is not in the state",
-				    c->elf, rsp);
-		t->n_exits = 1;
-	}
-	if (c->abort_at) {
-		if (msf__resolve(t, c->abort_at, &t->abort_addr, err, errlen))
-			return -1;
-		t->have_abort = 1;
-	}
-	const msf_symbol *in = c->input ? msf_elf_symbol(&t->elf, c->input) : NULL;
-	if (c->input && c->input[0] == '@') {
-		/* @REG: the buffer a captured register points to, such as one
-		 * the program allocated and passes to the function. */
-		int id = msf__reg_id(t, c->input + 1);
-		if (id < 0)
-			return fail(err, errlen, "input: no register '%s' on x86-64", c->input + 1);
-		uc_reg_read(t->uc, id, &t->input_addr);
-		t->have_input = 1;
-	} else if (c->input) {
-		if (msf__resolve(t, c->input, &t->input_addr, err, errlen))
-			return -1;
-		t->have_input = 1;
-	} else if (!t->ext || !t->ext->place_input) {
-		return fail(err, errlen, "no input buffer: set 'input' (a symbol or an address)");
-	}
-	t->input_max = c->input_max	? c->input_max
-		       : in && in->size ? in->size
-					: MSF_DEFAULT_INPUT_MAX;
-	/* init and extension calls run below the captured frames. */
-	t->stack_top = c->stack_top ? 0 : (rsp - 4096) & ~15ull;
-	if (c->stack_top && msf__resolve(t, c->stack_top, &t->stack_top, err, errlen))
-		return -1;
-	return 0;
-}
-
 int msf__state_restore_regs(msf_target *t, char *err, size_t errlen)
 {
 	uc_err e = uc_context_restore(t->uc, t->cap_ctx);

@@ -18,9 +18,6 @@ int msf__state_map(msf_target *t, char *err, size_t errlen);
 /* After the RAM and the registers are in the engine (state or core): the
  * executable regions as t->elf's segments, the registers kept. */
 int msf__state_finish_map(msf_target *t, char *err, size_t errlen);
-/* entry (the break address), exits (default: the return address at [rsp]),
- * abort, input, and a stack top below the captured frames for init calls. */
-int msf__state_locations(msf_target *t, char *err, size_t errlen);
 /* The captured registers again (after init and the extension's setup), rip
  * at the entry. */
 int msf__state_restore_regs(msf_target *t, char *err, size_t errlen);

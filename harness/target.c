@@ -255,10 +255,18 @@ static int setup_arch(msf_target *t, char *err, size_t errlen)
 	return 0;
 }
 
-static int setup_locations(msf_target *t, char *err, size_t errlen)
+/* entry, exits, abort, input and stack top from the config, else from the
+ * target's defaults: for an ELF the demo's symbols; for a state captured
+ * from a process (`captured`, with its registers in the engine) the break
+ * address, the return address at [rsp] and a stack below the captured
+ * frames (init calls and the extension's run there). */
+static int setup_locations(msf_target *t, bool captured, char *err, size_t errlen)
 {
 	const msf_config *c = &t->cfg;
-	t->entry = t->elf.entry;
+	uint64_t rsp = 0;
+	if (captured)
+		uc_reg_read(t->uc, UC_X86_REG_RSP, &rsp);
+	t->entry = captured ? t->cap.brk : t->elf.entry;
 	if (c->entry && msf__resolve(t, c->entry, &t->entry, err, errlen))
 		return -1;
 	if (c->n_exits) {
@@ -266,6 +274,13 @@ static int setup_locations(msf_target *t, char *err, size_t errlen)
 			if (msf__resolve(t, c->exits[i], &t->exits[i], err, errlen))
 				return -1;
 		t->n_exits = c->n_exits;
+	} else if (captured) {
+		/* Captured at a function's first instruction, [rsp] is where it
+		 * returns to: the end of the run. */
+		if (msf_ram_read(t->ram, rsp, &t->exits[0], 8))
+			return fail(err, errlen, "%s: rsp 0x%" PRIx64 " is not in the state",
+				    c->elf, rsp);
+		t->n_exits = 1;
 	} else if (!msf__resolve(t, "memsnap_demo_exit", &t->exits[0], err, errlen)) {
 		t->n_exits = 1;
 	} else {
@@ -277,10 +292,20 @@ static int setup_locations(msf_target *t, char *err, size_t errlen)
 			return -1;
 		t->have_abort = 1;
 	}
-	const msf_symbol *in = msf_elf_symbol(&t->elf, c->input ? c->input : "memsnap_demo_input");
+	const char *in_name = c->input ? c->input : captured ? NULL : "memsnap_demo_input";
+	const msf_symbol *in = in_name ? msf_elf_symbol(&t->elf, in_name) : NULL;
 	if (c->input && c->input[0] == '@') {
-		return fail(err, errlen, "input = %s: a register's buffer needs 'state' or 'core'",
-			    c->input);
+		/* @REG: the buffer a captured register points to, such as one
+		 * the program allocated and passes to the function. */
+		if (!captured)
+			return fail(err, errlen,
+				    "input = %s: a register's buffer needs 'state' or 'core'",
+				    c->input);
+		int id = msf__reg_id(t, c->input + 1);
+		if (id < 0)
+			return fail(err, errlen, "input: no register '%s' on x86-64", c->input + 1);
+		uc_reg_read(t->uc, id, &t->input_addr);
+		t->have_input = 1;
 	} else if (c->input) {
 		if (msf__resolve(t, c->input, &t->input_addr, err, errlen))
 			return -1;
@@ -290,19 +315,27 @@ static int setup_locations(msf_target *t, char *err, size_t errlen)
 		t->have_input = 1;
 	} else if (!t->ext || !t->ext->place_input) {
 		/* An extension that places the input itself needs no buffer. */
-		return fail(err, errlen,
-			    "no input buffer: set 'input' (%s has no memsnap_demo_input)", c->elf);
+		return captured ? fail(err, errlen,
+				       "no input buffer: set 'input' (a symbol or an address)")
+				: fail(err, errlen,
+				       "no input buffer: set 'input' (%s has no memsnap_demo_input)",
+				       c->elf);
 	}
 	t->input_max = c->input_max	? c->input_max
 		       : in && in->size ? in->size
 					: MSF_DEFAULT_INPUT_MAX;
+	if (captured && !c->stack_top) {
+		t->stack_top = (rsp - 4096) & ~15ull;
+		return 0;
+	}
 	uint64_t top;
 	if (msf__resolve(t, c->stack_top ? c->stack_top : "memsnap_demo_stack_top", &top, err,
 			 errlen))
-		return fail(
-		    err, errlen,
-		    "no stack: set 'stack_top' or 'stack' (%s has no memsnap_demo_stack_top)",
-		    c->elf);
+		return captured ? -1
+				: fail(err, errlen,
+				       "no stack: set 'stack_top' or 'stack' (%s has no "
+				       "memsnap_demo_stack_top)",
+				       c->elf);
 	t->stack_top = top;
 	return 0;
 }
@@ -465,7 +498,7 @@ int msf_target_new_ext(const msf_config *c, const msf_extension *ext, msf_target
 		     : c->core ? msf__core_open(t, err, errlen)
 			       : msf_elf_load(c->elf, &t->elf, err, errlen);
 	if (!rc && !process)
-		rc = setup_locations(t, err, errlen);
+		rc = setup_locations(t, false, err, errlen);
 	if (!rc)
 		rc = setup_arch(t, err, errlen);
 	if (!rc) {
@@ -478,7 +511,7 @@ int msf_target_new_ext(const msf_config *c, const msf_extension *ext, msf_target
 		     : c->core ? msf__core_map(t, err, errlen)
 			       : map_segments(t, err, errlen);
 	if (!rc && process)
-		rc = msf__state_locations(t, err, errlen);
+		rc = setup_locations(t, true, err, errlen);
 	for (int i = 0; !rc && i < c->n_ram; i++) {
 		const msf_ram_spec *r = &c->ram[i];
 		int e = r->file ? msf_ram_map_file(t->ram, r->addr, r->size, r->perms, r->file,
