@@ -20,27 +20,7 @@
 
 #include "fuzz.h"
 #include "triage.h"
-
-static const char *need(const char *var)
-{
-	const char *v = getenv(var);
-	if (!v || !*v)
-		cr_skip_test("%s is not set (program not built)", var);
-	return v;
-}
-
-/* Run a shell command; its output (stdout and stderr) goes to out. */
-static int shell(const char *cmd, char *out, size_t cap)
-{
-	char full[8192];
-	snprintf(full, sizeof full, "%s 2>&1", cmd);
-	FILE *p = popen(full, "r");
-	cr_assert(p, "%s", cmd);
-	size_t n = fread(out, 1, cap - 1, p);
-	out[n] = 0;
-	int status = pclose(p);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+#include "shell.h"
 
 /* Capture `prog` at `brk` into a fresh state file (path to state); the
  * CLI's exit status. Skips when this machine forbids ptrace. */
@@ -63,18 +43,25 @@ static int capture(const char *brk, const char *prog, const char *extra, char *s
 	return capture_env(NULL, brk, prog, extra, state, cap, out, outcap);
 }
 
-static int target_from(const char *state, const char *const *keys, msf_target **t, char *err,
-		       size_t errlen)
+/* A target from a start state (`kind`: "state" or "core") plus `keys`. */
+static int target_of(const char *kind, const char *path, const char *const *keys, msf_target **t,
+		     char *err, size_t errlen)
 {
 	msf_config c;
 	msf_config_init(&c);
-	cr_assert_eq(msf_config_set(&c, "state", state, 0, err, errlen), 0, "%s", err);
+	cr_assert_eq(msf_config_set(&c, kind, path, 0, err, errlen), 0, "%s", err);
 	for (int i = 0; keys[i]; i += 2)
 		cr_assert_eq(msf_config_set(&c, keys[i], keys[i + 1], 0, err, errlen), 0, "%s",
 			     err);
 	int rc = msf_target_new(&c, t, err, errlen);
 	msf_config_free(&c);
 	return rc;
+}
+
+static int target_from(const char *state, const char *const *keys, msf_target **t, char *err,
+		       size_t errlen)
+{
+	return target_of("state", state, keys, t, err, errlen);
 }
 
 static const char *const zlib_keys[] = {
@@ -320,20 +307,6 @@ static void gcore_at(const char *prog, const char *func, char *core, size_t cap)
 		cr_skip_test("gdb could not make a core here: %s", out);
 }
 
-static int target_from_core(const char *core, const char *const *keys, msf_target **t, char *err,
-			    size_t errlen)
-{
-	msf_config c;
-	msf_config_init(&c);
-	cr_assert_eq(msf_config_set(&c, "core", core, 0, err, errlen), 0, "%s", err);
-	for (int i = 0; keys[i]; i += 2)
-		cr_assert_eq(msf_config_set(&c, keys[i], keys[i + 1], 0, err, errlen), 0, "%s",
-			     err);
-	int rc = msf_target_new(&c, t, err, errlen);
-	msf_config_free(&c);
-	return rc;
-}
-
 static const char *const heapbug_keys[] = {"input", "memsnap_input", "syscall", "emulate",
 					   "heap",  "sanitize",	     NULL};
 
@@ -342,7 +315,7 @@ Test(core, a_gcore_is_a_start_state, .timeout = 60)
 	char core[1024], err[MSF_ERR_LEN];
 	gcore_at(need("MEMSNAP_CAPTURE_HEAPBUG"), "parse_record", core, sizeof core);
 	msf_target *t;
-	cr_assert_eq(target_from_core(core, heapbug_keys, &t, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(target_of("core", core, heapbug_keys, &t, err, sizeof err), 0, "%s", err);
 	msf_result r;
 	cr_assert_eq(msf_target_run(t, (const uint8_t *)"REC\004abcd", 8, &r), 0);
 	cr_expect_eq(r.kind, MSF_KIND_OK, "%s %s", msf_kind_name(r.kind), r.detail);
@@ -389,7 +362,7 @@ Test(core, refuses_a_truncated_core)
 	char path[1024], err[MSF_ERR_LEN];
 	fake_core(path, sizeof path, EM_X86_64, 65536, 4096 + 100);
 	msf_target *t;
-	cr_expect_neq(target_from_core(path, heapbug_keys, &t, err, sizeof err), 0);
+	cr_expect_neq(target_of("core", path, heapbug_keys, &t, err, sizeof err), 0);
 	cr_expect(strstr(err, "truncated core") && strstr(err, "the file has 4196"), "%s", err);
 	unlink(path);
 	/* A real core cut in half, when gdb can make one. */
@@ -398,7 +371,7 @@ Test(core, refuses_a_truncated_core)
 		gcore_at(need("MEMSNAP_CAPTURE_HEAPBUG"), "parse_record", core, sizeof core);
 		snprintf(cmd, sizeof cmd, "truncate -s 200000 '%s'", core);
 		cr_assert_eq(shell(cmd, err, sizeof err), 0);
-		cr_expect_neq(target_from_core(core, heapbug_keys, &t, err, sizeof err), 0);
+		cr_expect_neq(target_of("core", core, heapbug_keys, &t, err, sizeof err), 0);
 		cr_expect(strstr(err, "truncated core"), "%s", err);
 		unlink(core);
 	}
@@ -409,12 +382,12 @@ Test(core, refuses_a_core_of_another_architecture)
 	char path[1024], err[MSF_ERR_LEN];
 	fake_core(path, sizeof path, EM_AARCH64, 4096, 8192);
 	msf_target *t;
-	cr_expect_neq(target_from_core(path, heapbug_keys, &t, err, sizeof err), 0);
+	cr_expect_neq(target_of("core", path, heapbug_keys, &t, err, sizeof err), 0);
 	cr_expect(strstr(err, "another architecture") && strstr(err, "machine 183"), "%s", err);
 	unlink(path);
 	/* And an ELF that is not a core at all. */
 	cr_expect_neq(
-	    target_from_core(need("MEMSNAP_CAPTURE_HEAPBUG"), heapbug_keys, &t, err, sizeof err),
+	    target_of("core", need("MEMSNAP_CAPTURE_HEAPBUG"), heapbug_keys, &t, err, sizeof err),
 	    0);
 	cr_expect(strstr(err, "not a core"), "%s", err);
 }

@@ -9,27 +9,9 @@
 #include <criterion/criterion.h>
 #include <sys/wait.h>
 
+#include "shell.h"
+
 #define CAMPAIGN_SECONDS 20
-
-static const char *need(const char *var)
-{
-	const char *v = getenv(var);
-	if (!v || !*v)
-		cr_skip_test("%s is not set", var);
-	return v;
-}
-
-static int shell(const char *cmd, char *out, size_t cap)
-{
-	char full[8192];
-	snprintf(full, sizeof full, "%s 2>&1", cmd);
-	FILE *p = popen(full, "r");
-	cr_assert(p, "%s", cmd);
-	size_t n = fread(out, 1, cap - 1, p);
-	out[n] = 0;
-	int status = pclose(p);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 /* A scratch directory with a capture of `prog` at `brk`, a config naming
  * it plus `keys`, an empty crashes/ and a corpus/ holding `seed`. */
