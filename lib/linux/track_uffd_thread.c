@@ -11,6 +11,9 @@
  * the writer, and the write goes through. So the kernel's writes are seen, as with uffd-async, and
  * restore costs only the dirty pages, as with uffd-sync: nothing is left to collect, and rearm()
  * protects the dirty runs again. Pages that stay hot (view.c) fault no more.
+ * A loop whose first writes cost more in round trips than a scan of the
+ * view costs moves the view to a scanning mode, as uffd-async works, and
+ * back when that pays again (uffd_modes.c).
  *
  * The kernel passes faults taken in kernel mode only to a userfaultfd made
  * with privilege (CAP_SYS_PTRACE, access to /dev/userfaultfd, or
@@ -23,15 +26,15 @@
  * ThreadSanitizer builds (below).
  *
  * State per view: its userfaultfd, an eventfd that tells the thread to end,
- * and the thread. The thread blocks every signal, so the program's signals
- * are never delivered to it. A child forked from the program has no such
- * thread, and the kernel dropped the userfaultfd registration from its copy
- * of the mapping (no UFFD_FEATURE_EVENT_FORK), so its writes never wait:
- * the view is untracked there until its first restore remaps it (view.c),
- * and detach() in the child only closes its copies of the descriptors.
+ * the thread, and the scanning mode's userfaultfd once made. The thread blocks every signal, so the
+ * program's signals are never delivered to it. A child forked from the program has no such thread,
+ * and the kernel dropped the userfaultfd registration from its copy of the mapping (no
+ * UFFD_FEATURE_EVENT_FORK), so its writes never wait: the view is untracked there until its first
+ * restore remaps it (view.c), and detach() in the child only closes its copies of the descriptors.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -78,10 +81,16 @@ typedef struct thread_state {
 	int stop;  /* eventfd: readable once the thread must end */
 	pid_t pid; /* the process whose thread serves the view */
 	bool running;
+	int cpu; /* the CPU the thread is bound to, or -1 */
 	pthread_t thread;
 	void *stack;
 	ms_view *v;
+
+	ms__uffd_modes modes; /* and the scanning mode (uffd_modes.c) */
 } thread_state;
+
+/* The tracker in its scanning mode (the end of this file). */
+static const ms__tracker_ops scanning_ops;
 
 static thread_state *state_of(ms_view *v)
 {
@@ -101,13 +110,13 @@ static void serve(thread_state *st, uint64_t addr)
 	ms_view *v = st->v;
 	unsigned shift = ms__page_shift();
 	size_t pg = (size_t)((addr - (uintptr_t)v->base) >> shift);
-	if (pg >= v->npages)
-		return;
-	ms__dirty_add(&v->dirty, pg);
+	/* Outside the view: the page that times a round trip (uffd_modes.c). */
+	if (pg < v->npages)
+		ms__dirty_add(&v->dirty, pg);
 	/* Lifting the protection wakes the writer. It fails with EAGAIN while
 	 * the memory map is changing; then wake the writer anyway: its write
 	 * faults again if the page is still protected, and comes back here. */
-	void *page = v->base + (pg << shift);
+	void *page = (void *)(uintptr_t)(addr & ~(((uint64_t)1 << shift) - 1));
 	if (ms__uffd_wp(st->u.uffd, page, (size_t)1 << shift, false) != 0) {
 		struct uffdio_range r = {.start = (uintptr_t)page, .len = (size_t)1 << shift};
 		(void)ms__ioctl(st->u.uffd, UFFDIO_WAKE, &r);
@@ -125,8 +134,7 @@ static void *run(void *arg)
 			return NULL;
 		if (n < 0 || (fds[0].revents & (POLLERR | POLLNVAL))) {
 			/* Not expected (signals are blocked, the descriptors
-			 * are valid): never spin on it, the thread may have a
-			 * real-time priority. */
+			 * are valid): never spin on it. */
 			struct timespec ms = {.tv_nsec = 1000000};
 			nanosleep(&ms, NULL);
 			continue;
@@ -139,6 +147,30 @@ static void *run(void *arg)
 			if (msg[i].event == UFFD_EVENT_PAGEFAULT)
 				serve(st, msg[i].arg.pagefault.address);
 	}
+}
+
+/*
+ * A writer waits until this thread has run. Woken on another CPU, one left
+ * idle by the writer's own wait, the thread first pays that CPU's wake-up
+ * (on a virtual machine, interrupts both ways and the host's scheduling of
+ * an idle vCPU), several times the round trip on the writer's CPU, loaded
+ * or not (docs/tracking.md). So the thread follows the CPU of the thread
+ * that restores the view, which in a fuzz loop is the one that writes it:
+ * bound again at a restore that finds that CPU changed (one getcpu; a
+ * system call only on a change). It keeps the ordinary priority: with a
+ * real-time one the scheduler moves the preempted writer to the idle CPU,
+ * which costs the wake-ups again.
+ */
+static void follow(thread_state *st)
+{
+	int cpu = sched_getcpu();
+	if (cpu < 0 || cpu == st->cpu)
+		return;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (pthread_setaffinity_np(st->thread, sizeof set, &set) == 0)
+		st->cpu = cpu;
 }
 
 /* Start the tracking thread with every signal blocked. */
@@ -165,14 +197,8 @@ static int start(thread_state *st)
 	if (err)
 		return -err;
 	st->running = true;
-	/* A writer waits until this thread has run: on a busy machine (a
-	 * fuzzer on every core) an ordinary thread may wait for a time slice
-	 * first. Where the process may, the thread runs at the lowest
-	 * real-time priority, which takes the CPU at once; it only reads a
-	 * message and makes an ioctl before it sleeps again. Elsewhere it
-	 * stays an ordinary thread. */
-	struct sched_param prio = {.sched_priority = 1};
-	(void)pthread_setschedparam(st->thread, SCHED_FIFO, &prio);
+	st->cpu = -1;
+	follow(st);
 	return 0;
 }
 
@@ -197,13 +223,16 @@ static void release(ms_view *v)
 	 * still waiting: it retries unprotected. */
 	ms__os_close(st->u.uffd);
 	ms__os_close(st->stop);
+	ms__modes_release(&st->modes);
 	free(st);
 	v->tracker_state = NULL;
 }
 
 static void init(void *state)
 {
-	((thread_state *)state)->stop = -1;
+	thread_state *st = state;
+	st->stop = -1;
+	ms__modes_init(&st->modes, &ms__tracker_uffd_thread, &scanning_ops);
 }
 
 /* The thread first, then the protection (ms__uffd_attach): from then on
@@ -232,7 +261,43 @@ static int attach(ms_view *v)
 {
 	if (RUNNING_ON_VALGRIND || MS_UNDER_TSAN)
 		return -EOPNOTSUPP;
+	/* A view mapped again starts in the synchronous mode. */
+	v->ops = &ms__tracker_uffd_thread;
 	return ms__uffd_attach(v, &kind);
+}
+
+static int unprotect(ms_view *v, size_t first, size_t n)
+{
+	thread_state *st = state_of(v);
+	unsigned shift = ms__page_shift();
+	return ms__uffd_wp(ms__modes_uffd(&st->modes, st->u.uffd), v->base + (first << shift),
+			   n << shift, false);
+}
+
+static int rearm(ms_view *v)
+{
+	thread_state *st = state_of(v);
+	follow(st);
+	size_t n = atomic_load(&v->dirty.n);
+	int err = ms__uffd_rearm(v);
+	if (!err)
+		ms__modes_consider(v, &st->modes, st->u.uffd, n);
+	return err;
+}
+
+static int collect_scanning(ms_view *v)
+{
+	return ms__modes_collect(v, &state_of(v)->modes);
+}
+
+static int rearm_scanning(ms_view *v)
+{
+	thread_state *st = state_of(v);
+	size_t n = atomic_load(&v->dirty.n);
+	int err = ms__modes_rearm(v, &st->modes);
+	if (!err)
+		ms__modes_consider(v, &st->modes, st->u.uffd, n);
+	return err;
 }
 
 const ms__tracker_ops ms__tracker_uffd_thread = {
@@ -242,7 +307,28 @@ const ms__tracker_ops ms__tracker_uffd_thread = {
     .attach = attach,
     .detach = release,
     .collect = ms__uffd_settle,
-    .rearm = ms__uffd_rearm,
-    .unprotect = ms__uffd_unprotect,
+    .rearm = rearm,
+    .unprotect = unprotect,
     .fault_driven = true,
+};
+
+/* The same tracker in its scanning mode (uffd_modes.c): not fault-driven
+ * (restores collect), the same name and id. */
+ms__uffd_modes *ms__uffd_thread_modes(const ms_view *v)
+{
+	if (v->ops != &ms__tracker_uffd_thread && v->ops != &scanning_ops)
+		return NULL;
+	thread_state *st = v->tracker_state;
+	return st ? &st->modes : NULL;
+}
+
+static const ms__tracker_ops scanning_ops = {
+    .id = MS_TRACKER_UFFD_THREAD,
+    .name = "uffd-thread",
+    .probe = probe,
+    .attach = attach,
+    .detach = release,
+    .collect = collect_scanning,
+    .rearm = rearm_scanning,
+    .unprotect = unprotect,
 };

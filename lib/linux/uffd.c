@@ -68,6 +68,12 @@ int ms__uffd_wp(int uffd, void *addr, size_t len, bool protect)
 	return ms__ioctl(uffd, UFFDIO_WRITEPROTECT, &wp);
 }
 
+int ms__uffd_unregister(int uffd, void *addr, size_t len)
+{
+	struct uffdio_range r = {.start = (uintptr_t)addr, .len = len};
+	return ms__ioctl(uffd, UFFDIO_UNREGISTER, &r);
+}
+
 int ms__uffd_wp_pages(int uffd, uint8_t *base, const size_t *list, size_t n, bool protect)
 {
 	unsigned shift = ms__page_shift();
@@ -103,10 +109,6 @@ int ms__uffd_arm(int uffd, void *addr, size_t len)
 	return err ? err : ms__uffd_wp(uffd, addr, len, true);
 }
 
-/* Regions returned per PAGEMAP_SCAN call. Below 512: past that, the kernel
- * may report a stale walk_end. */
-enum { SCAN_VEC = 256 };
-
 /* PAGEMAP_SCAN over the whole view for its private copies (not the
  * snapshot's file pages) that are present, or also swapped out (only
  * before the view is protected: the kernel reports protected never-touched
@@ -118,7 +120,7 @@ static long scan_private(int pagemap, ms_view *v, bool swapped, bool record)
 	unsigned shift = ms__page_shift();
 	uint64_t start = (uintptr_t)v->base, end = start + v->size;
 	uint64_t where = PAGE_IS_PRESENT | (swapped ? PAGE_IS_SWAPPED : 0);
-	struct page_region vec[SCAN_VEC];
+	struct page_region vec[MS__SCAN_VEC];
 	while (start < end) {
 		/* Zeroed so that tools unaware of this ioctl see defined memory. */
 		memset(vec, 0, sizeof vec);
@@ -127,7 +129,7 @@ static long scan_private(int pagemap, ms_view *v, bool swapped, bool record)
 		    .start = start,
 		    .end = end,
 		    .vec = (uintptr_t)vec,
-		    .vec_len = SCAN_VEC,
+		    .vec_len = MS__SCAN_VEC,
 		    .category_inverted = PAGE_IS_FILE,
 		    .category_mask = PAGE_IS_FILE,
 		    .category_anyof_mask = where,
@@ -142,7 +144,7 @@ static long scan_private(int pagemap, ms_view *v, bool swapped, bool record)
 					  (size_t)((vec[i].start - (uintptr_t)v->base) >> shift),
 					  (size_t)((vec[i].end - vec[i].start) >> shift));
 		/* A partly filled vector means the walk reached `end`. */
-		if (got < SCAN_VEC)
+		if (got < MS__SCAN_VEC)
 			break;
 		start = arg.walk_end > vec[got - 1].end ? arg.walk_end : vec[got - 1].end;
 	}
@@ -244,4 +246,74 @@ int ms__uffd_unprotect(ms_view *v, size_t first, size_t n)
 	ms__uffd_state *u = v->tracker_state;
 	unsigned shift = ms__page_shift();
 	return ms__uffd_wp(u->uffd, v->base + (first << shift), n << shift, false);
+}
+
+int ms__uffd_scan_written(ms__uffd_scanner *s, ms_view *v, size_t first, size_t n,
+			  ms__scan_mode mode)
+{
+	unsigned shift = ms__page_shift();
+	uint64_t start = (uintptr_t)v->base + ((uint64_t)first << shift);
+	uint64_t end = start + ((uint64_t)n << shift);
+	uint64_t flags = mode == MS__SCAN_WALK	  ? 0
+			 : mode == MS__SCAN_REARM ? PM_SCAN_CHECK_WPASYNC | PM_SCAN_WP_MATCHING
+						  : PM_SCAN_CHECK_WPASYNC;
+	while (start < end) {
+		/* Zeroed so that tools unaware of this ioctl see defined memory. */
+		memset(s->vec, 0, sizeof s->vec);
+		struct pm_scan_arg arg = {
+		    .size = sizeof arg,
+		    .flags = flags,
+		    .start = start,
+		    .end = end,
+		    .vec = (uintptr_t)s->vec,
+		    .vec_len = MS__SCAN_VEC,
+		    .category_mask = PAGE_IS_WRITTEN,
+		    .return_mask = PAGE_IS_WRITTEN,
+		};
+		long got = ms__ioctl_count(s->pagemap, PAGEMAP_SCAN, &arg);
+		if (got < 0)
+			return (int)got;
+		for (long i = 0; mode == MS__SCAN_RECORD && i < got; i++) {
+			size_t pg = (size_t)((s->vec[i].start - (uintptr_t)v->base) >> shift);
+			size_t cnt = (size_t)((s->vec[i].end - s->vec[i].start) >> shift);
+			ms__dirty_add_run(&v->dirty, pg, cnt);
+		}
+		/* A partly filled vector means the walk reached `end`; test that
+		 * rather than walk_end, which can be stale. */
+		if (got < MS__SCAN_VEC)
+			break;
+		uint64_t next = s->vec[got - 1].end;
+		start = arg.walk_end > next ? arg.walk_end : next;
+	}
+	return 0;
+}
+
+/* ms__uffd_rearm_written protects the dirty pages run by run (one ioctl
+ * each: O(runs)) or with one PAGEMAP_SCAN over the span from the first to
+ * the last dirty page (one call plus O(span), about 1/256 of an ioctl a
+ * page: figures in docs/tracking.md). The scan wins when there are more
+ * runs than span / SCAN_PAGES_PER_RUN. */
+enum { SCAN_PAGES_PER_RUN = 256 };
+
+int ms__uffd_rearm_written(ms__uffd_scanner *s, int uffd, ms_view *v)
+{
+	size_t n = atomic_load(&v->dirty.n);
+	if (n == 0)
+		return 0;
+	const size_t *list = v->dirty.list;
+	size_t runs = 0, lo = list[0], hi = list[0], i = 0;
+	ms__page_run run;
+	while (ms__next_run(list, n, &i, &run)) {
+		runs++;
+		lo = run.first < lo ? run.first : lo;
+		hi = run.first + run.n - 1 > hi ? run.first + run.n - 1 : hi;
+	}
+	size_t span = hi - lo + 1;
+	if (runs > 1 && runs > span / SCAN_PAGES_PER_RUN) {
+		/* Every written page in the span is dirty (collect() found them
+		 * all and writes since went to dirty pages), so re-arming every
+		 * written page there re-arms exactly the dirty set. */
+		return ms__uffd_scan_written(s, v, lo, span, MS__SCAN_REARM);
+	}
+	return ms__uffd_wp_pages(uffd, v->base, list, n, true);
 }

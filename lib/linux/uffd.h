@@ -61,7 +61,7 @@ struct pm_scan_arg {
 #include <stddef.h>
 #include <stdint.h>
 
-#include "memsnap/memsnap.h"
+#include "../internal.h"
 
 /* Helpers over the primitives of prim.h, shared by the userfaultfd
  * trackers. All return 0 (or a descriptor) or -errno. */
@@ -146,5 +146,81 @@ int ms__uffd_unprotect(ms_view *v, size_t first, size_t n);
 /* ms__uffd_wp over the pages list[0..n) (sorted) of the mapping at `base`,
  * one call per run of neighbouring pages. */
 int ms__uffd_wp_pages(int uffd, uint8_t *base, const size_t *list, size_t n, bool protect);
+
+/* Stop watching [addr, addr+len) with `uffd`; the kernel lifts every
+ * protection it set there. */
+int ms__uffd_unregister(int uffd, void *addr, size_t len);
+
+/* Regions returned per PAGEMAP_SCAN call. Below 512: past that, the kernel
+ * may report a stale walk_end. */
+enum { MS__SCAN_VEC = 256 };
+
+/* What reads a view's written pages back from its page tables: a
+ * descriptor of /proc/self/pagemap (-1 when closed) and the vector the
+ * kernel fills. */
+typedef struct ms__uffd_scanner {
+	int pagemap;
+	struct page_region vec[MS__SCAN_VEC];
+} ms__uffd_scanner;
+
+/* What one pass of ms__uffd_scan_written does with the written pages. */
+typedef enum ms__scan_mode {
+	MS__SCAN_RECORD, /* add them to v->dirty */
+	MS__SCAN_REARM,	 /* write-protect them again as they are reported */
+	/* Only walk the page tables, as RECORD would (no result): the cost of
+	 * a scan, also over a view registered in synchronous mode, where
+	 * "written" means nothing. */
+	MS__SCAN_WALK,
+} ms__scan_mode;
+
+/* One PAGEMAP_SCAN pass over pages [first, first+n) of v for the pages
+ * written since they were write-protected in asynchronous mode. */
+int ms__uffd_scan_written(ms__uffd_scanner *s, ms_view *v, size_t first, size_t n,
+			  ms__scan_mode mode);
+
+/* The rearm of asynchronous write-protect: protect the pages of v->dirty
+ * again, run by run through `uffd`, or with one scan of their span where
+ * the runs are many. */
+int ms__uffd_rearm_written(ms__uffd_scanner *s, int uffd, ms_view *v);
+
+/* uffd-thread's scanning mode and its cost model (uffd_modes.c), kept in
+ * the tracker's state. */
+typedef struct ms__uffd_modes {
+	bool scanning;
+	bool fixed;		       /* costs set by a test */
+	const ms__tracker_ops *ops[2]; /* the tracker in each mode */
+	int auffd;		       /* asynchronous userfaultfd, or -1 */
+	ms__uffd_scanner *scan;	       /* made when first needed */
+	/* One fault's round trip to the thread and one scan of the view (ns,
+	 * 0 while unknown); since the last decision (at restore number
+	 * `since`), the pages protected again and the time spent scanning. */
+	uint64_t fault_ns, scan_ns;
+	uint64_t since, new_pages, scan_sum_ns, scans;
+	unsigned dwell, moves;
+} ms__uffd_modes;
+
+void ms__modes_init(ms__uffd_modes *m, const ms__tracker_ops *faulting,
+		    const ms__tracker_ops *scanning);
+void ms__modes_release(ms__uffd_modes *m);
+/* The userfaultfd the view is registered with now. */
+int ms__modes_uffd(const ms__uffd_modes *m, int sync_uffd);
+/* collect() and rearm() in the scanning mode. */
+int ms__modes_collect(ms_view *v, ms__uffd_modes *m);
+int ms__modes_rearm(ms_view *v, ms__uffd_modes *m);
+/* After a rearm of `rearmed` pages in either mode: account them, and when a
+ * decision is due, move the view to the other mode if it costs less. */
+void ms__modes_consider(ms_view *v, ms__uffd_modes *m, int sync_uffd, size_t rearmed);
+/* Whether the mode other than the current one (`scanning` or not) costs
+ * less, given a fault's round trip, the first writes (`new_pages`) of the
+ * last `restores` restores, and one scan of the view. */
+bool ms__uffd_switch_pays(bool scanning, uint64_t fault_ns, uint64_t new_pages, uint64_t scan_ns,
+			  uint64_t restores);
+
+/* The modes of a uffd-thread view, or NULL for a view of another tracker
+ * (track_uffd_thread.c). For tests: whether it is in its scanning mode, and
+ * costs that replace the measured ones (fault_ns 0: measure again). */
+ms__uffd_modes *ms__uffd_thread_modes(const ms_view *v);
+bool ms__uffd_thread_scanning(const ms_view *v);
+void ms__uffd_thread_fix_costs(ms_view *v, uint64_t fault_ns, uint64_t scan_ns);
 
 #endif /* MEMSNAP_LINUX_UFFD_H */

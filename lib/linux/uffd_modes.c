@@ -1,0 +1,240 @@
+/*
+ * uffd-thread's scanning mode and the cost model that picks it.
+ *
+ * A loop that writes new pages every iteration pays a round trip to the
+ * tracking thread for each; uffd-async resolves such writes in the kernel
+ * but scans the page tables of the whole view on every restore. Which costs
+ * less depends on the pages, the view's size and the machine, so the view
+ * measures both and takes the cheaper. It times a round trip (a write to a
+ * protected page of its own, FAULT_SAMPLES times, the median) and a scan,
+ * counts the pages each restore protects again (each was a first write,
+ * which faulted), and every `dwell` restores compares the round trips of
+ * those pages with as many scans.
+ *
+ * Where the scans cost less, the view moves its registration to a second
+ * userfaultfd in asynchronous mode and from then on works as uffd-async
+ * does: collect scans, and hot pages are no longer fault-driven. Where the
+ * round trips cost less again (a loop that settled on its pages, which hot
+ * pages then take out of tracking), it moves back. A move is made inside a
+ * restore, when no one writes to the view (memsnap.h): the kernel lifts the
+ * old protection as the range leaves one userfaultfd, and the whole view is
+ * protected anew with the other (O(size), as when tracking started). Hot
+ * pages stay dirty, protected: their next write faults once more. Every
+ * writer is seen in both modes.
+ *
+ * Restores between two decisions: DWELL_MIN at first; a decision to stay
+ * doubles the wait up to DWELL_MAX, a move sets it to DWELL_MIN << moves so
+ * far, so a view whose costs sit near the boundary does not flap. A move
+ * needs the other mode to be cheaper by a quarter.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "../internal.h"
+#include "prim.h"
+#include "uffd.h"
+
+enum { DWELL_MIN = 8, DWELL_MAX = 1024, FAULT_SAMPLES = 5 };
+
+void ms__modes_init(ms__uffd_modes *m, const ms__tracker_ops *faulting,
+		    const ms__tracker_ops *scanning)
+{
+	*m = (ms__uffd_modes){.auffd = -1, .dwell = DWELL_MIN};
+	m->ops[0] = faulting;
+	m->ops[1] = scanning;
+}
+
+void ms__modes_release(ms__uffd_modes *m)
+{
+	ms__os_close(m->auffd);
+	if (m->scan)
+		ms__os_close(m->scan->pagemap);
+	free(m->scan);
+	m->scan = NULL;
+	m->auffd = -1;
+}
+
+int ms__modes_uffd(const ms__uffd_modes *m, int sync_uffd)
+{
+	return m->scanning ? m->auffd : sync_uffd;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* The median time of a write to a protected page of a scratch mapping
+ * registered with the synchronous userfaultfd, whose thread serves it as it
+ * serves the view; 0 if it cannot be measured. */
+static uint64_t fault_cost(int uffd)
+{
+	size_t page = (size_t)1 << ms__page_shift();
+	void *p;
+	if (ms__map(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, &p))
+		return 0;
+	volatile uint8_t *b = p;
+	b[0] = 1; /* present: the timed writes fault only for the protection */
+	uint64_t t[FAULT_SAMPLES];
+	size_t n = 0;
+	if (ms__uffd_register_wp(uffd, p, page) == 0) {
+		for (; n < FAULT_SAMPLES && ms__uffd_wp(uffd, p, page, true) == 0; n++) {
+			uint64_t t0 = ms__now_ns();
+			b[0] = (uint8_t)n;
+			t[n] = ms__now_ns() - t0;
+		}
+		(void)ms__uffd_unregister(uffd, p, page);
+	}
+	munmap(p, page);
+	if (n < FAULT_SAMPLES)
+		return 0;
+	qsort(t, n, sizeof t[0], cmp_u64);
+	return t[n / 2] ? t[n / 2] : 1;
+}
+
+/* The scanner, made when first needed. */
+static int scanner(ms__uffd_modes *m)
+{
+	if (m->scan)
+		return 0;
+	ms__uffd_scanner *s = malloc(sizeof *s);
+	if (!s)
+		return -ENOMEM;
+	s->pagemap = ms__open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
+	if (s->pagemap < 0) {
+		int err = s->pagemap;
+		free(s);
+		return err;
+	}
+	m->scan = s;
+	return 0;
+}
+
+/* A scan of the whole view, timed: added to the sums in the scanning mode
+ * (where it is the collection); the estimate in the faulting mode (a walk
+ * of the same page tables, which finds nothing there). */
+static int timed_scan(ms_view *v, ms__uffd_modes *m, ms__scan_mode mode)
+{
+	uint64_t t0 = ms__now_ns();
+	int err = ms__uffd_scan_written(m->scan, v, 0, v->npages, mode);
+	uint64_t t = ms__now_ns() - t0;
+	if (err)
+		return err;
+	if (mode == MS__SCAN_WALK) {
+		m->scan_ns = t ? t : 1;
+	} else {
+		m->scan_sum_ns += t;
+		m->scans++;
+	}
+	return 0;
+}
+
+int ms__modes_collect(ms_view *v, ms__uffd_modes *m)
+{
+	return timed_scan(v, m, MS__SCAN_RECORD);
+}
+
+int ms__modes_rearm(ms_view *v, ms__uffd_modes *m)
+{
+	return ms__uffd_rearm_written(m->scan, m->auffd, v);
+}
+
+/* Move the view's registration to the other mode's userfaultfd and protect
+ * it whole there. On failure the view stays in its mode, protected whole
+ * again, or, if even that fails, untracked until its next restore maps it
+ * again (restore.c); the restore that called this has succeeded either
+ * way. */
+static void move(ms_view *v, ms__uffd_modes *m, int sync_uffd)
+{
+	if (!m->scanning && m->auffd < 0) {
+		int fd = ms__uffd_new(UFFD_FEATURE_WP_ASYNC, false, NULL);
+		if (fd < 0)
+			return;
+		m->auffd = fd;
+	}
+	int from = m->scanning ? m->auffd : sync_uffd;
+	int to = m->scanning ? sync_uffd : m->auffd;
+	if (ms__uffd_unregister(from, v->base, v->size) != 0)
+		return;
+	if (ms__uffd_register_wp(to, v->base, v->size) == 0) {
+		if (ms__uffd_arm(to, v->base, v->size) == 0) {
+			m->scanning = !m->scanning;
+			v->ops = m->ops[m->scanning];
+			return;
+		}
+		(void)ms__uffd_unregister(to, v->base, v->size);
+	}
+	if (ms__uffd_register_wp(from, v->base, v->size) != 0 ||
+	    ms__uffd_arm(from, v->base, v->size) != 0)
+		v->pid = 0;
+}
+
+bool ms__uffd_switch_pays(bool scanning, uint64_t fault_ns, uint64_t new_pages, uint64_t scan_ns,
+			  uint64_t restores)
+{
+	/* What the first writes of the last `restores` restores cost in round
+	 * trips, against as many scans. */
+	double faults = (double)fault_ns * (double)new_pages;
+	double scans = (double)scan_ns * (double)restores;
+	return scanning ? faults * 1.25 < scans : faults > scans * 1.25;
+}
+
+/* Whether the other mode costs less, from what was seen since the last
+ * decision over `restores` restores. */
+static bool other_pays(ms_view *v, ms__uffd_modes *m, int sync_uffd, uint64_t restores)
+{
+	if (m->new_pages == 0)
+		return m->scanning; /* no first write: faulting costs nothing */
+	if (scanner(m) != 0)
+		return false;
+	if (m->fixed) {
+		/* The costs a test set. */
+	} else if (m->scanning) {
+		m->scan_ns = m->scans ? m->scan_sum_ns / m->scans : 0;
+	} else {
+		if (!m->fault_ns)
+			m->fault_ns = fault_cost(sync_uffd);
+		(void)timed_scan(v, m, MS__SCAN_WALK);
+	}
+	return m->fault_ns && m->scan_ns &&
+	       ms__uffd_switch_pays(m->scanning, m->fault_ns, m->new_pages, m->scan_ns, restores);
+}
+
+void ms__modes_consider(ms_view *v, ms__uffd_modes *m, int sync_uffd, size_t rearmed)
+{
+	m->new_pages += rearmed;
+	uint64_t now = v->stats.restores + 1; /* this restore's number */
+	uint64_t restores = now - m->since;
+	if (restores < m->dwell)
+		return;
+	bool pays = other_pays(v, m, sync_uffd, restores);
+	m->since = now;
+	m->new_pages = m->scan_sum_ns = m->scans = 0;
+	if (!pays) {
+		m->dwell = m->dwell < DWELL_MAX / 2 ? m->dwell * 2 : DWELL_MAX;
+		return;
+	}
+	m->moves++;
+	m->dwell = m->moves < 7 ? DWELL_MIN << m->moves : DWELL_MAX;
+	move(v, m, sync_uffd);
+}
+
+bool ms__uffd_thread_scanning(const ms_view *v)
+{
+	const ms__uffd_modes *m = ms__uffd_thread_modes(v);
+	return m && m->scanning;
+}
+
+void ms__uffd_thread_fix_costs(ms_view *v, uint64_t fault_ns, uint64_t scan_ns)
+{
+	ms__uffd_modes *m = ms__uffd_thread_modes(v);
+	if (!m)
+		return;
+	m->fixed = fault_ns != 0;
+	m->fault_ns = fault_ns;
+	m->scan_ns = scan_ns;
+}
