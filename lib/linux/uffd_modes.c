@@ -24,8 +24,10 @@
  *
  * Restores between two decisions: DWELL_MIN at first; a decision to stay
  * doubles the wait up to DWELL_MAX, a move sets it to DWELL_MIN << moves so
- * far, so a view whose costs sit near the boundary does not flap. A move
- * needs the other mode to be cheaper by a quarter.
+ * far, so a view whose costs sit near the boundary does not flap; a
+ * decision comes sooner (after DWELL_MIN restores) when the costs last
+ * measured already favour the other mode. A move needs the other mode to
+ * be cheaper by a quarter.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -37,7 +39,7 @@
 #include "prim.h"
 #include "uffd.h"
 
-enum { DWELL_MIN = 8, DWELL_MAX = 1024, FAULT_SAMPLES = 5 };
+enum { DWELL_MIN = 8, DWELL_MAX = 1024, FAULT_SAMPLES = 5, FAULT_BURST = 8 };
 
 void ms__modes_init(ms__uffd_modes *m, const ms__tracker_ops *faulting,
 		    const ms__tracker_ops *scanning)
@@ -68,28 +70,34 @@ static int cmp_u64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The median time of a write to a protected page of a scratch mapping
- * registered with the synchronous userfaultfd, whose thread serves it as it
- * serves the view; 0 if it cannot be measured. */
+/* What one first write costs in the synchronous mode, from FAULT_SAMPLES
+ * bursts of FAULT_BURST writes to protected pages of a scratch mapping
+ * registered with the synchronous userfaultfd, whose thread serves them as
+ * it serves the view: the median burst's time a write; 0 if it cannot be
+ * measured. Bursts, as a loop writes its new pages: a writer woken while
+ * the thread still runs on its CPU may be moved to another one, and the
+ * next round trips then cost more than a lone one does. */
 static uint64_t fault_cost(int uffd)
 {
-	size_t page = (size_t)1 << ms__page_shift();
+	size_t page = (size_t)1 << ms__page_shift(), len = FAULT_BURST * page;
 	void *p;
-	if (ms__map(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, &p))
+	if (ms__map(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, &p))
 		return 0;
 	volatile uint8_t *b = p;
-	b[0] = 1; /* present: the timed writes fault only for the protection */
+	for (size_t i = 0; i < FAULT_BURST; i++)
+		b[i * page] = 1; /* present: the timed writes fault only for the protection */
 	uint64_t t[FAULT_SAMPLES];
 	size_t n = 0;
-	if (ms__uffd_register_wp(uffd, p, page) == 0) {
-		for (; n < FAULT_SAMPLES && ms__uffd_wp(uffd, p, page, true) == 0; n++) {
+	if (ms__uffd_register_wp(uffd, p, len) == 0) {
+		for (; n < FAULT_SAMPLES && ms__uffd_wp(uffd, p, len, true) == 0; n++) {
 			uint64_t t0 = ms__now_ns();
-			b[0] = (uint8_t)n;
-			t[n] = ms__now_ns() - t0;
+			for (size_t i = 0; i < FAULT_BURST; i++)
+				b[i * page] = (uint8_t)n;
+			t[n] = (ms__now_ns() - t0) / FAULT_BURST;
 		}
-		(void)ms__uffd_unregister(uffd, p, page);
+		(void)ms__uffd_unregister(uffd, p, len);
 	}
-	munmap(p, page);
+	munmap(p, len);
 	if (n < FAULT_SAMPLES)
 		return 0;
 	qsort(t, n, sizeof t[0], cmp_u64);
@@ -209,7 +217,14 @@ void ms__modes_consider(ms_view *v, ms__uffd_modes *m, int sync_uffd, size_t rea
 	m->new_pages += rearmed;
 	uint64_t now = v->stats.restores + 1; /* this restore's number */
 	uint64_t restores = now - m->since;
-	if (restores < m->dwell)
+	/* Due every `dwell` restores, or sooner when the costs known from the
+	 * last decision already favour the other mode (a loop that changed
+	 * its ways need not wait out a long dwell). */
+	bool due =
+	    restores >= m->dwell ||
+	    (restores >= DWELL_MIN && m->fault_ns && m->scan_ns &&
+	     ms__uffd_switch_pays(m->scanning, m->fault_ns, m->new_pages, m->scan_ns, restores));
+	if (!due)
 		return;
 	bool pays = other_pays(v, m, sync_uffd, restores);
 	m->since = now;
