@@ -5,8 +5,8 @@
  * tracking thread for each; uffd-async resolves such writes in the kernel
  * but scans the page tables of the whole view on every restore. Which costs
  * less depends on the pages, the view's size and the machine, so the view
- * measures both and takes the cheaper. It times a round trip (a write to a
- * protected page of its own, FAULT_SAMPLES times, the median) and a scan,
+ * measures both and takes the cheaper. At each decision it times a round
+ * trip (writes to protected pages of its own, below) and a scan,
  * counts the pages each restore protects again (each was a first write,
  * which faulted), and every `dwell` restores compares the round trips of
  * those pages with as many scans.
@@ -39,7 +39,7 @@
 #include "prim.h"
 #include "uffd.h"
 
-enum { DWELL_MIN = 8, DWELL_MAX = 1024, FAULT_SAMPLES = 5, FAULT_BURST = 8 };
+enum { DWELL_MIN = 8, DWELL_MAX = 1024, FAULT_SAMPLES = 3, FAULT_BURST = 8 };
 
 void ms__modes_init(ms__uffd_modes *m, const ms__tracker_ops *faulting,
 		    const ms__tracker_ops *scanning)
@@ -199,14 +199,15 @@ static bool other_pays(ms_view *v, ms__uffd_modes *m, int sync_uffd, uint64_t re
 		return m->scanning; /* no first write: faulting costs nothing */
 	if (scanner(m) != 0)
 		return false;
-	if (m->fixed) {
-		/* The costs a test set. */
-	} else if (m->scanning) {
-		m->scan_ns = m->scans ? m->scan_sum_ns / m->scans : 0;
-	} else {
-		if (!m->fault_ns)
-			m->fault_ns = fault_cost(sync_uffd);
-		(void)timed_scan(v, m, MS__SCAN_WALK);
+	/* Both costs are measured afresh at each decision (unless a test set
+	 * them): one measurement taken while the machine was busy must not
+	 * hold a view in the wrong mode. */
+	if (!m->fixed) {
+		m->fault_ns = fault_cost(sync_uffd);
+		if (m->scanning)
+			m->scan_ns = m->scans ? m->scan_sum_ns / m->scans : 0;
+		else
+			(void)timed_scan(v, m, MS__SCAN_WALK);
 	}
 	return m->fault_ns && m->scan_ns &&
 	       ms__uffd_switch_pays(m->scanning, m->fault_ns, m->new_pages, m->scan_ns, restores);
