@@ -196,6 +196,7 @@ typedef struct ms__uffd_modes {
 	 * `since`), the pages protected again and the time spent scanning. */
 	uint64_t fault_ns, scan_ns;
 	uint64_t since, new_pages, scan_sum_ns, scans;
+	uint64_t active; /* restores since then that protected pages again */
 	unsigned dwell, moves;
 } ms__uffd_modes;
 

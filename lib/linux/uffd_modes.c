@@ -6,10 +6,12 @@
  * but scans the page tables of the whole view on every restore. Which costs
  * less depends on the pages, the view's size and the machine, so the view
  * measures both and takes the cheaper. At each decision it times a round
- * trip (writes to protected pages of its own, below) and a scan,
- * counts the pages each restore protects again (each was a first write,
- * which faulted), and every `dwell` restores compares the round trips of
- * those pages with as many scans.
+ * trip (writes to protected pages of its own, below) and a scan, counts the
+ * pages each restore protected again (each was a first write, which
+ * faulted), and compares the round trips of those pages with as many scans
+ * as restores; it moves to scanning only when most of the restores had new
+ * pages (a loop settling on its pages has them in a few, and hot pages take
+ * them next).
  *
  * Where the scans cost less, the view moves its registration to a second
  * userfaultfd in asynchronous mode and from then on works as uffd-async
@@ -197,6 +199,10 @@ static bool other_pays(ms_view *v, ms__uffd_modes *m, int sync_uffd, uint64_t re
 {
 	if (m->new_pages == 0)
 		return m->scanning; /* no first write: faulting costs nothing */
+	/* New pages in a few restores only are a loop settling on its pages
+	 * (hot pages take them next), not a loop that writes new ones. */
+	if (!m->scanning && m->active * 2 < restores)
+		return false;
 	if (scanner(m) != 0)
 		return false;
 	/* Both costs are measured afresh at each decision (unless a test set
@@ -216,6 +222,7 @@ static bool other_pays(ms_view *v, ms__uffd_modes *m, int sync_uffd, uint64_t re
 void ms__modes_consider(ms_view *v, ms__uffd_modes *m, int sync_uffd, size_t rearmed)
 {
 	m->new_pages += rearmed;
+	m->active += rearmed > 0;
 	uint64_t now = v->stats.restores + 1; /* this restore's number */
 	uint64_t restores = now - m->since;
 	/* Due every `dwell` restores, or sooner when the costs known from the
@@ -229,7 +236,7 @@ void ms__modes_consider(ms_view *v, ms__uffd_modes *m, int sync_uffd, size_t rea
 		return;
 	bool pays = other_pays(v, m, sync_uffd, restores);
 	m->since = now;
-	m->new_pages = m->scan_sum_ns = m->scans = 0;
+	m->new_pages = m->scan_sum_ns = m->scans = m->active = 0;
 	if (!pays) {
 		m->dwell = m->dwell < DWELL_MAX / 2 ? m->dwell * 2 : DWELL_MAX;
 		return;
