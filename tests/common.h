@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,16 @@ static inline int unsetenv(const char *name)
 	return _putenv_s(name, "");
 }
 #endif
+
+/* The tests' pseudo-random numbers: xorshift64 over a state of the
+ * caller's (never 0), so every run of a test draws the same sequence. */
+static inline uint64_t ms_test_rnd(uint64_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return *state;
+}
 
 static inline const char *ms_test_tmpdir(void)
 {

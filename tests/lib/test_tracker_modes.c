@@ -37,10 +37,7 @@ static void to_faulting(ms_view *v)
 static uint64_t rnd_state = 0x9e3779b97f4a7c15u;
 static uint64_t rnd(void)
 {
-	rnd_state ^= rnd_state << 13;
-	rnd_state ^= rnd_state >> 7;
-	rnd_state ^= rnd_state << 17;
-	return rnd_state;
+	return ms_test_rnd(&rnd_state);
 }
 
 /* A snapshot of NP pages of a pattern, the pattern in `content`. */
@@ -64,6 +61,34 @@ static ms_view *thread_view(ms_snapshot *s)
 	ms_view *v;
 	cr_assert_eq(ms_view_new_tracked(s, MS_VIEW_COW, MS_TRACKER_UFFD_THREAD, &v), 0);
 	return v;
+}
+
+/* A snapshot of the pattern and a uffd-thread view of it. */
+typedef struct fixture {
+	uint8_t *content;
+	ms_snapshot *s;
+	ms_view *v;
+} fixture;
+
+/* False, having made nothing, where this process cannot have uffd-thread. */
+static bool fixture_init(fixture *f)
+{
+	f->content = malloc(NP * PS);
+	cr_assert(f->content);
+	f->s = pattern(f->content);
+	f->v = thread_view(f->s);
+	if (!f->v) {
+		ms_snapshot_unref(f->s);
+		free(f->content);
+	}
+	return f->v != NULL;
+}
+
+static void fixture_fini(fixture *f)
+{
+	ms_view_free(f->v);
+	ms_snapshot_unref(f->s);
+	free(f->content);
 }
 
 static void assert_restored(ms_view *v, const uint8_t *content, const char *when)
@@ -112,14 +137,11 @@ Test(modes, the_cost_model_takes_the_cheaper_mode_by_a_margin)
 
 Test(modes, views_moving_between_modes_undo_every_writer)
 {
-	uint8_t *content = malloc(NP * PS);
-	ms_snapshot *s = pattern(content);
-	ms_view *v = thread_view(s);
-	if (!v) {
-		ms_snapshot_unref(s);
-		free(content);
+	fixture f;
+	if (!fixture_init(&f))
 		return;
-	}
+	ms_view *v = f.v;
+	const uint8_t *content = f.content;
 	char path[256];
 	uint8_t junk[64];
 	memset(junk, 0x77, sizeof junk);
@@ -143,9 +165,7 @@ Test(modes, views_moving_between_modes_undo_every_writer)
 	cr_assert_geq(moves, 4, "the view moved %d times", moves);
 	close(file);
 	unlink(path);
-	ms_view_free(v);
-	ms_snapshot_unref(s);
-	free(content);
+	fixture_fini(&f);
 }
 
 /* With the measured costs a loop that rewrites the same pages ends in the
@@ -153,14 +173,11 @@ Test(modes, views_moving_between_modes_undo_every_writer)
  * pages out of tracking, so no first write is left to pay for. */
 Test(modes, a_loop_on_the_same_pages_ends_faulting)
 {
-	uint8_t *content = malloc(NP * PS);
-	ms_snapshot *s = pattern(content);
-	ms_view *v = thread_view(s);
-	if (!v) {
-		ms_snapshot_unref(s);
-		free(content);
+	fixture f;
+	if (!fixture_init(&f))
 		return;
-	}
+	ms_view *v = f.v;
+	const uint8_t *content = f.content;
 	for (int i = 0; i < 300; i++) {
 		uint8_t *d = ms_view_data(v);
 		d[5 * PS] = (uint8_t)i;
@@ -169,23 +186,18 @@ Test(modes, a_loop_on_the_same_pages_ends_faulting)
 	}
 	cr_assert_not(ms__uffd_thread_scanning(v));
 	assert_restored(v, content, "after the loop");
-	ms_view_free(v);
-	ms_snapshot_unref(s);
-	free(content);
+	fixture_fini(&f);
 }
 
 /* A view in the scanning mode inherited by fork: the child's writes are
  * undone by its restore (a remap there), the parent's view is untouched. */
 Test(modes, a_scanning_view_in_a_forked_child)
 {
-	uint8_t *content = malloc(NP * PS);
-	ms_snapshot *s = pattern(content);
-	ms_view *v = thread_view(s);
-	if (!v) {
-		ms_snapshot_unref(s);
-		free(content);
+	fixture f;
+	if (!fixture_init(&f))
 		return;
-	}
+	ms_view *v = f.v;
+	const uint8_t *content = f.content;
 	to_scanning(v);
 	uint8_t *d = ms_view_data(v);
 	for (int i = 0; i < 64 && !ms__uffd_thread_scanning(v); i++) {
@@ -209,9 +221,7 @@ Test(modes, a_scanning_view_in_a_forked_child)
 	cr_assert_eq(d[8 * PS], content[8 * PS], "the child's write reached the parent");
 	cr_assert_geq(ms_view_restore(v), 0);
 	assert_restored(v, content, "in the parent");
-	ms_view_free(v);
-	ms_snapshot_unref(s);
-	free(content);
+	fixture_fini(&f);
 }
 
 /* Restores up to the one that moves a view (the 8th: the first decision),

@@ -66,10 +66,7 @@ static bool usable(ms_tracker t)
 static uint64_t rnd_state = 88172645463325252u;
 static uint64_t rnd(void)
 {
-	rnd_state ^= rnd_state << 13;
-	rnd_state ^= rnd_state >> 7;
-	rnd_state ^= rnd_state << 17;
-	return rnd_state;
+	return ms_test_rnd(&rnd_state);
 }
 
 /* A view and what it must contain. */
