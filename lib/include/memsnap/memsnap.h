@@ -125,7 +125,10 @@ typedef enum ms_tracker {
 	 * every writer, the kernel included. Needs a userfaultfd that receives
 	 * the kernel's faults (privilege: CAP_SYS_PTRACE, /dev/userfaultfd or
 	 * vm.unprivileged_userfaultfd=1) and memfd-backed snapshots; not under
-	 * valgrind or in ThreadSanitizer builds. */
+	 * valgrind or in ThreadSanitizer builds. A view whose first writes per
+	 * restore would cost more in round trips than a scan of its page
+	 * tables moves, inside a restore, to a mode that works as
+	 * MS_TRACKER_UFFD_ASYNC, and back when that pays (docs/tracking.md). */
 	MS_TRACKER_UFFD_THREAD,
 	/* Exactly the pages announced with ms_view_note_written(): no page is
 	 * protected, nothing faults, and a write that is not announced is NOT
