@@ -187,9 +187,10 @@ uint64_t ms__now_ns(void);
 /* How many CPUs this process may run on (at least 1). */
 size_t ms__os_cpus(void);
 /* Run fn(arg) on a new thread of memsnap's, which takes none of the
- * program's signals; *thread names it for ms__os_thread_join, which waits
- * for it and releases it. A negative errno when no thread can start. */
-int ms__os_thread_start(void (*fn)(void *arg), void *arg, void **thread);
+ * program's signals (fn's result is ignored); *thread names it for
+ * ms__os_thread_join, which waits for it and releases it. A negative errno
+ * when no thread can start. */
+int ms__os_thread_start(void *(*fn)(void *arg), void *arg, void **thread);
 void ms__os_thread_join(void *thread);
 
 /* Run fn(ctx, lo, hi) over [0, n) cut into contiguous parts of at least

@@ -15,10 +15,11 @@ typedef struct part {
 	void *thread; /* NULL: ran on the calling thread */
 } part;
 
-static void run_part(void *arg)
+static void *run_part(void *arg)
 {
 	part *p = arg;
 	p->err = p->fn(p->ctx, p->lo, p->hi);
+	return NULL;
 }
 
 int ms__parallel(size_t n, size_t grain, int (*fn)(void *ctx, size_t lo, size_t hi), void *ctx)

@@ -56,6 +56,12 @@ int ms__fault_hit(ms__sys sys);
 			return fault_;                                                             \
 	} while (0)
 
+/* Threads of ms__os_thread_start (thread.c), Linux only: bind one to a
+ * CPU (0 or -errno); and release one in a forked child, where the thread
+ * itself does not exist and cannot be joined (its stack and record). */
+int ms__thread_bind(void *thread, int cpu);
+void ms__thread_forget(void *thread);
+
 int ms__map(void *addr, size_t len, int prot, int flags, int fd, off_t off, void **out);
 int ms__protect(void *addr, size_t len, int prot);
 /* The PROT_* bits of MS_ACCESS_* bits (WRITE implies READ). */

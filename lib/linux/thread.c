@@ -14,8 +14,6 @@
 enum { STACK_SIZE = 1024 * 1024 };
 
 typedef struct worker {
-	void (*fn)(void *arg);
-	void *arg;
 	pthread_t thread;
 	void *stack;
 } worker;
@@ -29,39 +27,32 @@ size_t ms__os_cpus(void)
 	return n < 1 ? 1 : (size_t)n;
 }
 
-static void *run_worker(void *arg)
-{
-	worker *w = arg;
-	w->fn(w->arg);
-	return NULL;
-}
-
 /* The thread blocks every signal: the program's handlers never run on it. */
-int ms__os_thread_start(void (*fn)(void *arg), void *arg, void **thread)
+int ms__os_thread_start(void *(*fn)(void *arg), void *arg, void **thread)
 {
 	worker *w = calloc(1, sizeof *w);
 	if (!w)
 		return -ENOMEM;
-	*w = (worker){.fn = fn, .arg = arg};
-	w->stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	int err = w->stack == MAP_FAILED ? errno : 0;
+	int err = ms__map(NULL, STACK_SIZE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0, &w->stack);
+	if (err) {
+		free(w);
+		return err;
+	}
 	pthread_attr_t attr;
-	if (!err)
-		err = pthread_attr_init(&attr);
+	err = pthread_attr_init(&attr);
 	if (!err) {
 		sigset_t all, old;
 		sigfillset(&all);
 		pthread_sigmask(SIG_SETMASK, &all, &old);
 		err = pthread_attr_setstack(&attr, w->stack, STACK_SIZE);
 		if (!err)
-			err = pthread_create(&w->thread, &attr, run_worker, w);
+			err = pthread_create(&w->thread, &attr, fn, arg);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		pthread_attr_destroy(&attr);
 	}
 	if (err) {
-		if (w->stack != MAP_FAILED)
-			munmap(w->stack, STACK_SIZE);
+		munmap(w->stack, STACK_SIZE);
 		free(w);
 		return -err;
 	}
@@ -69,10 +60,26 @@ int ms__os_thread_start(void (*fn)(void *arg), void *arg, void **thread)
 	return 0;
 }
 
+/* Not through ms__unmap: releasing never fails, and unmapping a stack of
+ * our own cannot, so there is no failure to inject. */
 void ms__os_thread_join(void *thread)
 {
 	worker *w = thread;
 	pthread_join(w->thread, NULL);
+	ms__thread_forget(w);
+}
+
+void ms__thread_forget(void *thread)
+{
+	worker *w = thread;
 	munmap(w->stack, STACK_SIZE);
 	free(w);
+}
+
+int ms__thread_bind(void *thread, int cpu)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return -pthread_setaffinity_np(((worker *)thread)->thread, sizeof set, &set);
 }

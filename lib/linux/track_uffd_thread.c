@@ -34,14 +34,10 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -71,19 +67,13 @@
 
 /* Messages read per read(2): writes from several threads can wait at once. */
 enum { MSG_BATCH = 16 };
-/* The thread only reads messages and makes ioctls. Its stack is the
- * view's own mapping, unmapped when the thread ends (a stack from the
- * thread library would stay cached as a mapping after the view is gone). */
-enum { STACK_SIZE = 1024 * 1024 }; /* what sanitizers need too */
 
 typedef struct thread_state {
 	ms__uffd_state u;
-	int stop;  /* eventfd: readable once the thread must end */
-	pid_t pid; /* the process whose thread serves the view */
-	bool running;
-	int cpu; /* the CPU the thread is bound to, or -1 */
-	pthread_t thread;
-	void *stack;
+	int stop;     /* eventfd: readable once the thread must end */
+	pid_t pid;    /* the process whose thread serves the view */
+	void *thread; /* ms__os_thread_start's; NULL before it started */
+	int cpu;      /* the CPU the thread is bound to, or -1 */
 	ms_view *v;
 
 	ms__uffd_modes modes; /* and the scanning mode (uffd_modes.c) */
@@ -164,39 +154,19 @@ static void *run(void *arg)
 static void follow(thread_state *st)
 {
 	int cpu = sched_getcpu();
-	if (cpu < 0 || cpu == st->cpu)
-		return;
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (pthread_setaffinity_np(st->thread, sizeof set, &set) == 0)
+	if (cpu >= 0 && cpu != st->cpu && ms__thread_bind(st->thread, cpu) == 0)
 		st->cpu = cpu;
 }
 
-/* Start the tracking thread with every signal blocked. */
+/* Start the tracking thread (every signal blocked, a stack of its own:
+ * ms__os_thread_start). */
 static int start(thread_state *st)
 {
-	int err = ms__map(NULL, STACK_SIZE, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0, &st->stack);
+	int err = ms__os_thread_start(run, st, &st->thread);
 	if (err) {
-		st->stack = NULL;
+		st->thread = NULL;
 		return err;
 	}
-	pthread_attr_t attr;
-	err = pthread_attr_init(&attr);
-	if (err)
-		return -err;
-	err = pthread_attr_setstack(&attr, st->stack, STACK_SIZE);
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	if (!err)
-		err = pthread_create(&st->thread, &attr, run, st);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
-	if (err)
-		return -err;
-	st->running = true;
 	st->cpu = -1;
 	follow(st);
 	return 0;
@@ -207,18 +177,16 @@ static void release(ms_view *v)
 	thread_state *st = state_of(v);
 	if (!st)
 		return;
-	if (st->running && st->pid == ms__os_pid()) {
-		/* In a forked child the eventfd is the parent's too: never
-		 * signal it there, and there is no thread to join. */
+	if (st->thread && st->pid == ms__os_pid()) {
 		uint64_t one = 1;
 		while (write(st->stop, &one, sizeof one) < 0 && errno == EINTR)
 			;
-		pthread_join(st->thread, NULL);
+		ms__os_thread_join(st->thread);
+	} else if (st->thread) {
+		/* A forked child: the eventfd is the parent's too (never
+		 * signal it here), and there is no thread to join. */
+		ms__thread_forget(st->thread);
 	}
-	/* Not through ms__unmap: releasing never fails, and unmapping a
-	 * stack of our own cannot, so there is no failure to inject. */
-	if (st->stack)
-		munmap(st->stack, STACK_SIZE);
 	/* Closing the userfaultfd ends the registration and wakes any writer
 	 * still waiting: it retries unprotected. */
 	ms__os_close(st->u.uffd);

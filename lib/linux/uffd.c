@@ -109,32 +109,23 @@ int ms__uffd_arm(int uffd, void *addr, size_t len)
 	return err ? err : ms__uffd_wp(uffd, addr, len, true);
 }
 
-/* PAGEMAP_SCAN over the whole view for its private copies (not the
- * snapshot's file pages) that are present, or also swapped out (only
- * before the view is protected: the kernel reports protected never-touched
- * pages as swapped too). They are added to v->dirty when `record`; returns
- * how many runs there are. */
-static long scan_private(int pagemap, ms_view *v, bool swapped, bool record)
+/* The PAGEMAP_SCAN loop: the pages of [start, end) of v that `what` (its
+ * flags and categories) selects, MS__SCAN_VEC runs a call into `vec`, added
+ * to v->dirty when `record`. Returns how many runs there are, or -errno. */
+static long scan(int pagemap, struct page_region *vec, ms_view *v, uint64_t start, uint64_t end,
+		 const struct pm_scan_arg *what, bool record)
 {
 	long runs = 0;
 	unsigned shift = ms__page_shift();
-	uint64_t start = (uintptr_t)v->base, end = start + v->size;
-	uint64_t where = PAGE_IS_PRESENT | (swapped ? PAGE_IS_SWAPPED : 0);
-	struct page_region vec[MS__SCAN_VEC];
 	while (start < end) {
 		/* Zeroed so that tools unaware of this ioctl see defined memory. */
-		memset(vec, 0, sizeof vec);
-		struct pm_scan_arg arg = {
-		    .size = sizeof arg,
-		    .start = start,
-		    .end = end,
-		    .vec = (uintptr_t)vec,
-		    .vec_len = MS__SCAN_VEC,
-		    .category_inverted = PAGE_IS_FILE,
-		    .category_mask = PAGE_IS_FILE,
-		    .category_anyof_mask = where,
-		    .return_mask = where,
-		};
+		memset(vec, 0, MS__SCAN_VEC * sizeof *vec);
+		struct pm_scan_arg arg = *what;
+		arg.size = sizeof arg;
+		arg.start = start;
+		arg.end = end;
+		arg.vec = (uintptr_t)vec;
+		arg.vec_len = MS__SCAN_VEC;
 		long got = ms__ioctl_count(pagemap, PAGEMAP_SCAN, &arg);
 		if (got < 0)
 			return got;
@@ -143,12 +134,32 @@ static long scan_private(int pagemap, ms_view *v, bool swapped, bool record)
 			ms__dirty_add_run(&v->dirty,
 					  (size_t)((vec[i].start - (uintptr_t)v->base) >> shift),
 					  (size_t)((vec[i].end - vec[i].start) >> shift));
-		/* A partly filled vector means the walk reached `end`. */
+		/* A partly filled vector means the walk reached `end`; test that
+		 * rather than walk_end, which can be stale. */
 		if (got < MS__SCAN_VEC)
 			break;
 		start = arg.walk_end > vec[got - 1].end ? arg.walk_end : vec[got - 1].end;
 	}
 	return runs;
+}
+
+/* PAGEMAP_SCAN over the whole view for its private copies (not the
+ * snapshot's file pages) that are present, or also swapped out (only
+ * before the view is protected: the kernel reports protected never-touched
+ * pages as swapped too). They are added to v->dirty when `record`; returns
+ * how many runs there are. */
+static long scan_private(int pagemap, ms_view *v, bool swapped, bool record)
+{
+	uint64_t where = PAGE_IS_PRESENT | (swapped ? PAGE_IS_SWAPPED : 0);
+	struct pm_scan_arg what = {
+	    .category_inverted = PAGE_IS_FILE,
+	    .category_mask = PAGE_IS_FILE,
+	    .category_anyof_mask = where,
+	    .return_mask = where,
+	};
+	struct page_region vec[MS__SCAN_VEC];
+	uint64_t start = (uintptr_t)v->base;
+	return scan(pagemap, vec, v, start, start + v->size, &what, record);
 }
 
 /* The start of tracking (uffd.h): protect now, or leave the view pending
@@ -253,39 +264,16 @@ int ms__uffd_scan_written(ms__uffd_scanner *s, ms_view *v, size_t first, size_t 
 {
 	unsigned shift = ms__page_shift();
 	uint64_t start = (uintptr_t)v->base + ((uint64_t)first << shift);
-	uint64_t end = start + ((uint64_t)n << shift);
-	uint64_t flags = mode == MS__SCAN_WALK	  ? 0
-			 : mode == MS__SCAN_REARM ? PM_SCAN_CHECK_WPASYNC | PM_SCAN_WP_MATCHING
-						  : PM_SCAN_CHECK_WPASYNC;
-	while (start < end) {
-		/* Zeroed so that tools unaware of this ioctl see defined memory. */
-		memset(s->vec, 0, sizeof s->vec);
-		struct pm_scan_arg arg = {
-		    .size = sizeof arg,
-		    .flags = flags,
-		    .start = start,
-		    .end = end,
-		    .vec = (uintptr_t)s->vec,
-		    .vec_len = MS__SCAN_VEC,
-		    .category_mask = PAGE_IS_WRITTEN,
-		    .return_mask = PAGE_IS_WRITTEN,
-		};
-		long got = ms__ioctl_count(s->pagemap, PAGEMAP_SCAN, &arg);
-		if (got < 0)
-			return (int)got;
-		for (long i = 0; mode == MS__SCAN_RECORD && i < got; i++) {
-			size_t pg = (size_t)((s->vec[i].start - (uintptr_t)v->base) >> shift);
-			size_t cnt = (size_t)((s->vec[i].end - s->vec[i].start) >> shift);
-			ms__dirty_add_run(&v->dirty, pg, cnt);
-		}
-		/* A partly filled vector means the walk reached `end`; test that
-		 * rather than walk_end, which can be stale. */
-		if (got < MS__SCAN_VEC)
-			break;
-		uint64_t next = s->vec[got - 1].end;
-		start = arg.walk_end > next ? arg.walk_end : next;
-	}
-	return 0;
+	struct pm_scan_arg what = {
+	    .flags = mode == MS__SCAN_WALK    ? 0
+		     : mode == MS__SCAN_REARM ? PM_SCAN_CHECK_WPASYNC | PM_SCAN_WP_MATCHING
+					      : PM_SCAN_CHECK_WPASYNC,
+	    .category_mask = PAGE_IS_WRITTEN,
+	    .return_mask = PAGE_IS_WRITTEN,
+	};
+	long runs = scan(s->pagemap, s->vec, v, start, start + ((uint64_t)n << shift), &what,
+			 mode == MS__SCAN_RECORD);
+	return runs < 0 ? (int)runs : 0;
 }
 
 /* ms__uffd_rearm_written protects the dirty pages run by run (one ioctl

@@ -25,12 +25,6 @@ uint64_t ms__now_ns(void)
 	return (uint64_t)t.QuadPart / f * 1000000000u + (uint64_t)t.QuadPart % f * 1000000000u / f;
 }
 
-typedef struct worker {
-	void (*fn)(void *arg);
-	void *arg;
-	pthread_t thread;
-} worker;
-
 size_t ms__os_cpus(void)
 {
 	DWORD_PTR mask, sys;
@@ -39,33 +33,24 @@ size_t ms__os_cpus(void)
 	return (size_t)__builtin_popcountll(mask);
 }
 
-static void *run_worker(void *arg)
+int ms__os_thread_start(void *(*fn)(void *arg), void *arg, void **thread)
 {
-	worker *w = arg;
-	w->fn(w->arg);
-	return NULL;
-}
-
-int ms__os_thread_start(void (*fn)(void *arg), void *arg, void **thread)
-{
-	worker *w = calloc(1, sizeof *w);
-	if (!w)
+	pthread_t *t = malloc(sizeof *t);
+	if (!t)
 		return -ENOMEM;
-	*w = (worker){.fn = fn, .arg = arg};
-	int err = pthread_create(&w->thread, NULL, run_worker, w);
+	int err = pthread_create(t, NULL, fn, arg);
 	if (err) {
-		free(w);
+		free(t);
 		return -err;
 	}
-	*thread = w;
+	*thread = t;
 	return 0;
 }
 
 void ms__os_thread_join(void *thread)
 {
-	worker *w = thread;
-	pthread_join(w->thread, NULL);
-	free(w);
+	pthread_join(*(pthread_t *)thread, NULL);
+	free(thread);
 }
 
 void *ms__os_alloc_aligned(size_t align, size_t size)
