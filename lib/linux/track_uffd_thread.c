@@ -238,7 +238,7 @@ static int unprotect(ms_view *v, size_t first, size_t n)
 {
 	thread_state *st = state_of(v);
 	unsigned shift = ms__page_shift();
-	return ms__uffd_wp(ms__modes_uffd(&st->modes, st->u.uffd), v->base + (first << shift),
+	return ms__uffd_wp(ms__modes_uffd(v, &st->modes, st->u.uffd), v->base + (first << shift),
 			   n << shift, false);
 }
 

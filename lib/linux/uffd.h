@@ -186,7 +186,6 @@ int ms__uffd_rearm_written(ms__uffd_scanner *s, int uffd, ms_view *v);
 /* uffd-thread's scanning mode and its cost model (uffd_modes.c), kept in
  * the tracker's state. */
 typedef struct ms__uffd_modes {
-	bool scanning;
 	bool fixed;		       /* costs set by a test */
 	const ms__tracker_ops *ops[2]; /* the tracker in each mode */
 	int auffd;		       /* asynchronous userfaultfd, or -1 */
@@ -204,7 +203,7 @@ void ms__modes_init(ms__uffd_modes *m, const ms__tracker_ops *faulting,
 		    const ms__tracker_ops *scanning);
 void ms__modes_release(ms__uffd_modes *m);
 /* The userfaultfd the view is registered with now. */
-int ms__modes_uffd(const ms__uffd_modes *m, int sync_uffd);
+int ms__modes_uffd(const ms_view *v, const ms__uffd_modes *m, int sync_uffd);
 /* collect() and rearm() in the scanning mode. */
 int ms__modes_collect(ms_view *v, ms__uffd_modes *m);
 int ms__modes_rearm(ms_view *v, ms__uffd_modes *m);

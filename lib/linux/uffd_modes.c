@@ -61,9 +61,15 @@ void ms__modes_release(ms__uffd_modes *m)
 	m->auffd = -1;
 }
 
-int ms__modes_uffd(const ms__uffd_modes *m, int sync_uffd)
+/* The mode is the view's operations: no second record of it. */
+static bool scanning(const ms_view *v, const ms__uffd_modes *m)
 {
-	return m->scanning ? m->auffd : sync_uffd;
+	return v->ops == m->ops[1];
+}
+
+int ms__modes_uffd(const ms_view *v, const ms__uffd_modes *m, int sync_uffd)
+{
+	return scanning(v, m) ? m->auffd : sync_uffd;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -160,20 +166,20 @@ int ms__modes_rearm(ms_view *v, ms__uffd_modes *m)
  * way. */
 static void move(ms_view *v, ms__uffd_modes *m, int sync_uffd)
 {
-	if (!m->scanning && m->auffd < 0) {
+	bool from_scanning = scanning(v, m);
+	if (!from_scanning && m->auffd < 0) {
 		int fd = ms__uffd_new(UFFD_FEATURE_WP_ASYNC, false, NULL);
 		if (fd < 0)
 			return;
 		m->auffd = fd;
 	}
-	int from = m->scanning ? m->auffd : sync_uffd;
-	int to = m->scanning ? sync_uffd : m->auffd;
+	int from = from_scanning ? m->auffd : sync_uffd;
+	int to = from_scanning ? sync_uffd : m->auffd;
 	if (ms__uffd_unregister(from, v->base, v->size) != 0)
 		return;
 	if (ms__uffd_register_wp(to, v->base, v->size) == 0) {
 		if (ms__uffd_arm(to, v->base, v->size) == 0) {
-			m->scanning = !m->scanning;
-			v->ops = m->ops[m->scanning];
+			v->ops = m->ops[!from_scanning];
 			return;
 		}
 		(void)ms__uffd_unregister(to, v->base, v->size);
@@ -198,10 +204,10 @@ bool ms__uffd_switch_pays(bool scanning, uint64_t fault_ns, uint64_t new_pages, 
 static bool other_pays(ms_view *v, ms__uffd_modes *m, int sync_uffd, uint64_t restores)
 {
 	if (m->new_pages == 0)
-		return m->scanning; /* no first write: faulting costs nothing */
+		return scanning(v, m); /* no first write: faulting costs nothing */
 	/* New pages in a few restores only are a loop settling on its pages
 	 * (hot pages take them next), not a loop that writes new ones. */
-	if (!m->scanning && m->active * 2 < restores)
+	if (!scanning(v, m) && m->active * 2 < restores)
 		return false;
 	if (scanner(m) != 0)
 		return false;
@@ -210,13 +216,14 @@ static bool other_pays(ms_view *v, ms__uffd_modes *m, int sync_uffd, uint64_t re
 	 * hold a view in the wrong mode. */
 	if (!m->fixed) {
 		m->fault_ns = fault_cost(sync_uffd);
-		if (m->scanning)
+		if (scanning(v, m))
 			m->scan_ns = m->scans ? m->scan_sum_ns / m->scans : 0;
 		else
 			(void)timed_scan(v, m, MS__SCAN_WALK);
 	}
 	return m->fault_ns && m->scan_ns &&
-	       ms__uffd_switch_pays(m->scanning, m->fault_ns, m->new_pages, m->scan_ns, restores);
+	       ms__uffd_switch_pays(scanning(v, m), m->fault_ns, m->new_pages, m->scan_ns,
+				    restores);
 }
 
 void ms__modes_consider(ms_view *v, ms__uffd_modes *m, int sync_uffd, size_t rearmed)
@@ -231,7 +238,7 @@ void ms__modes_consider(ms_view *v, ms__uffd_modes *m, int sync_uffd, size_t rea
 	bool due =
 	    restores >= m->dwell ||
 	    (restores >= DWELL_MIN && m->fault_ns && m->scan_ns &&
-	     ms__uffd_switch_pays(m->scanning, m->fault_ns, m->new_pages, m->scan_ns, restores));
+	     ms__uffd_switch_pays(scanning(v, m), m->fault_ns, m->new_pages, m->scan_ns, restores));
 	if (!due)
 		return;
 	bool pays = other_pays(v, m, sync_uffd, restores);
@@ -249,7 +256,7 @@ void ms__modes_consider(ms_view *v, ms__uffd_modes *m, int sync_uffd, size_t rea
 bool ms__uffd_thread_scanning(const ms_view *v)
 {
 	const ms__uffd_modes *m = ms__uffd_thread_modes(v);
-	return m && m->scanning;
+	return m && scanning(v, m);
 }
 
 void ms__uffd_thread_fix_costs(ms_view *v, uint64_t fault_ns, uint64_t scan_ns)
